@@ -1,0 +1,1 @@
+"""Stage 5, emit: the only stage that imports TensorFlow (lazily, from here)."""

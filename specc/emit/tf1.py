@@ -1,0 +1,156 @@
+"""Plan -> tf.Graph with tf.compat.v1, then proof that the graph is the plan.
+
+The emitter decides nothing: it enters each planned frame (name_scope,
+variable_scope with reuse only where planned, or a captured scope object),
+fetches the planned variables with get_variable and calls the layer's emitter.
+Afterwards every variable and every layer's op scope is compared with the plan;
+a difference is a BuildError (a bug in specc), never silently accepted.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BuildError
+from ..plan import Plan, PlannedLayer
+from .layers import EMITTERS, initializer
+from .tfimport import tensorflow
+
+
+@dataclass
+class Model:
+    """A built model: the graph and its named tensors and variables.
+
+    Attributes:
+        plan: the Plan it was built from.
+        graph: the tf.Graph.
+        inputs: placeholder tensors by input name.
+        outputs: output tensors by output name.
+        variables: tf.Variable objects by full variable name (no `:0`).
+        tensors: every layer's output by layer path.
+        report: the sharing report (specc.report.Report).
+    """
+
+    plan: Plan
+    graph: Any
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    variables: dict[str, Any]
+    tensors: dict[str, Any] = field(repr=False)
+    report: Any = None
+
+
+def emit(plan: Plan, verbose: bool = False) -> Model:
+    """Build the plan into a fresh tf.Graph and verify it.
+
+    Raises:
+        BuildError: the graph differs from the plan (an internal error).
+    """
+    tf = tensorflow(verbose)
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    builder = _Builder(tf, graph, plan)
+    with graph.as_default():
+        v1.set_random_seed(plan.seed)
+        for inp in plan.inputs:
+            dtype = tf.as_dtype(inp.dtype)
+            if inp.has_default:
+                builder.tensors[inp.name] = v1.placeholder_with_default(
+                    tf.constant(inp.default, dtype=dtype), list(inp.shape), name=inp.name)
+            else:
+                builder.tensors[inp.name] = v1.placeholder(dtype, list(inp.shape), name=inp.name)
+        for layer in plan.layers:
+            builder.layer(layer)
+        variables = {v.name[:-2]: v for v in v1.global_variables()}
+    verify_variables(plan, graph, tf)
+    return Model(
+        plan=plan, graph=graph,
+        inputs={i.name: builder.tensors[i.name] for i in plan.inputs},
+        outputs={o.name: builder.tensors[o.key] for o in plan.outputs},
+        variables=variables, tensors=builder.tensors,
+    )
+
+
+class _Builder:
+    def __init__(self, tf, graph, plan: Plan):
+        self.tf, self.graph = tf, graph
+        self.tensors: dict[str, Any] = {}
+        self.scopes: dict[str, Any] = {}  # layer path -> the VariableScope object it entered
+        self.planned_vars = {v.name: v for v in plan.variables}
+
+    def layer(self, layer: PlannedLayer) -> None:
+        v1 = self.tf.compat.v1
+        first_op = len(self.graph.get_operations())
+        with ExitStack() as stack:
+            for frame in layer.frames:
+                if frame.kind == "name_scope":
+                    stack.enter_context(v1.name_scope(frame.name))
+                elif frame.kind == "variable_scope":
+                    self.scopes[layer.path] = stack.enter_context(
+                        v1.variable_scope(frame.name, reuse=True if frame.reuse else None))
+                else:
+                    # Another place's variables, without opening a name scope of theirs: ops stay here.
+                    stack.enter_context(v1.variable_scope(
+                        self.scopes[frame.name], reuse=True, auxiliary_name_scope=False))
+            actual = self.graph.get_name_scope()
+            if actual != layer.op_scope:
+                raise BuildError(f"layer '{layer.path}': ops would land in name scope '{actual}', "
+                                 f"the plan says '{layer.op_scope}'")
+            if layer.type == "block":
+                for child in layer.children:
+                    self.layer(child)
+                self.tensors[layer.path] = self.tensors[layer.result]
+                return
+            variables = {b.local: self.variable(layer, b) for b in layer.variables}
+            inputs = [self.tensors[k] for k in layer.inputs]
+            self.tensors[layer.path] = EMITTERS[layer.type](self.tf, layer, inputs, variables)
+        self.check_ops(layer, self.graph.get_operations()[first_op:])
+
+    def variable(self, layer: PlannedLayer, binding):
+        planned = self.planned_vars[binding.name]
+        v = self.tf.compat.v1.get_variable(
+            binding.local, shape=list(planned.shape), dtype=self.tf.as_dtype(planned.dtype),
+            initializer=initializer(self.tf, planned.initializer), trainable=planned.trainable)
+        if v.name != binding.name + ":0":
+            raise BuildError(f"layer '{layer.path}': TensorFlow named a variable '{v.name}', "
+                             f"the plan says '{binding.name}:0'")
+        return v
+
+    def check_ops(self, layer: PlannedLayer, ops) -> None:
+        """Every op the layer made (besides variables' own) sits directly in its planned scope."""
+        var_names = {b.name for b in layer.variables}
+        prefix = layer.op_scope + "/" if layer.op_scope else ""
+        heads = []
+        for op in ops:
+            if any(op.name == v or op.name.startswith(v + "/") for v in var_names):
+                continue
+            if not op.name.startswith(prefix):
+                raise BuildError(f"layer '{layer.path}': op '{op.name}' is outside its planned name scope "
+                                 f"'{layer.op_scope}'")
+            head = op.name[len(prefix):].split("/")[0]
+            if head not in heads:
+                heads.append(head)
+        if heads != list(layer.ops):
+            raise BuildError(f"layer '{layer.path}': ops {heads} in '{layer.op_scope}', the plan says {list(layer.ops)}")
+
+
+def verify_variables(plan: Plan, graph, tf) -> None:
+    """The graph's global variables are exactly the planned ones: names, shapes, dtypes, trainable."""
+    with graph.as_default():
+        actual = {v.name: v for v in tf.compat.v1.global_variables()}
+        trainable = {v.name for v in tf.compat.v1.trainable_variables()}
+    planned = {v.name + ":0": v for v in plan.variables}
+    for name in sorted(set(actual) | set(planned)):
+        if name not in actual:
+            raise BuildError(f"variable '{name}' is planned but missing from the graph")
+        if name not in planned:
+            raise BuildError(f"variable '{name}' is in the graph but not in the plan")
+        a, p = actual[name], planned[name]
+        if tuple(a.shape.as_list()) != p.shape:
+            raise BuildError(f"variable '{name}': graph shape {a.shape.as_list()}, planned {list(p.shape)}")
+        if a.dtype.base_dtype.name != p.dtype:
+            raise BuildError(f"variable '{name}': graph dtype {a.dtype.base_dtype.name}, planned {p.dtype}")
+        if (name in trainable) != p.trainable:
+            raise BuildError(f"variable '{name}': trainable={name in trainable}, planned {p.trainable}")

@@ -1,0 +1,71 @@
+"""Errors: one located type for every mistake in a spec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SpecPath = tuple  # ("layers", 3, "share"): keys and list indices from the document root
+
+
+def format_path(path: SpecPath) -> str:
+    """Render a spec path the way users write it: `layers[3].share`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "<root>"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a spec file something is: file, 1-based line and column, spec path."""
+
+    file: str
+    line: int
+    col: int
+    path: SpecPath = ()
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {format_path(self.path)}"
+
+
+class SpecError(Exception):
+    """A mistake in a spec: the one error type users see, always with a location.
+
+    Args:
+        message: what is wrong and how to fix it.
+        where: the location of the offending node.
+        source_line: the text of that line, for a caret excerpt (optional).
+    """
+
+    def __init__(self, message: str, where: Location, source_line: str | None = None):
+        super().__init__(f"{where}: {message}")
+        self.message = message
+        self.where = where
+        self.source_line = source_line
+
+    def render(self) -> str:
+        """`file:line:col: path: message`, then the source line with a caret under the column."""
+        text = f"{self.where}: {self.message}"
+        if self.source_line is not None:
+            line = self.source_line.rstrip("\n")
+            text += f"\n    {line}\n    {' ' * (self.where.col - 1)}^"
+        return text
+
+
+class SpecErrors(SpecError):
+    """Several independent mistakes found in one pass (schema validation reports all)."""
+
+    def __init__(self, errors: list[SpecError]):
+        first = errors[0]
+        super().__init__(first.message, first.where, first.source_line)
+        self.errors = errors
+
+    def render(self) -> str:
+        return "\n".join(e.render() for e in self.errors)
+
+
+class BuildError(Exception):
+    """The graph TensorFlow built differs from the plan: a bug in specc, never the user's."""

@@ -1,0 +1,102 @@
+"""What every layer type provides to the planner: parse its keys, infer its output and variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import SpecError
+from ..spec import Initializer
+
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A tensor's static shape (None where unknown) and dtype."""
+
+    shape: tuple[int | None, ...]
+    dtype: str
+
+    def __str__(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.dtype}[{dims}]"
+
+
+@dataclass(frozen=True)
+class VarRequest:
+    """A variable a layer asks for by its local name inside the layer's variable scope."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    initializer: Initializer
+    trainable: bool = True
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """What a layer produces: its output, the variables it needs, and the names its ops
+    take directly inside its name scope, in creation order (the planner registers them
+    exactly as TensorFlow's Graph.unique_name would)."""
+
+    output: TensorInfo
+    variables: tuple[VarRequest, ...] = ()
+    ops: tuple[str, ...] = ()
+
+
+class LayerContext:
+    """Errors about one layer, located at the layer or at one of its keys."""
+
+    def __init__(self, fail: Callable[[str, str | None], SpecError], layer_id: str):
+        self._fail = fail
+        self.layer_id = layer_id
+
+    def error(self, message: str, key: str | None = None) -> SpecError:
+        return self._fail(message, key)
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """A layer type: `parse` reads its own keys into frozen params; `infer` plans it.
+
+    Attributes:
+        arity: "single" (an `input`), "multi" (an `inputs` list) or "block".
+        scoped: whether it creates variables in a variable_scope of its own.
+    """
+
+    name: str
+    parse: Callable[[dict], Any]
+    infer: Callable[[Any, list[TensorInfo], str, LayerContext], Inferred]
+    arity: str = "single"
+    scoped: bool = False
+
+
+def same_dtype(inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> None:
+    """Float layers compute in one dtype; a mismatched input is a spec error, not a TF crash."""
+    for i, t in enumerate(inputs):
+        if t.dtype != dtype:
+            which = f"input {i}" if len(inputs) > 1 else "its input"
+            raise ctx.error(
+                f"{which} is {t.dtype} but the layer computes in {dtype}; set `dtype: {t.dtype}` "
+                f"on the layer, or give the input dtype {dtype}"
+            )
+
+
+def layer_dtype(explicit: str | None, inputs: list[TensorInfo]) -> str:
+    """A layer's dtype: explicit, else its first input's float dtype, else float32."""
+    if explicit:
+        return explicit
+    if inputs and inputs[0].dtype in FLOAT_DTYPES:
+        return inputs[0].dtype
+    return "float32"
+
+
+def initializer(value: Any, default: str) -> Initializer:
+    """Parse `glorot_uniform` or `{type: truncated_normal, stddev: 0.02}`."""
+    if value is None:
+        return Initializer(default)
+    if isinstance(value, str):
+        return Initializer(value)
+    args = tuple(sorted((k, float(v)) for k, v in value.items() if k != "type"))
+    return Initializer(value["type"], args)

@@ -1,0 +1,236 @@
+"""Stage 1, load: YAML text -> plain data plus the line and column of every node.
+
+Only YAML's standard scalar, sequence and mapping types are accepted (no
+`!!python/...` or custom tags: nothing in a spec is ever executed). Anchors and
+aliases are expanded under a node budget, so a "billion laughs" file is refused
+quickly and in bounded memory. Duplicate mapping keys are an error, not
+last-one-wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Location, SpecError, SpecPath
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input bounds; each one is documented in docs/spec-language.md."""
+
+    max_file_bytes: int = 8 * 1024 * 1024
+    max_nodes: int = 200_000  # after alias expansion
+    max_depth: int = 100
+
+
+DEFAULT_LIMITS = Limits()
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp")}
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded spec: its data and where each node came from.
+
+    `marks` maps a spec path to the (line, col) of its value node and
+    `key_marks` to the (line, col) of the mapping key that names it. Paths that
+    were created later (defaults, expansion) borrow the mark of their nearest
+    ancestor.
+    """
+
+    file: str
+    data: Any
+    lines: tuple[str, ...] = ()
+    marks: dict = field(default_factory=dict, compare=False)
+    key_marks: dict = field(default_factory=dict, compare=False)
+
+    def where(self, path: SpecPath, at_key: bool = False) -> Location:
+        """The location of `path`: its key when `at_key` and one exists, else its value."""
+        path = tuple(path)
+        if at_key and path in self.key_marks:
+            line, col = self.key_marks[path]
+            return Location(self.file, line, col, path)
+        probe = path
+        while probe not in self.marks and probe:
+            probe = probe[:-1]
+        line, col = self.marks.get(probe, (1, 1))
+        return Location(self.file, line, col, path)
+
+    def error(self, message: str, path: SpecPath, at_key: bool = False) -> SpecError:
+        """A SpecError located at `path`, carrying the source line for a caret excerpt."""
+        where = self.where(path, at_key)
+        return SpecError(message, where, self.source_line(where.line))
+
+    def source_line(self, line: int) -> str | None:
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else None
+
+
+def load(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Document:
+    """Read and parse a spec file.
+
+    Args:
+        path: the YAML file.
+        limits: size, node-count and depth bounds.
+
+    Returns:
+        The Document with data and locations.
+
+    Raises:
+        SpecError: the file is missing, unreadable, not UTF-8, empty, or not a single safe YAML document.
+    """
+    path = Path(path)
+    name = str(path)
+    top = Location(name, 1, 1)
+    if path.is_dir():
+        raise SpecError("is a directory, not a spec file; pass the path of a .yaml file", top)
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise SpecError(
+                f"file is {size} bytes, more than the limit of {limits.max_file_bytes}; "
+                "a spec this large is almost certainly not a spec (raise the limit if it is)",
+                top,
+            )
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError("no such file; check the path", top) from None
+    except OSError as e:
+        raise SpecError(f"cannot read the file: {e.strerror}", top) from None
+    return loads(raw, name, limits)
+
+
+def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIMITS) -> Document:
+    """Parse spec text (bytes must be UTF-8). See `load`."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+            raise SpecError(
+                f"the file is not valid UTF-8 (byte 0x{raw[e.start]:02x}); save it as UTF-8",
+                Location(name, line, col),
+            ) from None
+    else:
+        text = raw
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = tuple(text.splitlines())
+    doc = Document(name, None, lines)
+    try:
+        nodes = list(_first_two(yaml.compose_all(text, Loader=yaml.SafeLoader)))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = " ".join(filter(None, [e.context, e.problem]))
+        raise SpecError(f"malformed YAML: {problem}", Location(name, line, col), doc.source_line(line)) from None
+    except yaml.YAMLError as e:  # reader errors (control characters) carry no problem_mark
+        raise SpecError(f"malformed YAML: {e}", Location(name, 1, 1)) from None
+    if not nodes or _is_empty(nodes[0]):
+        raise SpecError("the file is empty; a spec starts with `specc: 1`", Location(name, 1, 1))
+    if len(nodes) > 1:
+        mark = nodes[1].start_mark
+        raise SpecError(
+            "the file holds several YAML documents (`---`); a spec is exactly one document",
+            Location(name, mark.line + 1, mark.column + 1),
+            doc.source_line(mark.line + 1),
+        )
+    builder = _Builder(doc, limits)
+    data = builder.build(nodes[0], (), 0)
+    return Document(name, data, lines, builder.marks, builder.key_marks)
+
+
+def _first_two(iterable):
+    for i, item in enumerate(iterable):
+        yield item
+        if i == 1:
+            return
+
+
+def _is_empty(node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "null" and node.value in ("", "~", "null")
+
+
+class _Builder:
+    """Turns composed YAML nodes into plain data, recording marks and enforcing limits."""
+
+    def __init__(self, doc: Document, limits: Limits):
+        self.doc, self.limits = doc, limits
+        self.marks: dict = {}
+        self.key_marks: dict = {}
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")
+
+    def fail(self, message: str, node) -> SpecError:
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        return SpecError(message, Location(self.doc.file, line, col), self.doc.source_line(line))
+
+    def build(self, node, path: SpecPath, depth: int) -> Any:
+        self.count += 1
+        if self.count > self.limits.max_nodes:
+            raise self.fail(
+                f"the document expands to more than {self.limits.max_nodes} nodes "
+                "(anchors and aliases that multiply, like a 'billion laughs' file); refusing to expand it",
+                node,
+            )
+        if depth > self.limits.max_depth:
+            raise self.fail(f"nesting deeper than {self.limits.max_depth} levels", node)
+        self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _TAG + "seq":
+                raise self.unsupported(node)
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        if node.tag != _TAG + "map":
+            raise self.unsupported(node)
+        return self.mapping(node, path, depth)
+
+    def unsupported(self, node) -> SpecError:
+        return self.fail(
+            f"unsupported YAML tag {node.tag!r}; specs use plain YAML values only (no tags)", node
+        )
+
+    def scalar(self, node) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            raise self.unsupported(node)
+        if node.tag == _TAG + "timestamp":
+            return node.value  # a date is just text to us
+        return self.constructor.construct_object(node)
+
+    def mapping(self, node, path: SpecPath, depth: int) -> dict:
+        out: dict = {}
+        merged: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                # `<<: *defaults` fills keys the mapping does not set itself.
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for source in sources:
+                    if not isinstance(source, yaml.MappingNode):
+                        raise self.fail("`<<` merges only mappings", source)
+                    for k, v in self.mapping(source, path, depth + 1).items():
+                        merged.setdefault(k, v)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail("mapping keys must be plain scalars", key_node)
+            key = self.scalar(key_node)
+            if not isinstance(key, (str, int, bool, float)) and key is not None:
+                raise self.fail("mapping keys must be plain scalars", key_node)
+            key = str(key) if not isinstance(key, str) else key
+            if key in out:
+                first = self.key_marks[path + (key,)]
+                raise self.fail(
+                    f"duplicate key {key!r} (first set at line {first[0]}); YAML would silently keep "
+                    "the last one, so remove one of them",
+                    key_node,
+                )
+            self.key_marks[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.build(value_node, path + (key,), depth + 1)
+        for k, v in merged.items():
+            out.setdefault(k, v)
+        return out

@@ -1,0 +1,97 @@
+"""Build directories, written atomically: all of a build appears at once, or nothing does.
+
+A build is written into a temporary sibling directory, then swapped in by rename.
+An existing directory is replaced only if it is a previous build of the same
+spec (it carries specc's marker file); anything else needs `force`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+MARKER = ".specc-build.json"
+
+
+class OutputRefused(Exception):
+    """The output directory holds something a build must not clobber (without --force)."""
+
+
+def check_target(directory: Path, spec_file: str, force: bool) -> None:
+    """Refuse a target that is not empty and not a previous build of this spec."""
+    if not directory.exists() or force:
+        return
+    if not directory.is_dir():
+        raise OutputRefused(f"{directory} exists and is not a directory; pass --force to replace it")
+    entries = list(directory.iterdir())
+    if not entries:
+        return
+    marker = directory / MARKER
+    if not marker.exists():
+        raise OutputRefused(f"{directory} holds files specc did not write; choose another -o or pass --force")
+    try:
+        previous = json.loads(marker.read_text("utf-8"))
+    except (OSError, ValueError):
+        raise OutputRefused(f"{directory} holds a damaged build marker; pass --force to replace it") from None
+    if previous.get("spec_file") != str(Path(spec_file).resolve()):
+        raise OutputRefused(f"{directory} holds the build of another spec ({previous.get('spec_file')}); "
+                            "choose another -o or pass --force")
+    extra = sorted({p.name for p in entries} - set(previous.get("files", [])) - {MARKER})
+    if extra:
+        raise OutputRefused(f"{directory} holds files specc did not write ({', '.join(extra)}); "
+                            "choose another -o or pass --force")
+
+
+@contextmanager
+def staged(directory: Path, spec_file: str) -> Iterator[Path]:
+    """Yield a temporary directory to fill; on success it replaces `directory` whole.
+
+    If the body raises, the temporary directory is removed and `directory` is untouched.
+    """
+    directory = directory.resolve()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would outlive the rename
+    try:
+        yield tmp
+        files = sorted(p.name for p in tmp.iterdir())
+        _write_atomic(tmp / MARKER, json.dumps({"spec_file": str(Path(spec_file).resolve()), "files": files}))
+        _swap(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap(new: Path, directory: Path) -> None:
+    if not directory.exists():
+        os.rename(new, directory)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
+    os.rmdir(old)
+    os.rename(directory, old)  # between these two renames the previous build survives as `old`
+    os.rename(new, directory)
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (temp file, then rename)."""
+    _write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,153 @@
+"""The plan: everything TensorFlow will build, decided without TensorFlow.
+
+A Plan is frozen data: the placeholders, every layer with the scopes it enters
+(in order) and the name scope its ops land in, every variable with its full
+name, shape, dtype, initializer, creator and users, and the outputs. The emitter
+follows it; nothing downstream decides anything about scopes or sharing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from .errors import Location
+from .layers import TensorInfo
+from .spec import Initializer
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One context the emitter enters around a layer, outermost first.
+
+    kind:
+        "name_scope": `tf.compat.v1.name_scope(name)`.
+        "variable_scope": `variable_scope(name, reuse=True if reuse else None)`; a new
+            uniquified name scope opens with it.
+        "reenter": `variable_scope(<scope object captured by layer `name`>, reuse=True,
+            auxiliary_name_scope=False)`: the variables of another place, no new name scope.
+    """
+
+    kind: str
+    name: str
+    reuse: bool = False
+
+
+@dataclass(frozen=True)
+class VarBinding:
+    """A variable a layer uses: its local name (`kernel`) and full name (`tower/kernel`)."""
+
+    local: str
+    name: str
+
+
+@dataclass(frozen=True)
+class VariableUse:
+    """One layer's use of a variable, and the name scope its ops ran in."""
+
+    layer: str
+    op_scope: str
+    creates: bool
+
+
+@dataclass(frozen=True)
+class PlannedVariable:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    initializer: Initializer
+    trainable: bool
+    owner: str
+    users: tuple[VariableUse, ...]
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def shared(self) -> bool:
+        return len({u.layer for u in self.users}) > 1
+
+
+@dataclass(frozen=True)
+class PlannedInput:
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str
+    default: Any
+    has_default: bool
+
+
+@dataclass(frozen=True)
+class PlannedLayer:
+    """A layer or block, fully decided.
+
+    Attributes:
+        path: dotted path (`tower_b.fc1`); also the key of its output tensor.
+        frames: the contexts to enter, outermost first.
+        op_scope: the name scope its ops land in ('' for the root), as TensorFlow will name it.
+        var_scope: the full variable scope its variables live in (None if it has none).
+        reuse: whether variables are reused rather than created here.
+        inputs: tensor keys it reads (input names or layer paths).
+        ops: names its ops take directly inside op_scope, in creation order.
+        children: a block's layers; result: the tensor key of a block's output.
+    """
+
+    path: str
+    id: str
+    type: str
+    where: Location
+    frames: tuple[Frame, ...]
+    op_scope: str
+    var_scope: str | None
+    reuse: bool
+    inputs: tuple[str, ...]
+    output: TensorInfo
+    variables: tuple[VarBinding, ...] = ()
+    ops: tuple[str, ...] = ()
+    params: Any = None
+    children: tuple["PlannedLayer", ...] = ()
+    result: str = ""
+
+    def walk(self) -> Iterator["PlannedLayer"]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class PlannedOutput:
+    name: str
+    key: str
+    info: TensorInfo
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    file: str
+    seed: int
+    inputs: tuple[PlannedInput, ...]
+    layers: tuple[PlannedLayer, ...]
+    variables: tuple[PlannedVariable, ...]
+    outputs: tuple[PlannedOutput, ...]
+
+    def walk(self) -> Iterator[PlannedLayer]:
+        """Every layer and block, depth first, in build order."""
+        for layer in self.layers:
+            yield from layer.walk()
+
+    def layer(self, path: str) -> PlannedLayer:
+        for layer in self.walk():
+            if layer.path == path:
+                return layer
+        raise KeyError(path)
+
+    @property
+    def parameters(self) -> int:
+        return sum(v.size for v in self.variables)
+
+    @property
+    def trainable_parameters(self) -> int:
+        return sum(v.size for v in self.variables if v.trainable)

@@ -1,0 +1,466 @@
+"""Stage 4, plan: Spec -> Plan, without TensorFlow.
+
+The planner walks the layers in build order and replays what TensorFlow will do:
+which variable scope each layer enters and whether it reuses, which name scope
+its ops land in (with TensorFlow's own uniquification), which variables exist and
+who uses them. Every sharing mistake is refused here, at the line that causes it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .errors import Location, SpecError
+from .layers import LAYER_TYPES, FLOAT_DTYPES, LayerContext, TensorInfo
+from .layers.base import layer_dtype
+from .plan import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
+                   VarBinding, VariableUse)
+from .scopes import NameRegistry, join, segment_problem
+from .spec import LayerSpec, Ref, Spec
+
+
+def plan(spec: Spec) -> Plan:
+    """Plan a spec.
+
+    Args:
+        spec: a Spec from `specc.spec.from_document` (or `specc.load`).
+
+    Returns:
+        The frozen Plan.
+
+    Raises:
+        SpecError: a reference, scope, sharing or shape mistake, located in the spec.
+    """
+    return _Planner(spec).run()
+
+
+@dataclass
+class _Var:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    initializer: object
+    trainable: bool
+    owner: str
+    owner_where: Location
+    users: list[VariableUse] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """Where the walk is: name stack, variable scope, inherited reuse, enclosing block."""
+
+    name_stack: str = ""
+    var_scope: str = ""
+    reuse: bool = False
+    prefix: str = ""
+    # Why variables are reused here: (the sharing block's path, the block that created them).
+    shared_by: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class _Captured:
+    """A variable scope a layer entered: its path, and the layer holding the TF scope object."""
+
+    var_scope: str
+    holder: str
+    type: str
+    spec: LayerSpec
+    where: Location
+
+
+class _Level:
+    """The names visible at one block level: block inputs, then siblings as they are planned."""
+
+    def __init__(self, names: dict[str, str], pending: Iterable[LayerSpec]):
+        self.names = dict(names)  # name -> tensor key or layer path
+        self.pending = {s.id: s for s in pending}
+
+
+class _Planner:
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.doc = spec.document
+        self.names = NameRegistry()
+        self.vars: dict[str, _Var] = {}
+        self.scope_owner: dict[str, _Captured] = {}
+        self.captured: dict[str, _Captured] = {}
+        self.planned: dict[str, PlannedLayer] = {}
+        self.infos: dict[str, TensorInfo] = {}
+        self.children: dict[str, dict[str, str]] = {}
+
+    # -- errors -----------------------------------------------------------------------
+
+    def fail(self, message: str, layer: LayerSpec | None = None, key: str | None = None,
+             where: Location | None = None) -> SpecError:
+        if where is None:
+            path = layer.path + ((key,) if key else ()) if layer else ()
+            return self.doc.error(message, path, at_key=key is not None)
+        return SpecError(message, where, self.doc.source_line(where.line))
+
+    def at_ref(self, message: str, ref: Ref) -> SpecError:
+        return self.fail(message, where=ref.where)
+
+    # -- the walk ---------------------------------------------------------------------
+
+    def run(self) -> Plan:
+        inputs = []
+        for inp in self.spec.inputs:
+            problem = segment_problem(inp.name, at_root=True)
+            if problem:
+                raise self.fail(f"input name '{inp.name}': {problem}", where=inp.where)
+            actual = self.names.unique(inp.name, f"input '{inp.name}'")
+            if actual != inp.name:
+                other = self.names.claimant(inp.name)
+                raise self.fail(
+                    f"TensorFlow would name this placeholder '{actual}': {other} differs only by case "
+                    "(TensorFlow compares names case-insensitively); rename one of them", where=inp.where)
+            if inp.has_default:
+                self.names.unique(join(inp.name, "input"), f"input '{inp.name}'")
+            self.infos[inp.name] = TensorInfo(inp.shape, inp.dtype)
+            inputs.append(PlannedInput(inp.name, inp.shape, inp.dtype, inp.default, inp.has_default))
+        root = _Level({i.name: i.name for i in self.spec.inputs}, self.spec.layers)
+        default = self.spec.inputs[0].name if len(self.spec.inputs) == 1 else None
+        layers = self.sequence(self.spec.layers, _Ctx(), [root], default)
+        outputs = self.outputs(layers, [root])
+        variables = tuple(
+            PlannedVariable(v.name, v.shape, v.dtype, v.initializer, v.trainable, v.owner, tuple(v.users))
+            for v in self.vars.values())
+        return Plan(self.spec.name, self.spec.file, self.spec.seed, tuple(inputs), layers, variables, outputs)
+
+    def sequence(self, specs: tuple[LayerSpec, ...], ctx: _Ctx, env: list[_Level],
+                 default: str | None) -> tuple[PlannedLayer, ...]:
+        out = []
+        for spec in specs:
+            layer = self.layer(spec, ctx, env, default)
+            env[0].pending.pop(spec.id, None)
+            env[0].names[spec.id] = layer.path
+            out.append(layer)
+            default = layer.path
+        return tuple(out)
+
+    def layer(self, spec: LayerSpec, ctx: _Ctx, env: list[_Level], default: str | None) -> PlannedLayer:
+        kind = LAYER_TYPES[spec.type]
+        path = ctx.prefix + spec.id
+        inputs = self.layer_inputs(spec, env, default)
+        frames: list[Frame] = []
+        stack, var_scope, reuse, shared_by = ctx.name_stack, ctx.var_scope, ctx.reuse, ctx.shared_by
+        if spec.name_scope:
+            stack = self.open_name_scope(stack, spec.name_scope, spec, "name_scope", path)
+            frames.append(Frame("name_scope", spec.name_scope))
+        source: _Captured | None = None  # the scope whose variables (and structure) this layer reuses
+        if isinstance(spec.share, Ref):
+            source = self.share_target(spec, path)
+            stack = self.open_name_scope(stack, spec.id, spec, "id", path)
+            frames += [Frame("reenter", source.holder, reuse=True)]
+            var_scope, reuse = source.var_scope, True
+            shared_by = (path, source.holder)
+            self.captured[path] = _Captured(var_scope, source.holder, spec.type, source.spec, spec.where)
+        elif kind.scoped and spec.scope is not None:
+            problem = segment_problem(spec.scope, at_root=not var_scope or not stack)
+            if problem:
+                raise self.fail(f"scope '{spec.scope}': {problem}", spec, "scope" if spec.scope != spec.id else "id")
+            var_scope = join(var_scope, spec.scope)
+            if spec.share is True and not reuse:
+                source = self.reuse_target(spec, var_scope)
+                shared_by = (path, source.holder)
+            elif not reuse:
+                self.claim_scope(spec, path, var_scope)
+            stack = self.open_name_scope(stack, spec.scope, spec, "scope", path)
+            frames.append(Frame("variable_scope", spec.scope, reuse=spec.share is True))
+            reuse = reuse or spec.share is True
+            # A sharing block without `layers:` repeats its source's structure; remember that one.
+            structure = source.spec if source is not None and spec.layers is None else spec
+            self.captured[path] = _Captured(var_scope, path, spec.type, structure, spec.where)
+        else:
+            if spec.share is True:
+                raise self.fail("a block with `scope: null` opens no variable scope, so there is nothing to "
+                                 "re-enter with `share: true`; share another block by path instead", spec, "share")
+            stack = self.open_name_scope(stack, spec.id, spec, "id", path)
+            frames.append(Frame("name_scope", spec.id))
+            var_scope = var_scope if kind.scoped else None
+
+        if kind.arity == "block":
+            layer = self.block(spec, path, inputs, tuple(frames), stack, var_scope or "", reuse, shared_by,
+                               env, source)
+        else:
+            layer = self.leaf(spec, path, inputs, tuple(frames), stack, var_scope, reuse, shared_by)
+        self.planned[path] = layer
+        self.infos[path] = layer.output
+        return layer
+
+    # -- inputs and references ----------------------------------------------------------
+
+    def layer_inputs(self, spec: LayerSpec, env: list[_Level], default: str | None) -> tuple[str, ...]:
+        kind = LAYER_TYPES[spec.type]
+        if kind.arity == "block":
+            if spec.block_inputs:
+                return tuple(self.resolve(ref, env, spec) for _, ref in spec.block_inputs)
+        elif spec.inputs:
+            keys = tuple(self.resolve(ref, env, spec) for ref in spec.inputs)
+            return keys + self.training_input(spec, env)
+        if default is None:
+            where = "is the first layer" if not spec.path[:-2] else "is the first layer of its block"
+            raise self.fail(f"layer '{spec.id}' {where} and has no `input:`; with several model inputs, "
+                            "say which one it reads", spec)
+        return (default,) + self.training_input(spec, env)
+
+    def training_input(self, spec: LayerSpec, env: list[_Level]) -> tuple[str, ...]:
+        training = getattr(spec.params, "training", None)
+        if not isinstance(training, str):
+            return ()
+        ref = Ref(training, spec.at("training", self.doc))
+        key = self.resolve(ref, env, spec)
+        info = self.infos[key]
+        if info.dtype != "bool" or info.shape != ():
+            raise self.at_ref(f"`training` must name a scalar bool input (shape [], dtype bool); "
+                              f"'{training}' is {info}", ref)
+        return (key,)
+
+    def resolve(self, ref: Ref, env: list[_Level], spec: LayerSpec) -> str:
+        """A reference -> a tensor key: siblings first, then outwards; dots step into blocks."""
+        first, *rest = ref.text.split(".")
+        key = None
+        for level in env:
+            if first in level.names:
+                key = level.names[first]
+                break
+            if first in level.pending:
+                raise self.forward_reference(ref, spec, level.pending[first], level)
+        if key is None:
+            raise self.unknown_reference(ref, env)
+        for i, part in enumerate(rest):
+            kids = self.children.get(key)
+            if kids is None:
+                raise self.at_ref(f"'{'.'.join([first, *rest[:i]])}' is not a block, so it has no layer "
+                                  f"'{part}'", ref)
+            if part not in kids:
+                hint = difflib.get_close_matches(part, list(kids), n=1)
+                fix = f"did you mean '{hint[0]}'?" if hint else f"its layers: {', '.join(kids)}"
+                raise self.at_ref(f"block '{key}' has no layer '{part}'; {fix}", ref)
+            key = kids[part]
+        return key
+
+    def forward_reference(self, ref: Ref, spec: LayerSpec, target: LayerSpec, level: _Level) -> SpecError:
+        chain = self.cycle(target, spec.id, level, [spec.id, target.id])
+        if chain:
+            return self.at_ref(f"layers form a cycle: {' -> '.join(chain)}; a model is built in order, "
+                               "so one of these references must go", ref)
+        return self.at_ref(f"'{ref.text}' is defined later (line {target.where.line}); layers are built in "
+                           "order, so move it before this layer", ref)
+
+    def cycle(self, node: LayerSpec, goal: str, level: _Level, chain: list[str]) -> list[str] | None:
+        for r in node.inputs + tuple(r for _, r in node.block_inputs):
+            name = r.text.split(".")[0]
+            if name == goal:
+                return chain + [goal]
+            nxt = level.pending.get(name)
+            if nxt is not None and name not in chain:
+                found = self.cycle(nxt, goal, level, chain + [name])
+                if found:
+                    return found
+        return None
+
+    def unknown_reference(self, ref: Ref, env: list[_Level]) -> SpecError:
+        visible = [n for level in env for n in level.names]
+        hint = difflib.get_close_matches(ref.text.split(".")[0], visible, n=1)
+        fix = f"did you mean '{hint[0]}'?" if hint else (f"visible here: {', '.join(visible)}" if visible
+                                                         else "no inputs or layers are visible here")
+        return self.at_ref(f"unknown input or layer '{ref.text}'; {fix}", ref)
+
+    # -- scopes -------------------------------------------------------------------------
+
+    def open_name_scope(self, stack: str, segment: str, spec: LayerSpec, key: str, path: str) -> str:
+        problem = segment_problem(segment, at_root=not stack)
+        if problem:
+            raise self.fail(f"'{segment}': {problem}", spec, key)
+        return self.names.unique(join(stack, segment), f"layer '{path}' (line {spec.where.line})")
+
+    def claim_scope(self, spec: LayerSpec, path: str, var_scope: str) -> None:
+        owner = self.scope_owner.get(var_scope)
+        if owner is not None:
+            raise self.fail(
+                f"layer '{path}' and layer '{owner.holder}' (line {owner.where.line}) both create variables in "
+                f"scope '{var_scope}'; set `share: true` on this one to reuse the variables, or give it "
+                "another `scope` (a name_scope does not separate variables)", spec,
+                "scope" if spec.scope != spec.id else "id")
+        self.scope_owner[var_scope] = _Captured(var_scope, path, spec.type, spec, spec.where)
+
+    def reuse_target(self, spec: LayerSpec, var_scope: str) -> _Captured:
+        owner = self.scope_owner.get(var_scope)
+        if owner is None:
+            known = list(self.scope_owner)
+            hint = [k for k in known if k.lower() == var_scope.lower()] or difflib.get_close_matches(var_scope, known, n=1)
+            fix = f" (did you mean scope '{hint[0]}'?)" if hint else ""
+            raise self.fail(
+                f"`share: true`, but nothing has created variables in scope '{var_scope}' yet{fix}; the first "
+                "layer in a scope creates its variables (no `share`), later ones reuse them", spec, "share")
+        if owner.type != spec.type:
+            raise self.fail(
+                f"`share: true` re-enters scope '{var_scope}', which {owner.type} '{owner.holder}' "
+                f"(line {owner.where.line}) created; a {spec.type} cannot reuse a {owner.type}'s variables",
+                spec, "share")
+        return owner
+
+    def share_target(self, spec: LayerSpec, path: str) -> _Captured:
+        ref = spec.share
+        assert isinstance(ref, Ref)
+        target = self.lookup_layer(ref, path)
+        captured = self.captured.get(target)
+        if captured is None:
+            layer = self.planned[target]
+            why = ("opens no variable scope (`scope: null`)" if layer.type == "block"
+                   else f"is a {layer.type} layer, which has no variables")
+            raise self.at_ref(f"cannot share '{ref.text}': it {why}", ref)
+        if captured.type != spec.type:
+            raise self.at_ref(f"'{ref.text}' is a {captured.type}; a {spec.type} can only share the "
+                              f"variables of another {spec.type}", ref)
+        return captured
+
+    def lookup_layer(self, ref: Ref, path: str) -> str:
+        """A `share:` path: a dotted path from the top level (or relative to enclosing blocks)."""
+        parts = ref.text.split(".")
+        prefixes = [path.rsplit(".", i)[0] + "." for i in range(1, path.count(".") + 1)] + [""]
+        for prefix in prefixes:
+            candidate = prefix + ref.text
+            if candidate in self.planned:
+                if path.startswith(candidate + "."):
+                    raise self.at_ref(f"a layer cannot share '{ref.text}', a block it is inside", ref)
+                return candidate
+        if any((p + ref.text) == path for p in prefixes):
+            raise self.at_ref("a layer cannot share its own variables", ref)
+        later = [p + ref.text for p in prefixes if self.written(p + ref.text)]
+        if later:
+            raise self.at_ref(f"'{ref.text}' is defined later; a layer can only share variables that "
+                              "exist, so move the shared layer first", ref)
+        known = sorted(self.planned) + sorted(self.all_paths())
+        hint = difflib.get_close_matches(ref.text, known, n=1) or difflib.get_close_matches(parts[-1], known, n=1)
+        fix = f"did you mean '{hint[0]}'?" if hint else "write the layer's dotted path, e.g. tower_a.fc1"
+        raise self.at_ref(f"unknown layer '{ref.text}' in `share`; {fix}", ref)
+
+    def all_paths(self) -> set[str]:
+        out: set[str] = set()
+
+        def walk(specs, prefix):
+            for s in specs or ():
+                out.add(prefix + s.id)
+                walk(s.layers, prefix + s.id + ".")
+        walk(self.spec.layers, "")
+        return out
+
+    def written(self, path: str) -> bool:
+        return path in self.all_paths()
+
+    # -- layers -------------------------------------------------------------------------
+
+    def leaf(self, spec: LayerSpec, path: str, inputs: tuple[str, ...], frames: tuple[Frame, ...], stack: str,
+             var_scope: str | None, reuse: bool, shared_by) -> PlannedLayer:
+        kind = LAYER_TYPES[spec.type]
+        infos = [self.infos[k] for k in inputs]
+        data_infos = infos[:1] if kind.arity == "single" else infos
+        dtype = layer_dtype(spec.dtype, data_infos)
+        ctx = LayerContext(lambda message, key: self.fail(f"layer '{path}': {message}", spec, key), path)
+        inferred = kind.infer(spec.params, data_infos, dtype, ctx)
+        self.check_shape(inferred.output, spec, path)
+        bindings = []
+        for request in inferred.variables:
+            full = join(var_scope or "", request.name)
+            bindings.append(VarBinding(request.name, full))
+            if reuse:
+                self.reuse_variable(spec, path, full, request, stack, shared_by)
+            else:
+                self.create_variable(spec, path, full, request, stack)
+        for op in inferred.ops:
+            self.names.unique(join(stack, op), f"an op of layer '{path}' (line {spec.where.line})")
+        return PlannedLayer(path, spec.id, spec.type, spec.where, frames, stack, var_scope, reuse, inputs,
+                            inferred.output, tuple(bindings), inferred.ops, spec.params, (), path)
+
+    def check_shape(self, info: TensorInfo, spec: LayerSpec, path: str) -> None:
+        if info.dtype not in FLOAT_DTYPES and spec.type not in ("reshape", "flatten", "identity"):
+            raise self.fail(f"layer '{path}' computes in {info.dtype}; only float layers are supported", spec)
+
+    def create_variable(self, spec: LayerSpec, path: str, full: str, request, stack: str) -> None:
+        existing = self.vars.get(full)
+        if existing is not None:
+            raise self.fail(f"variable '{full}' already exists (created by layer '{existing.owner}', line "
+                            f"{existing.owner_where.line}); set `share: true` to reuse it", spec)
+        actual = self.names.unique(full, f"variable '{full}' (layer '{path}', line {spec.where.line})")
+        if actual != full:
+            raise self.fail(self.renamed_variable(full, actual), spec, "scope" if spec.scope != spec.id else "id")
+        self.vars[full] = _Var(full, request.shape, request.dtype, request.initializer, request.trainable,
+                               path, spec.where, [VariableUse(path, stack, True)])
+
+    def renamed_variable(self, full: str, actual: str) -> str:
+        holder = self.names.claimant(full) or "another name"
+        same_case = holder.startswith("variable '") and holder.split("'")[1] != full
+        if same_case or any(v.lower() == full.lower() for v in self.vars):
+            return (f"TensorFlow would silently name this variable '{actual}': {holder} differs only by case, "
+                    "and TensorFlow compares names case-insensitively. Use one spelling for the scope")
+        return (f"TensorFlow would silently name this variable '{actual}', because the name '{full}' is already "
+                f"taken by {holder}. Rename that layer or this scope so the names do not meet")
+
+    def reuse_variable(self, spec: LayerSpec, path: str, full: str, request, stack: str, shared_by) -> None:
+        existing = self.vars.get(full)
+        if existing is None:
+            if shared_by is not None and shared_by[0] != path:
+                sharer, creator = shared_by
+                raise self.fail(
+                    f"layer '{path}' needs variable '{full}', but it is inside '{sharer}', which reuses the "
+                    f"variables of '{creator}', and that created no such variable; a shared block can only "
+                    "have the layers its first application created", spec)
+            raise self.fail(f"layer '{path}' reuses scope '{full.rsplit('/', 1)[0]}', but there is no variable "
+                            f"'{full}' to reuse (its first user created: "
+                            f"{', '.join(v for v in self.vars if v.startswith(full.rsplit('/', 1)[0] + '/')) or 'nothing'})",
+                            spec)
+        if existing.shape != request.shape:
+            raise self.fail(
+                f"layer '{path}' shares variable '{full}' but needs shape {list(request.shape)}, while layer "
+                f"'{existing.owner}' (line {existing.owner_where.line}) created it with shape "
+                f"{list(existing.shape)}; shared layers need inputs of the same width", spec)
+        if existing.dtype != request.dtype:
+            raise self.fail(
+                f"layer '{path}' shares variable '{full}' as {request.dtype}, but layer '{existing.owner}' "
+                f"(line {existing.owner_where.line}) created it as {existing.dtype}", spec)
+        existing.users.append(VariableUse(path, stack, False))
+
+    def block(self, spec: LayerSpec, path: str, inputs: tuple[str, ...], frames: tuple[Frame, ...], stack: str,
+              var_scope: str, reuse: bool, shared_by, env: list[_Level], source: _Captured | None) -> PlannedLayer:
+        children = spec.layers
+        if children is None:
+            if source is None or source.spec.layers is None:
+                raise self.fail(f"block '{path}' has no `layers:` and shares nothing to copy them from", spec)
+            children = source.spec.layers
+        formal = [n for n, _ in spec.block_inputs] or ["input"]
+        level = _Level(dict(zip(formal, inputs)), children)
+        ctx = _Ctx(stack, var_scope, reuse, path + ".", shared_by)
+        self.children[path] = {}
+        planned = []
+        default = inputs[0]
+        for child in children:
+            layer = self.layer(child, ctx, [level] + env, default)
+            level.pending.pop(child.id, None)
+            level.names[child.id] = layer.path
+            self.children[path][child.id] = layer.path
+            planned.append(layer)
+            default = layer.path
+        result = planned[-1].path
+        if spec.output is not None:
+            if spec.output.text.split(".")[0] not in self.children[path]:
+                hint = difflib.get_close_matches(spec.output.text, list(self.children[path]), n=1)
+                fix = f"did you mean '{hint[0]}'?" if hint else f"its layers: {', '.join(self.children[path])}"
+                raise self.at_ref(f"block '{path}' has no layer '{spec.output.text}'; {fix}", spec.output)
+            result = self.resolve(spec.output, [level], spec)
+        return PlannedLayer(path, spec.id, spec.type, spec.where, frames, stack, var_scope or None, reuse, inputs,
+                            self.infos[result], (), (), spec.params, tuple(planned), result)
+
+    def outputs(self, layers: tuple[PlannedLayer, ...], env: list[_Level]) -> tuple[PlannedOutput, ...]:
+        if not self.spec.outputs:
+            last = layers[-1]
+            return (PlannedOutput(last.id, last.path, last.output),)
+        out = []
+        for ref in self.spec.outputs:
+            key = self.resolve(ref, env, None)  # type: ignore[arg-type]
+            out.append(PlannedOutput(ref.text, key, self.infos[key]))
+        return tuple(out)

@@ -1,0 +1,146 @@
+"""Stage 6, report: Plan -> rows of plain data -> a renderer chosen by name (table, json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from .plan import Plan, PlannedLayer
+
+
+@dataclass(frozen=True)
+class VariableRow:
+    """One variable: who created it, who reuses it, and the op scope of every use."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    params: int
+    trainable: bool
+    creator: str
+    reusers: tuple[str, ...]
+    uses: tuple[tuple[str, str], ...]  # (layer path, op name scope), creator first
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.reusers)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The sharing report: totals and one row per variable."""
+
+    model: str
+    variables: int
+    parameters: int
+    trainable_parameters: int
+    shared_variables: int
+    shared_parameters: int
+    parameters_saved: int  # what unshared copies of the shared variables would add
+    rows: tuple[VariableRow, ...]
+
+    def shared_rows(self) -> tuple[VariableRow, ...]:
+        return tuple(r for r in self.rows if r.shared)
+
+
+def report(plan: Plan) -> Report:
+    """Summarise a plan's variables and their sharing."""
+    rows = []
+    for v in plan.variables:
+        layers = list(dict.fromkeys(u.layer for u in v.users))
+        rows.append(VariableRow(v.name, v.shape, v.dtype, v.size, v.trainable, v.owner,
+                                tuple(l for l in layers if l != v.owner),
+                                tuple((u.layer, u.op_scope) for u in v.users)))
+    shared = [r for r in rows if r.shared]
+    return Report(
+        model=plan.name,
+        variables=len(rows),
+        parameters=plan.parameters,
+        trainable_parameters=plan.trainable_parameters,
+        shared_variables=len(shared),
+        shared_parameters=sum(r.params for r in shared),
+        parameters_saved=sum(r.params * len(r.reusers) for r in shared),
+        rows=tuple(rows),
+    )
+
+
+def report_json(rep: Report, all_variables: bool = False) -> dict:
+    rows = rep.rows if all_variables else rep.shared_rows()
+    return {
+        "model": rep.model,
+        "totals": {
+            "variables": rep.variables, "parameters": rep.parameters,
+            "trainable_parameters": rep.trainable_parameters, "shared_variables": rep.shared_variables,
+            "shared_parameters": rep.shared_parameters, "parameters_saved_by_sharing": rep.parameters_saved,
+        },
+        "variables": [
+            {"name": r.name, "shape": list(r.shape), "dtype": r.dtype, "params": r.params,
+             "trainable": r.trainable, "creator": r.creator, "reused_by": list(r.reusers),
+             "uses": [{"layer": layer, "op_scope": scope} for layer, scope in r.uses]}
+            for r in rows
+        ],
+    }
+
+
+def plan_json(plan: Plan) -> dict:
+    """The whole plan as JSON-ready data (written to plan.json by `specc build`)."""
+
+    def layer(l: PlannedLayer) -> dict:
+        out: dict[str, Any] = {
+            "path": l.path, "type": l.type, "line": l.where.line,
+            "frames": [asdict(f) for f in l.frames], "op_scope": l.op_scope, "var_scope": l.var_scope,
+            "reuse": l.reuse, "inputs": list(l.inputs),
+            "output": {"shape": list(l.output.shape), "dtype": l.output.dtype},
+        }
+        if l.variables:
+            out["variables"] = {b.local: b.name for b in l.variables}
+        if l.children:
+            out["layers"] = [layer(c) for c in l.children]
+            out["result"] = l.result
+        return out
+
+    return {
+        "model": plan.name, "file": plan.file, "seed": plan.seed,
+        "inputs": [{"name": i.name, "shape": list(i.shape), "dtype": i.dtype,
+                    **({"default": i.default} if i.has_default else {})} for i in plan.inputs],
+        "layers": [layer(l) for l in plan.layers],
+        "variables": [{"name": v.name, "shape": list(v.shape), "dtype": v.dtype, "initializer": v.initializer.to_json(),
+                       "trainable": v.trainable, "owner": v.owner,
+                       "users": [asdict(u) for u in v.users]} for v in plan.variables],
+        "outputs": [{"name": o.name, "layer": o.key, "shape": list(o.info.shape), "dtype": o.info.dtype}
+                    for o in plan.outputs],
+    }
+
+
+# -- renderers ---------------------------------------------------------------------------
+
+def render_table(rep: Report, console, all_variables: bool = False) -> None:
+    from rich.table import Table
+
+    rows = rep.rows if all_variables else rep.shared_rows()
+    title = f"{'Variables' if all_variables else 'Shared variables'} of {rep.model}"
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column, justify in [("variable", "left"), ("shape", "left"), ("params", "right"),
+                            ("created by", "left"), ("used by (op scope)", "left")]:
+        table.add_column(column, justify=justify)
+    for r in rows:
+        uses = "\n".join(f"{layer} ({scope or '/'})" for layer, scope in r.uses)
+        flag = "" if r.trainable else " (non-trainable)"
+        table.add_row(r.name + flag, str(list(r.shape)), f"{r.params:,}", r.creator, uses)
+    if rows:
+        console.print(table)
+    elif not all_variables:
+        console.print(f"{rep.model}: no shared variables")
+    console.print(
+        f"{rep.variables} variables, {rep.parameters:,} parameters "
+        f"({rep.trainable_parameters:,} trainable); {rep.shared_variables} shared "
+        f"({rep.shared_parameters:,} parameters), sharing saves {rep.parameters_saved:,} parameters"
+    )
+
+
+def render_json(rep: Report, console, all_variables: bool = False) -> None:
+    console.print_json(json.dumps(report_json(rep, all_variables)))
+
+
+RENDERERS: dict[str, Callable] = {"table": render_table, "json": render_json}

@@ -1,0 +1,97 @@
+"""TensorFlow's naming rules, replayed in pure Python for the planner.
+
+Two facts drive everything here (both measured, both tested against TensorFlow):
+- a graph has ONE namespace shared by ops and name scopes, compared
+  case-insensitively; `Graph.unique_name` appends `_1`, `_2`, ... to a taken name;
+- variable names come from the variable-scope path only, but creating a variable
+  also claims its full name in that namespace, so a taken name silently becomes
+  `kernel_1`. The planner refuses that instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# tensorflow/python/framework/ops.py: _VALID_OP_NAME_REGEX and _VALID_SCOPE_NAME_REGEX.
+_ROOT_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
+_NESTED_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
+
+
+@dataclass(frozen=True)
+class ScopePath:
+    """A scope path as a value: parts, never strings glued by hand."""
+
+    parts: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> "ScopePath":
+        return cls(tuple(text.split("/")) if text else ())
+
+    def child(self, name: str) -> "ScopePath":
+        return ScopePath(self.parts + (name,))
+
+    @property
+    def is_root(self) -> bool:
+        return not self.parts
+
+    def __str__(self) -> str:
+        return "/".join(self.parts)
+
+
+def segment_problem(segment: str, at_root: bool) -> str | None:
+    """Why TensorFlow would reject (or misread) `segment` as one scope name, or None.
+
+    At the root a name must start with a letter, digit or '.'; nested names may also
+    start with '_' or '-'. A '/' would silently open two levels, and '.'/'..' read
+    like a path escape, so both are refused too.
+    """
+    if not segment:
+        return "a scope name cannot be empty"
+    if "/" in segment:
+        return "a scope name is one segment; '/' would open nested scopes (nest with blocks instead)"
+    if set(segment) == {"."}:
+        return f"'{segment}' reads like a path, not a scope name"
+    if not _NESTED_NAME.match(segment):
+        return "TensorFlow scope names use only letters, digits and '_', '.', '-', '>' (no ':' or spaces)"
+    if at_root and not _ROOT_NAME.match(segment):
+        return ("at the top level TensorFlow requires a scope name to start with a letter, digit or '.' "
+                "(a nested scope may start with '_' or '-')")
+    return None
+
+
+class NameRegistry:
+    """`tf.Graph.unique_name`, replayed, remembering who claimed each name."""
+
+    def __init__(self) -> None:
+        self._in_use: dict[str, int] = {}
+        self._claimed_by: dict[str, str] = {}
+
+    def unique(self, name: str, claimant: str) -> str:
+        """Claim `name` (a full name such as `tower/MatMul`) and return what TensorFlow calls it."""
+        key = name.lower()
+        i = self._in_use.get(key, 0)
+        self._in_use[key] = i + 1
+        self._claimed_by.setdefault(key, claimant)
+        if i > 0:
+            base = key
+            while key in self._in_use:
+                key = f"{base}_{i}"
+                i += 1
+            self._in_use[key] = 1
+            self._claimed_by[key] = claimant
+            name = f"{name}_{i - 1}"
+        return name
+
+    def claimant(self, name: str) -> str | None:
+        """Who first claimed `name` (compared case-insensitively, as TensorFlow does)."""
+        return self._claimed_by.get(name.lower())
+
+    def in_use(self) -> dict[str, int]:
+        """A copy of the namespace, comparable with `tf.Graph._names_in_use` in tests."""
+        return dict(self._in_use)
+
+
+def join(scope: str, name: str) -> str:
+    """A full name under `scope` ('' is the root)."""
+    return str(ScopePath.parse(scope).child(name))

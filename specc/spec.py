@@ -1,0 +1,204 @@
+"""Stage 3, spec: validated data -> frozen dataclasses. Raw dicts end here.
+
+Later stages never index into YAML data: they read these classes, and every
+node they may complain about carries its Location.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Location
+from .load import Document
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to an input or a layer (dotted for nested layers), and where it was written."""
+
+    text: str
+    where: Location
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """An initializer by name with its arguments, e.g. truncated_normal(stddev=0.02)."""
+
+    type: str
+    args: tuple[tuple[str, float], ...] = ()
+
+    def __str__(self) -> str:
+        if not self.args:
+            return self.type
+        return f"{self.type}({', '.join(f'{k}={v:g}' for k, v in self.args)})"
+
+    def to_json(self) -> dict:
+        return {"type": self.type, **dict(self.args)}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """A placeholder: `name` is both the input's key in the spec and its op name."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str
+    default: Any
+    has_default: bool
+    where: Location
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer or block as written.
+
+    Attributes:
+        id: the layer's id, unique among its siblings.
+        type: a key of specc.layers.LAYER_TYPES.
+        where: the location of the layer's mapping.
+        inputs: the references it reads (one for single-input layers; none means
+            "the previous layer's output").
+        scope: the variable_scope segment (defaults to the id); None for layers
+            without variables and for name-scope-only blocks.
+        share: False, True (reuse this scope) or a Ref to the layer whose variables it reuses.
+        name_scope: an outer name_scope segment, or None.
+        dtype: an explicit float dtype, or None to follow the input.
+        params: the per-type parameters (a frozen dataclass from specc.layers).
+        block_inputs: for blocks, (formal name, Ref) pairs; the formal name is `input`
+            for a block with a single input.
+        layers: for blocks, the children; None when a sharing block reuses the
+            structure of the block it shares.
+        output: for blocks, the child whose output is the block's (None: the last child).
+    """
+
+    id: str
+    type: str
+    where: Location
+    path: tuple
+    inputs: tuple[Ref, ...] = ()
+    scope: str | None = None
+    share: bool | Ref = False
+    name_scope: str | None = None
+    dtype: str | None = None
+    params: Any = None
+    block_inputs: tuple[tuple[str, Ref], ...] = ()
+    layers: tuple["LayerSpec", ...] | None = None
+    output: Ref | None = None
+
+    def at(self, key: str, doc: Document) -> Location:
+        """The location of one of this layer's keys (the layer itself if the key is absent)."""
+        return doc.where(self.path + (key,), at_key=True)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A whole model spec, validated and typed."""
+
+    name: str
+    seed: int
+    inputs: tuple[InputSpec, ...]
+    layers: tuple[LayerSpec, ...]
+    outputs: tuple[Ref, ...]
+    vars: tuple[tuple[str, Any], ...]
+    document: Document
+
+    @property
+    def file(self) -> str:
+        return self.document.file
+
+
+def from_document(doc: Document) -> Spec:
+    """Convert a validated, interpolated document into a Spec.
+
+    Raises:
+        SpecError: for mistakes the schema cannot express (duplicate ids, a block
+            without layers that shares nothing, a child named like a block input).
+    """
+    from .layers import LAYER_TYPES
+
+    data = doc.data
+
+    def ref(text: str, path: tuple) -> Ref:
+        return Ref(text, doc.where(path))
+
+    def layer(raw: dict, path: tuple, reserved: frozenset) -> LayerSpec:
+        kind = LAYER_TYPES[raw["type"]]
+        ident = raw["id"]
+        if ident in reserved:
+            raise doc.error(
+                f"id '{ident}' is the name of this block's input; inside a block that name refers "
+                "to the block's input, so give the layer another id", path + ("id",), at_key=True)
+        share_raw = raw.get("share", False)
+        share = share_raw if isinstance(share_raw, bool) else ref(share_raw, path + ("share",))
+        inputs: tuple[Ref, ...] = ()
+        block_inputs: tuple[tuple[str, Ref], ...] = ()
+        if kind.arity == "multi":
+            inputs = tuple(ref(t, path + ("inputs", i)) for i, t in enumerate(raw["inputs"]))
+        elif kind.arity == "block" and "inputs" in raw:
+            if "input" in raw:
+                raise doc.error("a block takes `input` or named `inputs`, not both", path + ("inputs",), at_key=True)
+            block_inputs = tuple((k, ref(v, path + ("inputs", k))) for k, v in raw["inputs"].items())
+        elif "input" in raw:
+            inputs = (ref(raw["input"], path + ("input",)),)
+            if kind.arity == "block":
+                block_inputs = (("input", inputs[0]),)
+        children = None
+        if kind.arity == "block":
+            names = frozenset(n for n, _ in block_inputs) or frozenset({"input"})
+            if "layers" in raw:
+                children = _children(raw["layers"], path + ("layers",), names)
+            elif share_raw is False:
+                raise doc.error(
+                    "a block needs `layers:` (only a block that shares another one may leave "
+                    "them out, to repeat its structure)", path, at_key=False)
+        # An explicit `scope: null` (blocks only) opens a name_scope and no variable_scope.
+        scope = raw.get("scope", ident) if kind.scoped else None
+        return LayerSpec(
+            id=ident, type=raw["type"], where=doc.where(path), path=path, inputs=inputs,
+            scope=scope, share=share, name_scope=raw.get("name_scope"), dtype=raw.get("dtype"),
+            params=kind.parse(raw), block_inputs=block_inputs, layers=children,
+            output=ref(raw["output"], path + ("output",)) if "output" in raw else None,
+        )
+
+    def _children(items: list, path: tuple, reserved: frozenset) -> tuple[LayerSpec, ...]:
+        seen: dict[str, int] = {}
+        out = []
+        for i, raw in enumerate(items):
+            ident = raw["id"]
+            if ident in seen:
+                first = doc.where(path + (seen[ident], "id"), at_key=True)
+                raise doc.error(
+                    f"duplicate id '{ident}' (first used at line {first.line}); ids must be unique "
+                    "among the layers of one block", path + (i, "id"), at_key=True)
+            seen[ident] = i
+            out.append(layer(raw, path + (i,), reserved))
+        return tuple(out)
+
+    inputs = []
+    for name, raw in (data.get("inputs") or {}).items():
+        has_default = "default" in raw
+        inputs.append(InputSpec(name, tuple(raw["shape"]), raw.get("dtype", "float32"),
+                                raw.get("default"), has_default, doc.where(("inputs", name), at_key=True)))
+    layers = _children(data["layers"], ("layers",), frozenset())
+    input_names = {i.name for i in inputs}
+    for child in layers:
+        if child.id in input_names:
+            raise doc.error(
+                f"id '{child.id}' is also the name of an input; references would be ambiguous, "
+                "so rename one of them", child.path + ("id",), at_key=True)
+    outputs = tuple(ref(t, ("outputs", i)) for i, t in enumerate(data.get("outputs", [])))
+    name = data.get("name") or _stem(doc.file)
+    return Spec(name, int(data.get("seed", 0)), tuple(inputs), layers, outputs,
+                tuple((data.get("vars") or {}).items()), doc)
+
+
+def _stem(file: str) -> str:
+    from pathlib import Path
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(file).stem) or "model"
+    return stem if stem[0] not in ".-" else "m" + stem
