@@ -9,6 +9,7 @@ who uses them. Every sharing mistake is refused here, at the line that causes it
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -154,7 +155,7 @@ class _Planner:
         if isinstance(spec.share, Ref):
             source = self.share_target(spec, path)
             stack = self.open_name_scope(stack, spec.id, spec, "id", path)
-            frames += [Frame("reenter", source.holder, reuse=True)]
+            frames += [Frame("name_scope", spec.id), Frame("reenter", source.holder, reuse=True)]
             var_scope, reuse = source.var_scope, True
             shared_by = (path, source.holder)
             self.captured[path] = _Captured(var_scope, source.holder, spec.type, source.spec, spec.where)
@@ -320,27 +321,28 @@ class _Planner:
         return captured
 
     def lookup_layer(self, ref: Ref, path: str) -> str:
-        """A `share:` path: a dotted path from the top level (or relative to enclosing blocks)."""
-        parts = ref.text.split(".")
+        """A `share:` path: the innermost enclosing block's layers first, then outwards (like inputs)."""
         prefixes = [path.rsplit(".", i)[0] + "." for i in range(1, path.count(".") + 1)] + [""]
+        written = self.written_paths()
         for prefix in prefixes:
             candidate = prefix + ref.text
+            if candidate == path:
+                raise self.at_ref("a layer cannot share its own variables", ref)
+            if path.startswith(candidate + "."):
+                raise self.at_ref(f"'{ref.text}' is a block this layer is inside; a layer cannot share the "
+                                  "variables of an enclosing block", ref)
             if candidate in self.planned:
-                if path.startswith(candidate + "."):
-                    raise self.at_ref(f"a layer cannot share '{ref.text}', a block it is inside", ref)
                 return candidate
-        if any((p + ref.text) == path for p in prefixes):
-            raise self.at_ref("a layer cannot share its own variables", ref)
-        later = [p + ref.text for p in prefixes if self.written(p + ref.text)]
-        if later:
-            raise self.at_ref(f"'{ref.text}' is defined later; a layer can only share variables that "
-                              "exist, so move the shared layer first", ref)
-        known = sorted(self.planned) + sorted(self.all_paths())
-        hint = difflib.get_close_matches(ref.text, known, n=1) or difflib.get_close_matches(parts[-1], known, n=1)
+            if candidate in written:
+                raise self.at_ref(f"'{ref.text}' is defined later; a layer can only share variables that "
+                                  "exist, so move the shared layer first", ref)
+        known = sorted(set(self.planned) | written)
+        hint = difflib.get_close_matches(ref.text, known, n=1) or difflib.get_close_matches(ref.text.split(".")[-1], known, n=1)
         fix = f"did you mean '{hint[0]}'?" if hint else "write the layer's dotted path, e.g. tower_a.fc1"
         raise self.at_ref(f"unknown layer '{ref.text}' in `share`; {fix}", ref)
 
-    def all_paths(self) -> set[str]:
+    @functools.cached_property
+    def _written(self) -> frozenset[str]:
         out: set[str] = set()
 
         def walk(specs, prefix):
@@ -348,10 +350,11 @@ class _Planner:
                 out.add(prefix + s.id)
                 walk(s.layers, prefix + s.id + ".")
         walk(self.spec.layers, "")
-        return out
+        return frozenset(out)
 
-    def written(self, path: str) -> bool:
-        return path in self.all_paths()
+    def written_paths(self) -> frozenset[str]:
+        """Every layer path as written in the spec (copies made by sharing blocks are not written)."""
+        return self._written
 
     # -- layers -------------------------------------------------------------------------
 
