@@ -106,6 +106,8 @@ class _Resolver:
         try:
             if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
                 left, right = self.node(node.left, source, path), self.node(node.right, source, path)
+                if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
+                    raise self.doc.error(f"'${{{source}}}': exponents above 64 are refused", path)
                 value = _BINARY[type(node.op)](left, right)
                 # Keep integers integral: ${hidden / 2} is meant as a width.
                 if isinstance(node.op, ast.Div) and isinstance(value, float) and value.is_integer():

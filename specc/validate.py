@@ -36,7 +36,7 @@ def _validator() -> jsonschema.protocols.Validator:
 
 def validate(doc: Document) -> None:
     """Raise SpecErrors (all of them, best first) if the document does not match the schema."""
-    errors = list(_validator().iter_errors(doc.data))
+    errors = [e for e in _validator().iter_errors(doc.data) if not _echo(e)]
     if not errors:
         return
     first = best_match(errors)
@@ -52,6 +52,18 @@ def validate(doc: Document) -> None:
         seen.update({spec_error.where.path, key})
         located.append(spec_error)
     raise SpecErrors(located)
+
+
+def _echo(error: ValidationError) -> bool:
+    """An unevaluatedProperties error that only echoes another error.
+
+    When a layer's type-specific branch fails (say a child layer is invalid), JSON
+    Schema drops that branch's annotations, so its valid keys also show up as
+    "unevaluated". Those keys are known; the real error is reported on its own.
+    """
+    if error.validator != "unevaluatedProperties" or not isinstance(error.instance, dict):
+        return False
+    return not (set(error.instance) - _known_keys(error.schema, error.instance))
 
 
 def _position(doc: Document, error: ValidationError) -> tuple[int, int]:
@@ -74,7 +86,7 @@ def _to_spec_error(doc: Document, error: ValidationError) -> SpecError:
     value = error.instance
     if kind in ("additionalProperties", "unevaluatedProperties"):
         extra = sorted(set(value) - _known_keys(error.schema, value)) if isinstance(value, dict) else []
-        name = extra[0] if extra else "?"
+        name = extra[0] if extra else str(error.message)
         known = sorted(_known_keys(error.schema, value))
         hint = difflib.get_close_matches(name, known, n=1)
         what = _what(path, value)
