@@ -1,0 +1,80 @@
+"""Stage 1: loading keeps locations, refuses unsafe or ambiguous YAML, and interpolates vars."""
+
+from __future__ import annotations
+
+import pytest
+
+from specc.errors import SpecError
+from specc.interpolate import interpolate
+from specc.load import Limits, loads
+
+
+def test_every_node_has_its_line_and_column():
+    doc = loads("specc: 1\nlayers:\n  - id: a\n    units: 3\n", "m.yaml")
+    assert doc.where(("layers", 0, "units")).line == 4
+    assert doc.where(("layers", 0, "units")).col == 12
+    assert doc.where(("layers", 0, "units"), at_key=True).col == 5
+    assert doc.where(("layers", 0, "missing")).line == 3  # falls back to the nearest ancestor
+
+
+def test_python_tags_are_refused_not_executed():
+    with pytest.raises(SpecError, match="unsupported YAML tag") as e:
+        loads("specc: !!python/object/apply:os.system ['echo pwned']\n", "m.yaml")
+    assert (e.value.where.line, e.value.where.col) == (1, 8)
+
+
+def test_duplicate_keys_are_an_error():
+    with pytest.raises(SpecError, match=r"duplicate key 'units' \(first set at line 2\)") as e:
+        loads("id: a\nunits: 3\nunits: 4\n", "m.yaml")
+    assert e.value.where.line == 3
+
+
+def test_alias_bombs_are_refused_quickly():
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 9):
+        bomb += f"{chr(97 + i)}: &{chr(97 + i)} [*{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}]\n"
+    with pytest.raises(SpecError, match="billion laughs"):
+        loads(bomb, "m.yaml", Limits(max_nodes=10_000))
+
+
+def test_merge_keys_fill_unset_keys():
+    doc = loads("base: &b {units: 3, activation: relu}\nlayer: {<<: *b, units: 5}\n")
+    assert doc.data["layer"] == {"units": 5, "activation": "relu"}
+
+
+@pytest.mark.parametrize("text,message", [
+    (b"specc: 1\nname: \xff\n", "not valid UTF-8"),
+    ("", "the file is empty"),
+    ("specc: 1\n---\nspecc: 1\n", "several YAML documents"),
+    ("specc: [1\n", "malformed YAML"),
+])
+def test_unreadable_files_get_one_clear_error(text, message):
+    with pytest.raises(SpecError, match=message):
+        loads(text, "m.yaml")
+
+
+def _interp(text):
+    return interpolate(loads(text, "m.yaml")).data
+
+
+def test_whole_placeholders_keep_their_type_and_embedded_ones_become_text():
+    data = _interp("vars: {h: 64, act: relu}\na: ${h}\nb: 'w${h}'\nc: ${act}\nd: $${h}\n")
+    assert data["a"] == 64 and data["b"] == "w64" and data["c"] == "relu" and data["d"] == "${h}"
+
+
+def test_arithmetic_and_references_between_vars():
+    data = _interp("vars: {h: 64, ff: '${h * 4}', half: '${h / 2}'}\na: ${ff + 1}\nb: ${half}\n")
+    assert data["a"] == 257 and data["b"] == 32 and isinstance(data["b"], int)
+
+
+@pytest.mark.parametrize("text,message,line", [
+    ("vars: {hidden: 1}\na: ${hiden}\n", "undefined var 'hiden'; did you mean 'hidden'?", 2),
+    ("vars: {a: '${b}', b: '${a}'}\nx: ${a}\n", "cycle: a -> b -> a", 1),
+    ("vars: {a: 1}\nx: ${a.__class__}\n", "uses something expressions do not allow", 2),
+    ("vars: {a: 1}\nx: ${a +}\n", "not a valid expression", 2),
+    ("vars: {a: 0}\nx: ${1 / a}\n", "cannot evaluate", 2),
+])
+def test_bad_interpolation_is_located(text, message, line):
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace("?", r"\?")) as e:
+        _interp(text)
+    assert e.value.where.line == line

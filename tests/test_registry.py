@@ -1,0 +1,37 @@
+"""The layer registries, the schema and the emitters agree, and every activation emits as planned."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import specc
+from specc.emit.layers import EMITTERS
+from specc.layers import LAYER_TYPES
+from specc.layers.activations import ACTIVATION_OPS
+from specc.validate import schema
+
+
+def test_layer_types_schema_and_emitters_agree():
+    enum = schema()["$defs"]["layer"]["properties"]["type"]["enum"]
+    assert set(enum) == set(LAYER_TYPES) == set(EMITTERS)
+    assert {f"layer_{t}" for t in enum} <= set(schema()["$defs"])
+
+
+def test_activation_names_agree():
+    assert set(schema()["$defs"]["activation_name"]["enum"]) == set(ACTIVATION_OPS)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATION_OPS))
+def test_every_activation_creates_the_ops_the_plan_names(tf, name):
+    spec = specc.loads(textwrap.dedent(f"""
+        specc: 1
+        inputs: {{x: {{shape: [null, 3]}}}}
+        layers:
+          - {{id: fc, type: dense, units: 2, activation: {name}}}
+          - {{id: act, type: activation, activation: {name}}}
+    """), "t.yaml")
+    model = specc.build(spec)  # the emitter checks each layer's ops against the plan's names
+    heads = {op.name.split("/")[1] for op in model.graph.get_operations() if op.name.startswith("act/")}
+    assert heads == set(ACTIVATION_OPS[name] or ("Identity",))

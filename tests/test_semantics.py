@@ -1,0 +1,130 @@
+"""TensorFlow's naming rules that the planner replays, each proven against TensorFlow itself."""
+
+from __future__ import annotations
+
+import textwrap
+
+from hypothesis import given, strategies as st
+
+import specc
+from specc.scopes import NameRegistry
+
+
+def plan_of(text: str):
+    return specc.plan(specc.loads(textwrap.dedent(text), "t.yaml"))
+
+
+@given(st.lists(st.sampled_from(["a", "A", "a_1", "A_1", "a_1_1", "a/b", "A/b", "b", "a_2"]), max_size=12))
+def test_name_registry_is_tensorflows_unique_name(tf, names):
+    graph = tf.Graph()
+    registry = NameRegistry()
+    for name in names:
+        assert registry.unique(name, "test") == graph.unique_name(name)
+    assert registry.in_use() == graph._names_in_use
+
+
+def test_an_input_pushes_a_later_scope_of_the_same_name(tf):
+    plan = plan_of("""
+        specc: 1
+        inputs: {features: {shape: [null, 3]}}
+        layers:
+          - {id: enc, type: dense, units: 2, scope: features}
+    """)
+    layer = plan.layer("enc")
+    assert (layer.op_scope, layer.var_scope) == ("features_1", "features")
+    assert [v.name for v in plan.variables] == ["features/kernel", "features/bias"]
+    # The same program by hand:
+    v1 = tf.compat.v1
+    with tf.Graph().as_default():
+        x = v1.placeholder(tf.float32, [None, 3], name="features")
+        with v1.variable_scope("features") as vs:
+            k = v1.get_variable("kernel", [3, 2])
+            y = tf.matmul(x, k)
+        assert (vs.original_name_scope, k.name, y.op.name) == ("features_1/", "features/kernel:0", "features_1/MatMul")
+    model = specc.build(plan)
+    assert "features_1/MatMul" in {op.name for op in model.graph.get_operations()}
+
+
+def test_a_parameter_free_layer_pushes_a_later_scope_case_insensitively(tf):
+    plan = plan_of("""
+        specc: 1
+        inputs: {x: {shape: [null, 3]}}
+        layers:
+          - {id: Gap, type: activation, activation: relu}
+          - {id: d, type: dense, units: 2, scope: gap}
+    """)
+    assert plan.layer("Gap").op_scope == "Gap"
+    assert plan.layer("d").op_scope == "gap_1"
+    v1 = tf.compat.v1
+    with tf.Graph().as_default():
+        x = v1.placeholder(tf.float32, [None, 3], name="x")
+        with v1.name_scope("Gap"):
+            tf.nn.relu(x)
+        with v1.variable_scope("gap") as vs:
+            v1.get_variable("kernel", [3, 2])
+        assert vs.original_name_scope == "gap_1/"
+    specc.build(plan)
+
+
+def test_each_reentry_takes_the_next_free_suffix(tf):
+    plan = plan_of("""
+        specc: 1
+        inputs: {x: {shape: [null, 3]}}
+        layers:
+          - {id: t0, type: dense, units: 3, scope: tower}
+          - {id: t1, type: dense, units: 3, scope: tower, share: true}
+          - {id: tower_1, type: identity}
+          - {id: t2, type: dense, units: 3, scope: tower, share: true}
+    """)
+    assert [plan.layer(p).op_scope for p in ("t0", "t1", "tower_1", "t2")] == ["tower", "tower_1", "tower_1_1", "tower_2"]
+    v1 = tf.compat.v1
+    with tf.Graph().as_default():
+        x = v1.placeholder(tf.float32, [None, 3], name="x")
+        scopes = []
+        for reuse in (None, True):
+            with v1.variable_scope("tower", reuse=reuse) as vs:
+                v1.get_variable("kernel", [3, 3])
+                scopes.append(vs.original_name_scope)
+        with v1.name_scope("tower_1") as ns:
+            scopes.append(ns)
+        with v1.variable_scope("tower", reuse=True) as vs:
+            scopes.append(vs.original_name_scope)
+    assert scopes == ["tower/", "tower_1/", "tower_1_1/", "tower_2/"]
+    specc.build(plan)
+
+
+def test_name_scope_moves_ops_never_variables(tf):
+    plan = plan_of("""
+        specc: 1
+        inputs: {x: {shape: [null, 3]}}
+        layers:
+          - {id: fc, type: dense, units: 2, name_scope: outer}
+          - {id: fc2, type: dense, units: 2, name_scope: outer}
+    """)
+    assert [v.name for v in plan.variables] == ["fc/kernel", "fc/bias", "fc2/kernel", "fc2/bias"]
+    assert plan.layer("fc").op_scope == "outer/fc"
+    assert plan.layer("fc2").op_scope == "outer_1/fc2"  # a second name_scope('outer') is uniquified
+    specc.build(plan)
+
+
+def test_case_trap_is_real_in_tensorflow_and_refused_by_the_planner(tf):
+    v1 = tf.compat.v1
+    with tf.Graph().as_default():
+        with v1.variable_scope("Tower"):
+            v1.get_variable("kernel", [1])
+        with v1.variable_scope("tower"):
+            renamed = v1.get_variable("kernel", [1])
+    assert renamed.name == "tower/kernel_1:0"
+    try:
+        plan_of("""
+            specc: 1
+            inputs: {x: {shape: [null, 3]}}
+            layers:
+              - {id: a, type: dense, units: 2, scope: Tower}
+              - {id: b, type: dense, units: 2, scope: tower, input: x}
+        """)
+    except specc.SpecError as e:
+        assert (e.where.line, e.where.path) == (6, ("layers", 1, "scope"))
+        assert "'tower/kernel_1'" in e.message and "differs only by case" in e.message
+    else:
+        raise AssertionError("the case trap was not refused")
