@@ -128,3 +128,54 @@ def test_case_trap_is_real_in_tensorflow_and_refused_by_the_planner(tf):
         assert "'tower/kernel_1'" in e.message and "differs only by case" in e.message
     else:
         raise AssertionError("the case trap was not refused")
+
+
+def test_blocks_with_named_inputs_output_and_float64(tf):
+    import numpy as np
+
+    plan = plan_of("""
+        specc: 1
+        inputs:
+          q: {shape: [null, 4], dtype: float64}
+          m: {shape: [null, 4], dtype: float64}
+        layers:
+          - id: attend
+            type: block
+            inputs: {query: q, memory: m}
+            output: mixed
+            layers:
+              - {id: proj, type: dense, units: 4, input: memory}
+              - {id: mixed, type: add, inputs: [query, proj]}
+              - {id: unused, type: identity, input: query}
+    """)
+    block = plan.layer("attend")
+    assert block.inputs == ("q", "m") and block.result == "attend.mixed"
+    assert plan.layer("attend.proj").inputs == ("m",)
+    assert [(v.name, v.dtype) for v in plan.variables] == [("attend/proj/kernel", "float64"), ("attend/proj/bias", "float64")]
+    model = specc.build(plan)
+    out = model.outputs["attend"]
+    assert out.dtype.name == "float64" and out.name == "attend/mixed/Add:0"
+    with tf.compat.v1.Session(graph=model.graph) as s:
+        s.run(tf.compat.v1.variables_initializer(list(model.variables.values())))
+        s.run(model.variables["attend/proj/kernel"].assign(np.eye(4)))
+        q, m = np.ones((2, 4)), np.arange(8.0).reshape(2, 4)
+        np.testing.assert_array_equal(s.run(out, {model.inputs["q"]: q, model.inputs["m"]: m}), q + m)
+
+
+def test_dropout_follows_a_training_flag(tf):
+    import numpy as np
+
+    model = specc.build(specc.loads(textwrap.dedent("""
+        specc: 1
+        inputs:
+          x: {shape: [null, 1000]}
+          is_training: {shape: [], dtype: bool, default: false}
+        layers:
+          - {id: drop, type: dropout, rate: 0.5, training: is_training, input: x}
+    """), "t.yaml"))
+    x = np.ones((1, 1000), np.float32)
+    with tf.compat.v1.Session(graph=model.graph) as s:
+        off = s.run(model.outputs["drop"], {model.inputs["x"]: x})
+        on = s.run(model.outputs["drop"], {model.inputs["x"]: x, model.inputs["is_training"]: True})
+    np.testing.assert_array_equal(off, x)
+    assert set(np.unique(on)) == {0.0, 2.0} and 400 < (on == 0).sum() < 600
