@@ -134,6 +134,11 @@ def from_document(doc: Document) -> Spec:
                 "to the block's input, so give the layer another id", path + ("id",), at_key=True)
         share_raw = raw.get("share", False)
         share = share_raw if isinstance(share_raw, bool) else ref(share_raw, path + ("share",))
+        if isinstance(share_raw, str) and "scope" in raw:
+            raise doc.error(
+                f"`scope` has no effect with `share: {share_raw}`: the layer uses the variables where "
+                f"'{share_raw}' keeps them, and its ops land under its id; remove `scope`",
+                path + ("scope",), at_key=True)
         inputs: tuple[Ref, ...] = ()
         block_inputs: tuple[tuple[str, Ref], ...] = ()
         if kind.arity == "multi":

@@ -13,6 +13,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..errors import BuildError
 from ..plan import Plan, PlannedLayer
 from .layers import EMITTERS, initializer
@@ -57,8 +59,10 @@ def emit(plan: Plan, verbose: bool = False) -> Model:
         for inp in plan.inputs:
             dtype = tf.as_dtype(inp.dtype)
             if inp.has_default:
+                # A NumPy value, not tf.constant: the constant then lands at `<name>/input`,
+                # not in a root `Const` that would push a layer named `const` to `const_1`.
                 builder.tensors[inp.name] = v1.placeholder_with_default(
-                    tf.constant(inp.default, dtype=dtype), list(inp.shape), name=inp.name)
+                    np.asarray(inp.default, dtype=dtype.as_numpy_dtype), list(inp.shape), name=inp.name)
             else:
                 builder.tensors[inp.name] = v1.placeholder(dtype, list(inp.shape), name=inp.name)
         for layer in plan.layers:
