@@ -119,6 +119,10 @@ class _Planner:
                     f"TensorFlow would name this placeholder '{actual}': {other} differs only by case "
                     "(TensorFlow compares names case-insensitively); rename one of them", where=inp.where)
             if inp.has_default:
+                problem = _default_problem(inp.default, inp.shape, inp.dtype)
+                if problem:
+                    raise self.fail(f"input '{inp.name}': `default` {problem}",
+                                    where=self.doc.where(("inputs", inp.name, "default")))
                 self.names.unique(join(inp.name, "input"), f"input '{inp.name}'")
             self.infos[inp.name] = TensorInfo(inp.shape, inp.dtype)
             inputs.append(PlannedInput(inp.name, inp.shape, inp.dtype, inp.default, inp.has_default))
@@ -467,3 +471,26 @@ class _Planner:
             key = self.resolve(ref, env, None)  # type: ignore[arg-type]
             out.append(PlannedOutput(ref.text, key, self.infos[key]))
         return tuple(out)
+
+
+def _default_problem(value, shape: tuple, dtype: str) -> str | None:
+    """Why `value` cannot be the default of a placeholder of this shape and dtype, or None."""
+    if len(shape) == 0:
+        if isinstance(value, list):
+            return f"must be a single value for shape []"
+        if dtype == "bool":
+            return None if isinstance(value, bool) else f"must be true or false for a bool input, got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number for a {dtype} input, got {value!r}"
+        if dtype.startswith(("int", "uint")) and not isinstance(value, int):
+            return f"must be an integer for a {dtype} input, got {value!r}"
+        return None
+    if not isinstance(value, list):
+        return f"must be a nested list of shape {list(shape)}"
+    if shape[0] is not None and len(value) != shape[0]:
+        return f"has {len(value)} entries where the shape {list(shape)} needs {shape[0]}"
+    for item in value:
+        problem = _default_problem(item, shape[1:], dtype)
+        if problem:
+            return problem
+    return None
