@@ -90,7 +90,7 @@ class PlannedLayer:
         var_scope: the full variable scope its variables live in (None if it has none).
         reuse: whether variables are reused rather than created here.
         inputs: tensor keys it reads (input names or layer paths).
-        ops: names its ops take directly inside op_scope, in creation order.
+        ops: the names its ops take directly inside op_scope, as TensorFlow uniquifies them, in creation order.
         children: a block's layers; result: the tensor key of a block's output.
     """
 

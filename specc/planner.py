@@ -379,10 +379,11 @@ class _Planner:
                 self.reuse_variable(spec, path, full, request, stack, shared_by)
             else:
                 self.create_variable(spec, path, full, request, stack)
-        for op in inferred.ops:
-            self.names.unique(join(stack, op), f"an op of layer '{path}' (line {spec.where.line})")
+        # What TensorFlow will call them: a layer that makes `lstm_cell` per step gets lstm_cell_1, ...
+        ops = tuple(self.names.unique(join(stack, op), f"an op of layer '{path}' (line {spec.where.line})")
+                    .rsplit("/", 1)[-1] for op in inferred.ops)
         return PlannedLayer(path, spec.id, spec.type, spec.where, frames, stack, var_scope, reuse, inputs,
-                            inferred.output, tuple(bindings), inferred.ops, spec.params, (), path)
+                            inferred.output, tuple(bindings), ops, spec.params, (), path)
 
     def check_shape(self, info: TensorInfo, spec: LayerSpec, path: str) -> None:
         if info.dtype not in FLOAT_DTYPES and spec.type not in ("reshape", "flatten", "identity"):

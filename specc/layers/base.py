@@ -37,8 +37,9 @@ class VarRequest:
 @dataclass(frozen=True)
 class Inferred:
     """What a layer produces: its output, the variables it needs, and the names its ops
-    take directly inside its name scope, in creation order (the planner registers them
-    exactly as TensorFlow's Graph.unique_name would)."""
+    ask for directly inside its name scope, in creation order (`MatMul`, or `lstm_cell`
+    once per step). The planner uniquifies them exactly as TensorFlow's Graph.unique_name
+    does, and the emitter checks the result."""
 
     output: TensorInfo
     variables: tuple[VarRequest, ...] = ()

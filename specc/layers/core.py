@@ -121,7 +121,7 @@ def _combiner(two: str, many: str | None):
         same_dtype(inputs, dtype, ctx)
         shape = broadcast(inputs, ctx)
         if len(inputs) == 2 or many is None:
-            ops = tuple(two if i == 0 else f"{two}_{i}" for i in range(len(inputs) - 1))
+            ops = (two,) * (len(inputs) - 1)  # chained: Mul, then TensorFlow's Mul_1, ...
         else:
             ops = (many,)
         return Inferred(TensorInfo(shape, dtype), (), ops)
