@@ -23,7 +23,16 @@ class OutputRefused(Exception):
 
 
 def check_target(directory: Path, spec_file: str, force: bool) -> None:
-    """Refuse a target that is not empty and not a previous build of this spec."""
+    """Refuse a target that is not empty and not a previous build of this spec.
+
+    Even --force never replaces a directory that holds the spec itself or the
+    working directory: that would delete the user's sources.
+    """
+    target = directory.resolve()
+    for precious, what in ((Path(spec_file).resolve(), "the spec being built"), (Path.cwd(), "the working directory")):
+        if precious == target or target in precious.parents:
+            raise OutputRefused(f"{directory} contains {what}; a build replaces its output directory whole, "
+                                "so choose an output directory of its own (e.g. build/<name>)")
     if not directory.exists() or force:
         return
     if not directory.is_dir():

@@ -14,8 +14,8 @@ def write_graph_files(model, directory: Path) -> list[str]:
     """Write the model's graph files into `directory`; returns the names written.
 
     graph.pbtxt and the event file hold exactly the model's graph. model.meta is a
-    MetaGraphDef that adds what a session needs around it: a Saver (`save/...`),
-    an `init` op, and a `serving_default` signature naming the inputs and outputs.
+    MetaGraphDef that adds what a session needs around it: a Saver (`save/...`,
+    when there are variables), an `init` op, and a `serving_default` signature naming the inputs and outputs.
     """
     tf = tensorflow()
     v1 = tf.compat.v1
@@ -25,11 +25,13 @@ def write_graph_files(model, directory: Path) -> list[str]:
         writer = v1.summary.FileWriter(str(directory), graph=graph)
         writer.flush()
         writer.close()
-        saver = v1.train.Saver(var_list=list(model.variables.values()), sharded=False)
         v1.variables_initializer(list(model.variables.values()), name="init")
         signature = v1.saved_model.signature_def_utils.predict_signature_def(
             inputs=dict(model.inputs), outputs=dict(model.outputs))
-        meta = v1.train.export_meta_graph(graph=graph, saver_def=saver.as_saver_def())
+        # A Saver over no variables is an error in TensorFlow; a model without any needs none.
+        saver_def = (v1.train.Saver(var_list=list(model.variables.values()), sharded=False).as_saver_def()
+                     if model.variables else None)
+        meta = v1.train.export_meta_graph(graph=graph, saver_def=saver_def)
     meta.signature_def["serving_default"].CopyFrom(signature)
     (directory / META_FILE).write_bytes(meta.SerializeToString())
     return sorted(p.name for p in directory.iterdir())
