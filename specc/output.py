@@ -7,6 +7,7 @@ spec (it carries specc's marker file); anything else needs `force`.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -60,22 +61,51 @@ def check_target(directory: Path, spec_file: str, force: bool) -> None:
 def staged(directory: Path, spec_file: str) -> Iterator[Path]:
     """Yield a temporary directory to fill; on success it replaces `directory` whole.
 
-    If the body raises, the temporary directory is removed and `directory` is untouched.
+    If the body raises, the temporary directory is removed and `directory` is
+    untouched. One build at a time writes a directory: a second concurrent one is
+    refused (a lock file `.<name>.lock` beside it). Leftovers of a build that was
+    killed are cleaned up first, and a previous build caught between the two
+    renames of a swap is put back.
     """
     directory = directory.resolve()
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would outlive the rename
-    try:
-        yield tmp
-        files = sorted(p.name for p in tmp.iterdir())
-        _write_atomic(tmp / MARKER, json.dumps({"spec_file": str(Path(spec_file).resolve()), "files": files}))
-        _swap(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _locked(directory):
+        _recover(directory)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would outlive the rename
+        try:
+            yield tmp
+            files = sorted(p.name for p in tmp.iterdir())
+            _write_atomic(tmp / MARKER, json.dumps({"spec_file": str(Path(spec_file).resolve()), "files": files}))
+            _swap(tmp, directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    lock_path = directory.parent / f".{directory.name}.lock"
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputRefused(f"another specc build is writing {directory} right now; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _recover(directory: Path) -> None:
+    """Called under the lock: what a killed build left behind is safe to tidy."""
+    olds = sorted(directory.parent.glob(f".{directory.name}.old-*"))
+    if not directory.exists() and olds:
+        os.rename(olds.pop(), directory)  # killed between the two renames: the previous build returns
+    for stale in olds + list(directory.parent.glob(f".{directory.name}.tmp-*")):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _swap(new: Path, directory: Path) -> None:

@@ -1,0 +1,117 @@
+"""A build directory holds a complete build or nothing: kills, crashes and rivals never leave a mix."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from specc.output import MARKER, OutputRefused, staged
+
+from .conftest import SPECS
+
+SIAMESE = SPECS / "siamese.yaml"
+
+
+def complete(directory: Path) -> bool:
+    """A directory is a complete build when its marker lists exactly the files present."""
+    marker = json.loads((directory / MARKER).read_text())
+    return sorted(p.name for p in directory.iterdir() if p.name != MARKER) == marker["files"]
+
+
+def fake_build(directory: Path, content: str) -> None:
+    with staged(directory, str(SIAMESE)) as tmp:
+        (tmp / "graph.pbtxt").write_text(content)
+        (tmp / "plan.json").write_text("{}")
+
+
+def run_child(code: str) -> int:
+    script = textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent.parent).returncode
+
+
+def test_killed_while_writing_leaves_the_previous_build(tmp_path):
+    out = tmp_path / "model"
+    fake_build(out, "old")
+    rc = run_child(f"""
+        import os, signal
+        from pathlib import Path
+        from specc.output import staged
+        with staged(Path({str(out)!r}), {str(SIAMESE)!r}) as tmp:
+            (tmp / "graph.pbtxt").write_text("half")
+            os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    assert rc == -signal.SIGKILL
+    assert (out / "graph.pbtxt").read_text() == "old" and complete(out)
+    assert list(tmp_path.glob(".model.tmp-*"))  # the killed build's leftovers...
+    fake_build(out, "new")
+    assert not list(tmp_path.glob(".model.tmp-*"))  # ...are tidied by the next build
+    assert (out / "graph.pbtxt").read_text() == "new" and complete(out)
+
+
+def test_killed_between_the_two_renames_the_previous_build_comes_back(tmp_path):
+    out = tmp_path / "model"
+    fake_build(out, "old")
+    rc = run_child(f"""
+        import os, signal
+        from pathlib import Path
+        import specc.output as output
+        real_rename = os.rename
+        def rename_then_die(a, b):
+            real_rename(a, b)
+            if ".old-" in str(b):  # the previous build was just moved aside
+                os.kill(os.getpid(), signal.SIGKILL)
+        output.os.rename = rename_then_die
+        with output.staged(Path({str(out)!r}), {str(SIAMESE)!r}) as tmp:
+            (tmp / "graph.pbtxt").write_text("new")
+    """)
+    assert rc == -signal.SIGKILL
+    assert not out.exists()  # the worst moment: only the moved-aside previous build exists
+    fake_build(out, "newer")  # the next build first puts the previous one back, then replaces it whole
+    assert (out / "graph.pbtxt").read_text() == "newer" and complete(out)
+    assert not list(tmp_path.glob(".model.*-*"))
+
+
+def test_a_failing_build_leaves_the_previous_one_untouched(tmp_path):
+    out = tmp_path / "model"
+    fake_build(out, "old")
+    with pytest.raises(RuntimeError):
+        with staged(out, str(SIAMESE)) as tmp:
+            (tmp / "graph.pbtxt").write_text("half")
+            raise RuntimeError("emitter failed")
+    assert (out / "graph.pbtxt").read_text() == "old" and complete(out)
+    assert not list(tmp_path.glob(".model.tmp-*"))
+
+
+def test_a_concurrent_build_is_refused_clearly(tmp_path):
+    out = tmp_path / "model"
+    with open(tmp_path / ".model.lock", "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(OutputRefused, match="another specc build is writing"):
+            fake_build(out, "x")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.5, 2.6])
+def test_sigkill_of_the_cli_at_any_moment_never_leaves_a_mix(tmp_path, delay):
+    out = tmp_path / "siamese"
+    specc = [sys.executable, "-m", "specc.cli", "build", str(SIAMESE), "-o", str(out), "-q"]
+    assert subprocess.run(specc, capture_output=True).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name in ("graph.pbtxt", "plan.json")}
+    child = subprocess.Popen(specc, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    child.kill()
+    child.wait()
+    assert out.is_dir() or list(tmp_path.glob(".siamese.old-*"))
+    if out.is_dir():
+        assert complete(out)
+        after = {p.name: p.read_bytes() for p in out.iterdir() if p.name in ("graph.pbtxt", "plan.json")}
+        assert after == before  # the same spec rebuilds identically, so old or new, it is whole
