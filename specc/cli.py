@@ -63,12 +63,16 @@ def _guard(debug: bool, fmt: Format = Format.table) -> Iterator[None]:
                 err.print(x.render(), markup=False)
         raise typer.Exit(EXIT_SPEC) from None
     except OutputRefused as e:
+        if fmt is Format.json:
+            typer.echo(json.dumps({"ok": False, "error": str(e), "kind": "output"}, indent=2))
         err.print(f"error: {e}", markup=False)
         raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         raise typer.Exit(130) from None
     except Exception as e:  # the outermost boundary: anything else is our bug
+        if fmt is Format.json:
+            typer.echo(json.dumps({"ok": False, "error": f"{type(e).__name__}: {e}", "kind": "internal"}, indent=2))
         if debug:
             err.print(traceback.format_exc(), markup=False)
         err.print(f"internal error: {type(e).__name__}: {e}", markup=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 import operator
 import re
 from dataclasses import replace
@@ -106,8 +107,7 @@ class _Resolver:
         try:
             if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
                 left, right = self.node(node.left, source, path), self.node(node.right, source, path)
-                if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
-                    raise self.doc.error(f"'${{{source}}}': exponents above 64 are refused", path)
+                _check_size(node.op, left, right, lambda why: self.doc.error(f"'${{{source}}}': {why}", path))
                 value = _BINARY[type(node.op)](left, right)
                 # Keep integers integral: ${hidden / 2} is meant as a width.
                 if isinstance(node.op, ast.Div) and isinstance(value, float) and value.is_integer():
@@ -123,3 +123,23 @@ class _Resolver:
             "use vars, numbers, + - * / // % ** and parentheses",
             path,
         )
+
+
+_MAX_BITS = 256          # numbers in a spec are widths and counts: anything past this is a mistake
+_MAX_TEXT = 100_000      # characters a string expression may produce
+
+
+def _check_size(op: ast.operator, left: Any, right: Any, fail) -> None:
+    """Refuse an operation whose result would be absurdly large, before computing it."""
+    if isinstance(op, ast.Pow) and isinstance(left, (int, float)) and isinstance(right, (int, float)):
+        if abs(right) > 64:
+            raise fail("exponents above 64 are refused")
+        if abs(left) > 1 and right > 0 and right * math.log2(abs(left)) > _MAX_BITS:
+            raise fail(f"the result would exceed 2**{_MAX_BITS}")
+    if isinstance(op, ast.Mult):
+        for seq, n in ((left, right), (right, left)):
+            if isinstance(seq, str) and isinstance(n, int) and len(seq) * n > _MAX_TEXT:
+                raise fail(f"the text would be longer than {_MAX_TEXT} characters")
+    for value in (left, right):
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > _MAX_BITS:
+            raise fail(f"numbers past 2**{_MAX_BITS} are refused")

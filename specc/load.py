@@ -166,9 +166,9 @@ class _Builder:
         self.count = 0
         self.constructor = yaml.SafeLoader("")
 
-    def fail(self, message: str, node) -> SpecError:
+    def fail(self, message: str, node, path: SpecPath = ()) -> SpecError:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
-        return SpecError(message, Location(self.doc.file, line, col), self.doc.source_line(line))
+        return SpecError(message, Location(self.doc.file, line, col, tuple(path)), self.doc.source_line(line))
 
     def build(self, node, path: SpecPath, depth: int) -> Any:
         self.count += 1
@@ -176,29 +176,29 @@ class _Builder:
             raise self.fail(
                 f"the document expands to more than {self.limits.max_nodes} nodes "
                 "(anchors and aliases that multiply, like a 'billion laughs' file); refusing to expand it",
-                node,
+                node, path,
             )
         if depth > self.limits.max_depth:
-            raise self.fail(f"nesting deeper than {self.limits.max_depth} levels", node)
+            raise self.fail(f"nesting deeper than {self.limits.max_depth} levels", node, path)
         self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node)
+            return self.scalar(node, path)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _TAG + "seq":
-                raise self.unsupported(node)
+                raise self.unsupported(node, path)
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         if node.tag != _TAG + "map":
-            raise self.unsupported(node)
+            raise self.unsupported(node, path)
         return self.mapping(node, path, depth)
 
-    def unsupported(self, node) -> SpecError:
+    def unsupported(self, node, path: SpecPath) -> SpecError:
         return self.fail(
-            f"unsupported YAML tag {node.tag!r}; specs use plain YAML values only (no tags)", node
+            f"unsupported YAML tag {node.tag!r}; specs use plain YAML values only (no tags)", node, path
         )
 
-    def scalar(self, node) -> Any:
+    def scalar(self, node, path: SpecPath) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            raise self.unsupported(node)
+            raise self.unsupported(node, path)
         if node.tag == _TAG + "timestamp":
             return node.value  # a date is just text to us
         return self.constructor.construct_object(node)
@@ -212,22 +212,22 @@ class _Builder:
                 sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
                 for source in sources:
                     if not isinstance(source, yaml.MappingNode):
-                        raise self.fail("`<<` merges only mappings", source)
+                        raise self.fail("`<<` merges only mappings", source, path)
                     for k, v in self.mapping(source, path, depth + 1).items():
                         merged.setdefault(k, v)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
-                raise self.fail("mapping keys must be plain scalars", key_node)
-            key = self.scalar(key_node)
+                raise self.fail("mapping keys must be plain scalars", key_node, path)
+            key = self.scalar(key_node, path)
             if not isinstance(key, (str, int, bool, float)) and key is not None:
-                raise self.fail("mapping keys must be plain scalars", key_node)
+                raise self.fail("mapping keys must be plain scalars", key_node, path)
             key = str(key) if not isinstance(key, str) else key
             if key in out:
                 first = self.key_marks[path + (key,)]
                 raise self.fail(
                     f"duplicate key {key!r} (first set at line {first[0]}); YAML would silently keep "
                     "the last one, so remove one of them",
-                    key_node,
+                    key_node, path + (key,),
                 )
             self.key_marks[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = self.build(value_node, path + (key,), depth + 1)

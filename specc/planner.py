@@ -249,6 +249,9 @@ class _Planner:
         return key
 
     def forward_reference(self, ref: Ref, spec: LayerSpec, target: LayerSpec, level: _Level) -> SpecError:
+        if target.id == spec.id:
+            return self.at_ref(f"layers form a cycle: {spec.id} -> {spec.id}; a layer cannot read its own output",
+                               ref)
         chain = self.cycle(target, spec.id, level, [spec.id, target.id])
         if chain:
             return self.at_ref(f"layers form a cycle: {' -> '.join(chain)}; a model is built in order, "
@@ -447,7 +450,15 @@ class _Planner:
         planned = []
         default = inputs[0]
         for child in children:
-            layer = self.layer(child, ctx, [level] + env, default)
+            try:
+                layer = self.layer(child, ctx, [level] + env, default)
+            except SpecError as e:
+                if spec.layers is not None:
+                    raise
+                # A copied structure: the mistake is this application's (say, a narrower input), so
+                # point at this block rather than at the layer it copies.
+                raise self.fail(f"{e.message} (in the layers this block repeats from '{source.holder}', "
+                                f"line {e.where.line})", spec) from None
             level.pending.pop(child.id, None)
             level.names[child.id] = layer.path
             self.children[path][child.id] = layer.path

@@ -39,8 +39,12 @@ def validate(doc: Document) -> None:
     errors = [e for e in _validator().iter_errors(doc.data) if not _echo(e)]
     if not errors:
         return
-    first = best_match(errors)
-    ordered = [first] + sorted((e for e in errors if e is not first), key=lambda e: _position(doc, e))
+    # A layer with an unknown type has no known keys: its "unknown key" errors are consequences.
+    bad_types = {tuple(e.absolute_path)[:-1] for e in errors
+                 if e.validator == "enum" and tuple(e.absolute_path)[-1:] == ("type",)}
+    errors = [e for e in errors if not (e.validator == "unevaluatedProperties" and tuple(e.absolute_path) in bad_types)]
+    first = best_match(errors, key=_rank)
+    ordered = [first] + sorted((e for e in errors if e is not first), key=lambda e: (_rank_class(e), _position(doc, e)))
     located: list[SpecError] = []
     seen: set = set()
     for error in ordered:
@@ -52,6 +56,22 @@ def validate(doc: Document) -> None:
         seen.update({spec_error.where.path, key})
         located.append(spec_error)
     raise SpecErrors(located)
+
+
+def _rank_class(error: ValidationError) -> int:
+    """Causes before consequences: a wrong `type` or a misspelt key explains a missing one."""
+    if error.validator == "enum" and tuple(error.absolute_path)[-1:] == ("type",):
+        return 0
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        return 1
+    if error.validator == "required":
+        return 3
+    return 2
+
+
+def _rank(error: ValidationError):
+    # best_match picks the error with the *highest* key; relevance breaks ties within a class.
+    return (-_rank_class(error), relevance(error))
 
 
 def _echo(error: ValidationError) -> bool:
@@ -110,8 +130,13 @@ def _to_spec_error(doc: Document, error: ValidationError) -> SpecError:
         return doc.error(_pattern_message(path, value), path)
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         return doc.error(f"{value!r} is out of range: {error.message.replace(repr(value) + ' ', '')}", path)
-    if kind in ("minItems", "maxItems", "minProperties"):
-        return doc.error(f"{_what(path, value)}: {error.message}", path)
+    if kind in ("minItems", "minProperties") and not value:
+        return doc.error(f"'{path[-1] if path else 'spec'}' is empty; it needs at least {error.validator_value}", path)
+    if kind in ("minItems", "maxItems"):
+        bound = "at least" if kind == "minItems" else "at most"
+        return doc.error(f"'{path[-1]}' has {len(value)} entries; it takes {bound} {error.validator_value}", path)
+    if kind == "minProperties":
+        return doc.error(f"'{path[-1]}' needs at least {error.validator_value} entries", path)
     if kind == "propertyNames":
         return doc.error(error.message, path)
     return doc.error(error.message, path)
@@ -146,12 +171,17 @@ def _resolve(pointer: str) -> dict:
 
 def _what(path: tuple, value: Any) -> str:
     if len(path) >= 2 and path[-2] == "layers" and isinstance(value, dict):
-        return f"a {value.get('type', 'layer')!s} layer" if isinstance(value.get("type"), str) else "a layer"
+        kind = value.get("type")
+        return f"{_a(kind)} {kind} layer" if isinstance(kind, str) else "a layer"
     if len(path) >= 2 and path[-2] == "inputs":
         return f"input '{path[-1]}'"
     if not path:
         return "the spec"
     return f"'{path[-1]}'"
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _article(kind: str) -> str:
