@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from . import load as _load
 from .interpolate import interpolate
 from .plan import Plan
-from .planner import plan as _plan
+from .planner import DEFAULT_PLAN_LIMITS, PlanLimits, plan as _plan
 from .spec import Spec, from_document
 from .validate import validate
 
@@ -37,9 +37,9 @@ def parse(doc: _load.Document) -> Spec:
     return from_document(doc)
 
 
-def plan(spec: Spec | str | Path) -> Plan:
-    """Plan a spec (or a spec file) without TensorFlow."""
-    return _plan(spec if isinstance(spec, Spec) else load(spec))
+def plan(spec: Spec | str | Path, limits: PlanLimits = DEFAULT_PLAN_LIMITS) -> Plan:
+    """Plan a spec (or a spec file) without TensorFlow, within the parameter and layer budgets."""
+    return _plan(spec if isinstance(spec, Spec) else load(spec), limits)
 
 
 def build(spec: Spec | Plan | str | Path, verbose: bool = False) -> "Model":

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from . import api
 from .errors import SpecError, SpecErrors
+from .planner import DEFAULT_PLAN_LIMITS, PlanLimits
 from .output import OutputRefused, check_target, staged, write_json
 from .report import RENDERERS, plan_json, report, report_json
 
@@ -44,6 +45,8 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and requested data.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print more, including TensorFlow's own log.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of internal errors.")]
+MaxParamsOpt = Annotated[int, typer.Option("--max-params", min=1, help="Refuse models with more parameters.")]
+MaxLayersOpt = Annotated[int, typer.Option("--max-layers", min=1, help="Refuse models with more layers (after expansion).")]
 
 
 @contextmanager
@@ -88,34 +91,42 @@ def _error_json(e: SpecError) -> dict:
     return {"file": w.file, "line": w.line, "column": w.col, "path": format_path(w.path), "message": e.message}
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _out(quiet: bool = False) -> Console:
     return Console(highlight=False, soft_wrap=True, quiet=quiet)
 
 
 @app.command()
 def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
-             verbose: VerboseOpt = False, debug: DebugOpt = False) -> None:
+             verbose: VerboseOpt = False, debug: DebugOpt = False,
+             max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
+             max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
     """Check a spec (schema, references, scopes, sharing, shapes) without TensorFlow."""
     with _guard(debug, fmt):
-        plan = api.plan(file)
+        plan = api.plan(file, PlanLimits(max_params, max_layers))
         layers = sum(1 for _ in plan.walk())
         if fmt is Format.json:
             typer.echo(json.dumps({"ok": True, "file": str(file), "model": plan.name, "inputs": len(plan.inputs),
                                    "layers": layers, "variables": len(plan.variables),
                                    "parameters": plan.parameters}, indent=2))
         else:
-            _out(quiet).print(f"{file}: ok ({plan.name}: {len(plan.inputs)} inputs, {layers} layers, "
-                              f"{len(plan.variables)} variables, {plan.parameters:,} parameters)")
+            _out(quiet).print(f"{file}: ok ({plan.name}: {_count(len(plan.inputs), 'input')}, "
+                              f"{_count(layers, 'layer')}, {_count(len(plan.variables), 'variable')}, "
+                              f"{_count(plan.parameters, 'parameter')})")
 
 
 @app.command()
 def explain(file: SpecFile,
             all_variables: Annotated[bool, typer.Option("--all", "-a", help="List every variable, not only the shared ones.")] = False,
             fmt: FormatOpt = Format.table, quiet: QuietOpt = False, verbose: VerboseOpt = False,
-            debug: DebugOpt = False) -> None:
+            debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
+            max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
     """Show which variables are shared, by whom, and where each use's ops land. No TensorFlow."""
     with _guard(debug, fmt):
-        plan = api.plan(file)
+        plan = api.plan(file, PlanLimits(max_params, max_layers))
         rep = report(plan)
         if fmt is Format.json:
             typer.echo(json.dumps(report_json(rep, all_variables), indent=2))
@@ -128,10 +139,11 @@ def build(file: SpecFile,
           output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Build directory [default: build/<spec name>].")] = None,
           force: Annotated[bool, typer.Option("--force", help="Replace an output directory specc did not write.")] = False,
           fmt: FormatOpt = Format.table, quiet: QuietOpt = False, verbose: VerboseOpt = False,
-          debug: DebugOpt = False) -> None:
+          debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
+          max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
     """Build the TF1 graph: graph.pbtxt, model.meta, plan.json and a TensorBoard event file."""
     with _guard(debug, fmt):
-        plan = api.plan(file)
+        plan = api.plan(file, PlanLimits(max_params, max_layers))
         directory = output or Path("build") / plan.name
         check_target(directory, str(file), force)
         from .emit.files import write_graph_files

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -22,19 +23,32 @@ from .scopes import NameRegistry, join, segment_problem
 from .spec import LayerSpec, Ref, Spec
 
 
-def plan(spec: Spec) -> Plan:
+@dataclass(frozen=True)
+class PlanLimits:
+    """Bounds a plan must stay within (documented; `--max-params` and `--max-layers` lift them)."""
+
+    # A typo in `units` should fail here, not as an out-of-memory at session start.
+    max_params: int = 10_000_000_000
+    max_layers: int = 100_000
+
+
+DEFAULT_PLAN_LIMITS = PlanLimits()
+
+
+def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS) -> Plan:
     """Plan a spec.
 
     Args:
         spec: a Spec from `specc.spec.from_document` (or `specc.load`).
+        limits: the parameter and layer budgets.
 
     Returns:
         The frozen Plan.
 
     Raises:
-        SpecError: a reference, scope, sharing or shape mistake, located in the spec.
+        SpecError: a reference, scope, sharing or shape mistake, or a blown budget, located in the spec.
     """
-    return _Planner(spec).run()
+    return _Planner(spec, limits).run()
 
 
 @dataclass
@@ -81,8 +95,11 @@ class _Level:
 
 
 class _Planner:
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS):
         self.spec = spec
+        self.limits = limits
+        self.parameters = 0
+        self.layer_count = 0
         self.doc = spec.document
         self.names = NameRegistry()
         self.vars: dict[str, _Var] = {}
@@ -147,6 +164,10 @@ class _Planner:
         return tuple(out)
 
     def layer(self, spec: LayerSpec, ctx: _Ctx, env: list[_Level], default: str | None) -> PlannedLayer:
+        self.layer_count += 1
+        if self.layer_count > self.limits.max_layers:
+            raise self.fail(f"the model has more than {self.limits.max_layers:,} layers (after expansion); "
+                            "raise the limit with --max-layers if that is intended", spec)
         kind = LAYER_TYPES[spec.type]
         path = ctx.prefix + spec.id
         inputs = self.layer_inputs(spec, env, default)
@@ -400,6 +421,12 @@ class _Planner:
         actual = self.names.unique(full, f"variable '{full}' (layer '{path}', line {spec.where.line})")
         if actual != full:
             raise self.fail(self.renamed_variable(full, actual), spec, "scope" if spec.scope != spec.id else "id")
+        self.parameters += math.prod(request.shape)
+        if self.parameters > self.limits.max_params:
+            raise self.fail(
+                f"variable '{full}' {list(request.shape)} takes the model to {self.parameters:,} parameters, over "
+                f"the budget of {self.limits.max_params:,}; check the sizes (a typo in `units`?), or raise the "
+                "budget with --max-params", spec)
         self.vars[full] = _Var(full, request.shape, request.dtype, request.initializer, request.trainable,
                                path, spec.where, [VariableUse(path, stack, True)])
 
