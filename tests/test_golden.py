@@ -1,0 +1,61 @@
+"""Golden files: every spec's variables and op scopes, checked in, so any renaming fails loudly.
+
+A change of a name, by us or by a TensorFlow upgrade, breaks checkpoints; these
+tests make it visible. To accept an intended change, regenerate on purpose:
+
+    SPECC_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
+
+and review the diff of tests/golden/ like any other code change.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import specc
+
+from .conftest import ROOT, SPECS
+
+GOLDEN = ROOT / "tests" / "golden"
+SPEC_FILES = sorted(SPECS.glob("*.yaml"))
+
+
+def plan_text(plan) -> str:
+    lines = [f"# {plan.name}: {len(plan.variables)} variables, {plan.parameters} parameters"]
+    for v in sorted(plan.variables, key=lambda v: v.name):
+        lines.append(f"variable {v.name} {list(v.shape)} {v.dtype}{'' if v.trainable else ' non-trainable'}")
+    for layer in plan.walk():
+        lines.append(f"layer {layer.path} ops={layer.op_scope or '/'} vars={layer.var_scope or '-'}")
+    return "\n".join(lines) + "\n"
+
+
+def graph_variables(model, tf) -> list[str]:
+    with model.graph.as_default():
+        trainable = {v.name for v in tf.compat.v1.trainable_variables()}
+        return sorted(f"variable {v.name[:-2]} {v.shape.as_list()} {v.dtype.base_dtype.name}"
+                      f"{'' if v.name in trainable else ' non-trainable'}"
+                      for v in tf.compat.v1.global_variables())
+
+
+@pytest.mark.parametrize("spec_file", SPEC_FILES, ids=[p.stem for p in SPEC_FILES])
+def test_plan_and_graph_match_the_golden_file(tf, spec_file):
+    plan = specc.plan(spec_file)
+    golden = GOLDEN / f"{spec_file.stem}.txt"
+    text = plan_text(plan)
+    if os.environ.get("SPECC_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert golden.exists(), f"no golden file for {spec_file.name}; run SPECC_UPDATE_GOLDEN=1 pytest {__file__}"
+    assert text == golden.read_text(), f"{spec_file.name}: names changed; review, then regenerate on purpose"
+    # The built graph holds exactly the golden variables, and every layer's ops sit in its golden scope.
+    model = specc.build(plan)
+    expected = sorted(line for line in golden.read_text().splitlines() if line.startswith("variable "))
+    assert graph_variables(model, tf) == expected
+    op_names = [op.name for op in model.graph.get_operations()]
+    for line in golden.read_text().splitlines():
+        if line.startswith("layer "):
+            path, ops = line.split()[1], line.split()[2][len("ops="):]
+            layer = plan.layer(path)
+            if layer.type != "block" and ops != "/":
+                assert any(name.startswith(ops + "/") for name in op_names), f"{path}: no op under {ops}/"
