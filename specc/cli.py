@@ -88,7 +88,8 @@ def _error_json(e: SpecError) -> dict:
     w = e.where
     from .errors import format_path
 
-    return {"file": w.file, "line": w.line, "column": w.col, "path": format_path(w.path), "message": e.message}
+    out = {"file": w.file, "line": w.line, "column": w.col, "path": format_path(w.path), "message": e.message}
+    return {**out, "expanded_from": list(w.via)} if w.via else out
 
 
 def _count(n: int, noun: str) -> str:
@@ -132,6 +133,27 @@ def explain(file: SpecFile,
             typer.echo(json.dumps(report_json(rep, all_variables), indent=2))
         else:
             RENDERERS["table"](rep, _out(quiet), all_variables)
+
+
+@app.command()
+def resolve(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
+            verbose: VerboseOpt = False, debug: DebugOpt = False,
+            max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
+    """Print the spec fully expanded (templates, repeats, defaults, vars) as YAML (JSON with -f json). No TensorFlow."""
+    with _guard(debug, fmt):
+        from dataclasses import replace
+
+        from .interpolate import escape
+        from .load import DEFAULT_LIMITS
+
+        data = escape(api.resolve(file, replace(DEFAULT_LIMITS, max_layers=max_layers)).data)
+        if fmt is Format.json:
+            typer.echo(json.dumps(data, indent=2))
+        else:
+            import yaml
+
+            typer.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120,
+                                      allow_unicode=True), nl=False)
 
 
 @app.command()

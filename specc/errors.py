@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SpecPath = tuple  # ("layers", 3, "share"): keys and list indices from the document root
 
@@ -20,12 +20,19 @@ def format_path(path: SpecPath) -> str:
 
 @dataclass(frozen=True)
 class Location:
-    """Where in a spec file something is: file, 1-based line and column, spec path."""
+    """Where in a spec file something is: file, 1-based line and column, spec path.
+
+    `via` says how a node made by expansion came to be, outermost first
+    ("copy 7 of 12 ('layer_6') of 'layer' at line 30", "template 'mlp' used by
+    'layer_6' at line 30"): the line and column are those of the source it was
+    copied from, the path is its place in the expanded spec (`specc resolve` prints it).
+    """
 
     file: str
     line: int
     col: int
     path: SpecPath = ()
+    via: tuple[str, ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {format_path(self.path)}"
@@ -52,6 +59,8 @@ class SpecError(Exception):
         if self.source_line is not None:
             line = self.source_line.rstrip("\n")
             text += f"\n    {line}\n    {' ' * (self.where.col - 1)}^"
+        if self.where.via:
+            text += f"\n    expanded from: {'; '.join(self.where.via)}"
         return text
 
 

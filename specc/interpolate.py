@@ -4,6 +4,10 @@ A string that is exactly one `${...}` takes the value's own type (`units: ${hidd
 is an integer); `${...}` inside longer text is replaced by its text. `$${` writes a
 literal `${`. Expressions allow numbers, strings, other vars, + - * / // % ** and
 parentheses; nothing else is evaluated.
+
+`templates:` is left alone here: a template's body may use its own params, which
+only exist once it is instantiated. The expand stage resolves each body with a
+`Resolver` whose names are the params, falling back to the spec's vars.
 """
 
 from __future__ import annotations
@@ -39,35 +43,75 @@ def interpolate(doc: Document) -> Document:
     raw_vars = data.get("vars") or {}
     if not isinstance(raw_vars, dict):
         return doc  # the schema reports it
-    resolver = _Resolver(doc, raw_vars)
-    out = {k: (v if k == "vars" else resolver.walk(v, (k,))) for k, v in data.items()}
+    resolver = Resolver(doc, {name: (value, ("vars", name)) for name, value in raw_vars.items()})
+    out = {k: (v if k in _LATER else resolver.walk(v, (k,))) for k, v in data.items()}
     if "vars" in data:
         out["vars"] = {name: resolver.var(name, ("vars", name)) for name in raw_vars}
     return replace(doc, data=out)
 
 
-class _Resolver:
-    def __init__(self, doc: Document, raw_vars: dict):
-        self.doc, self.raw = doc, raw_vars
-        self.done: dict[str, Any] = {}
+_LATER = ("vars", "templates")  # vars resolve on demand; template bodies when instantiated
+
+
+def escape(value: Any) -> Any:
+    """`value` with every literal `${` written `$${`, so that it interpolates back to itself."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, list):
+        return [escape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: escape(v) for k, v in value.items()}
+    return value
+
+
+class Resolver:
+    """The names `${...}` may use at one place, resolved on demand.
+
+    Args:
+        doc: the document, for located errors.
+        raw: name -> (unresolved value, its spec path); these may use each other.
+        done: names whose values are already resolved (used as they are).
+        parent: where names not defined here are looked up (a template's params
+            fall back to the spec's vars).
+        what: what these names are called in messages.
+    """
+
+    def __init__(self, doc: Document, raw: dict[str, tuple[Any, tuple]], done: dict[str, Any] | None = None,
+                 parent: "Resolver | None" = None, what: str = "var"):
+        self.doc, self.raw, self.parent, self.what = doc, raw, parent, what
+        self.done: dict[str, Any] = dict(done or {})
         self.stack: list[str] = []
+
+    def known(self) -> list[str]:
+        own = list(dict.fromkeys([*self.done, *self.raw]))
+        return own + [n for n in (self.parent.known() if self.parent else []) if n not in own]
 
     def var(self, name: str, used_at: tuple) -> Any:
         if name in self.done:
             return self.done[name]
         if name not in self.raw:
-            hint = difflib.get_close_matches(name, list(self.raw), n=1)
-            known = ", ".join(sorted(self.raw)) or "none"
-            fix = f"did you mean '{hint[0]}'?" if hint else f"defined vars: {known}"
-            raise self.doc.error(f"undefined var '{name}'; {fix}", used_at)
+            if self.parent is not None and name in self.parent.known():
+                return self.parent.var(name, used_at)
+            raise self.undefined(name, used_at)
+        value, where = self.raw[name]
         if name in self.stack:
             cycle = " -> ".join(self.stack[self.stack.index(name):] + [name])
-            raise self.doc.error(f"vars refer to each other in a cycle: {cycle}", ("vars", name))
+            raise self.doc.error(f"{self.what}s refer to each other in a cycle: {cycle}", where)
         self.stack.append(name)
-        value = self.walk(self.raw[name], ("vars", name))
+        value = self.walk(value, where)
         self.stack.pop()
         self.done[name] = value
         return value
+
+    def undefined(self, name: str, used_at: tuple) -> SpecError:
+        known = self.known()
+        hint = difflib.get_close_matches(name, known, n=1)
+        listed = ", ".join(sorted(known)) or "none"
+        if self.parent is None:
+            fix = f"did you mean '{hint[0]}'?" if hint else f"defined vars: {listed}"
+            return self.doc.error(f"undefined var '{name}'; {fix}", used_at)
+        fix = f"did you mean '{hint[0]}'?" if hint else f"defined here: {listed}"
+        return self.doc.error(f"undefined var or {self.what} '{name}'; {fix}", used_at)
 
     def walk(self, value: Any, path: tuple) -> Any:
         if isinstance(value, str):

@@ -25,6 +25,7 @@ class Limits:
     max_file_bytes: int = 8 * 1024 * 1024
     max_nodes: int = 200_000  # after alias expansion
     max_depth: int = 100
+    max_layers: int = 100_000  # after templates and repeats are expanded (the planner's budget too)
 
 
 DEFAULT_LIMITS = Limits()
@@ -40,7 +41,8 @@ class Document:
     `marks` maps a spec path to the (line, col) of its value node and
     `key_marks` to the (line, col) of the mapping key that names it. Paths that
     were created later (defaults, expansion) borrow the mark of their nearest
-    ancestor.
+    ancestor. `origins` maps the path of a node that expansion made (a template
+    instance, a repeat's copy) to how it was made, for messages.
     """
 
     file: str
@@ -48,18 +50,26 @@ class Document:
     lines: tuple[str, ...] = ()
     marks: dict = field(default_factory=dict, compare=False)
     key_marks: dict = field(default_factory=dict, compare=False)
+    origins: dict = field(default_factory=dict, compare=False)
 
     def where(self, path: SpecPath, at_key: bool = False) -> Location:
         """The location of `path`: its key when `at_key` and one exists, else its value."""
         path = tuple(path)
+        via = self.via(path)
         if at_key and path in self.key_marks:
             line, col = self.key_marks[path]
-            return Location(self.file, line, col, path)
+            return Location(self.file, line, col, path, via)
         probe = path
         while probe not in self.marks and probe:
             probe = probe[:-1]
         line, col = self.marks.get(probe, (1, 1))
-        return Location(self.file, line, col, path)
+        return Location(self.file, line, col, path, via)
+
+    def via(self, path: SpecPath) -> tuple[str, ...]:
+        """How the node at `path` was made by expansion, outermost first (empty if written as is)."""
+        if not self.origins:
+            return ()
+        return tuple(note for i in range(1, len(path) + 1) for note in self.origins.get(tuple(path[:i]), ()))
 
     def error(self, message: str, path: SpecPath, at_key: bool = False) -> SpecError:
         """A SpecError located at `path`, carrying the source line for a caret excerpt."""

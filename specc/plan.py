@@ -36,19 +36,23 @@ class Frame:
 
 @dataclass(frozen=True)
 class VarBinding:
-    """A variable a layer uses: its local name (`kernel`) and full name (`tower/kernel`)."""
+    """A variable a layer uses: its local name (`kernel`) and full name (`tower/kernel`).
+    `borrowed`: created elsewhere and passed to the layer as the object (a tied table)."""
 
     local: str
     name: str
+    borrowed: bool = False
 
 
 @dataclass(frozen=True)
 class VariableUse:
-    """One layer's use of a variable, and the name scope its ops ran in."""
+    """One layer's use of a variable, and the name scope its ops ran in. `updates`: this
+    use assigns to the variable in training (a batch norm's moving-average update)."""
 
     layer: str
     op_scope: str
     creates: bool
+    updates: bool = False
 
 
 @dataclass(frozen=True)

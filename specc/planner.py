@@ -11,12 +11,12 @@ from __future__ import annotations
 import difflib
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from .errors import Location, SpecError
 from .layers import LAYER_TYPES, FLOAT_DTYPES, LayerContext, TensorInfo
-from .layers.base import layer_dtype
+from .layers.base import LayerView, layer_dtype
 from .plan import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
                    VarBinding, VariableUse)
 from .scopes import NameRegistry, join, segment_problem
@@ -202,8 +202,8 @@ class _Planner:
             self.captured[path] = _Captured(var_scope, path, spec.type, structure, spec.where)
         else:
             if spec.share is True:
-                raise self.fail("a block with `scope: null` opens no variable scope, so there is nothing to "
-                                 "re-enter with `share: true`; share another block by path instead", spec, "share")
+                raise self.fail(f"a {spec.type} with `scope: null` opens no variable scope, so there is nothing to "
+                                 f"re-enter with `share: true`; share another {spec.type} by path instead", spec, "share")
             stack = self.open_name_scope(stack, spec.id, spec, "id", path)
             frames.append(Frame("name_scope", spec.id))
             var_scope = var_scope if kind.scoped else None
@@ -226,12 +226,17 @@ class _Planner:
                 return tuple(self.resolve(ref, env, spec) for _, ref in spec.block_inputs)
         elif spec.inputs:
             keys = tuple(self.resolve(ref, env, spec) for ref in spec.inputs)
-            return keys + self.training_input(spec, env)
+            return keys + self.param_inputs(spec, env) + self.training_input(spec, env)
         if default is None:
             where = "is the first layer" if not spec.path[:-2] else "is the first layer of its block"
             raise self.fail(f"layer '{spec.id}' {where} and has no `input:`; with several model inputs, "
                             "say which one it reads", spec)
-        return (default,) + self.training_input(spec, env)
+        return (default,) + self.param_inputs(spec, env) + self.training_input(spec, env)
+
+    def param_inputs(self, spec: LayerSpec, env: list[_Level]) -> tuple[str, ...]:
+        """Further inputs a layer's params name (`initial_state`, `mask`), each located at its key."""
+        return tuple(self.resolve(Ref(text, self.doc.where(spec.path + key, at_key=False)), env, spec)
+                     for key, text in LAYER_TYPES[spec.type].refs(spec.params))
 
     def training_input(self, spec: LayerSpec, env: list[_Level]) -> tuple[str, ...]:
         training = getattr(spec.params, "training", None)
@@ -340,7 +345,7 @@ class _Planner:
         captured = self.captured.get(target)
         if captured is None:
             layer = self.planned[target]
-            why = ("opens no variable scope (`scope: null`)" if layer.type == "block"
+            why = ("opens no variable scope (`scope: null`)" if LAYER_TYPES[layer.type].scoped
                    else f"is a {layer.type} layer, which has no variables")
             raise self.at_ref(f"cannot share '{ref.text}': it {why}", ref)
         if captured.type != spec.type:
@@ -348,7 +353,7 @@ class _Planner:
                               f"variables of another {spec.type}", ref)
         return captured
 
-    def lookup_layer(self, ref: Ref, path: str) -> str:
+    def lookup_layer(self, ref: Ref, path: str, key: str = "share") -> str:
         """A `share:` path: the innermost enclosing block's layers first, then outwards (like inputs)."""
         prefixes = [path.rsplit(".", i)[0] + "." for i in range(1, path.count(".") + 1)] + [""]
         written = self.written_paths()
@@ -367,7 +372,7 @@ class _Planner:
         known = sorted(set(self.planned) | written)
         hint = difflib.get_close_matches(ref.text, known, n=1) or difflib.get_close_matches(ref.text.split(".")[-1], known, n=1)
         fix = f"did you mean '{hint[0]}'?" if hint else "write the layer's dotted path, e.g. tower_a.fc1"
-        raise self.at_ref(f"unknown layer '{ref.text}' in `share`; {fix}", ref)
+        raise self.at_ref(f"unknown layer '{ref.text}' in `{key}`; {fix}", ref)
 
     @functools.cached_property
     def _written(self) -> frozenset[str]:
@@ -390,14 +395,19 @@ class _Planner:
              var_scope: str | None, reuse: bool, shared_by) -> PlannedLayer:
         kind = LAYER_TYPES[spec.type]
         infos = [self.infos[k] for k in inputs]
-        data_infos = infos[:1] if kind.arity == "single" else infos
-        dtype = layer_dtype(spec.dtype, data_infos)
-        ctx = LayerContext(lambda message, key: self.fail(f"layer '{path}': {message}", spec, key), path)
+        data_infos = infos[:-1] if isinstance(getattr(spec.params, "training", None), str) else infos
+        dtype = layer_dtype(spec.dtype, data_infos[:1] if kind.arity == "single" else data_infos)
+        ctx = LayerContext(lambda message, key: self.fail(f"layer '{path}': {message}", spec, key), path,
+                           var_scope, lambda text, key: self.layer_view(spec, path, text, key))
         inferred = kind.infer(spec.params, data_infos, dtype, ctx)
         self.check_shape(inferred.output, spec, path)
         bindings = []
-        for request in inferred.variables:
-            full = join(var_scope or "", request.name)
+        for request, name in self.per_variable(spec, path, inferred.variables):
+            if request.borrow is not None:  # another layer's variable, passed as the object
+                bindings.append(VarBinding(request.name, request.borrow, borrowed=True))
+                self.vars[request.borrow].users.append(VariableUse(path, stack, False))
+                continue
+            full = join(var_scope or "", name)
             bindings.append(VarBinding(request.name, full))
             if reuse:
                 self.reuse_variable(spec, path, full, request, stack, shared_by)
@@ -409,6 +419,37 @@ class _Planner:
         return PlannedLayer(path, spec.id, spec.type, spec.where, frames, stack, var_scope, reuse, inputs,
                             inferred.output, tuple(bindings), ops, spec.params, (), path)
 
+    def per_variable(self, spec: LayerSpec, path: str, requests) -> list:
+        """(request, name to create it under) per variable, after the layer's `variables:` renames and
+        `initializers:`, both keyed by the layer type's own local names (`kernel`, `bias`)."""
+        if not spec.variables and not spec.initializers:
+            return [(r, r.name) for r in requests]
+        own = [r.name for r in requests if r.borrow is None]
+        for key, pairs in (("variables", spec.variables), ("initializers", spec.initializers)):
+            for local, _ in pairs:
+                if local not in own:
+                    hint = difflib.get_close_matches(local, own, n=1)
+                    fix = (f"did you mean '{hint[0]}'?" if hint else
+                           f"its variables: {', '.join(own)}" if own else "it creates no variables")
+                    raise self.fail(f"layer '{path}' has no variable '{local}'; {fix}",
+                                    where=self.doc.where(spec.path + (key, local), at_key=True))
+        renames, inits = dict(spec.variables), dict(spec.initializers)
+        out, taken = [], {}
+        for r in requests:
+            name = renames.get(r.name, r.name)
+            if name in taken:
+                raise self.fail(f"layer '{path}' would create two variables named '{name}' ('{taken[name]}' and "
+                                f"'{r.name}'); give them different names", where=self.doc.where(spec.path + ("variables",), at_key=True))
+            taken[name] = r.name
+            out.append((replace(r, initializer=inits[r.name]) if r.name in inits else r, name))
+        return out
+
+    def layer_view(self, spec: LayerSpec, path: str, text: str, key: str) -> LayerView:
+        """A planned layer named in a param (`tie: emb`), resolved like a `share:` path."""
+        target = self.planned[self.lookup_layer(Ref(text, self.doc.where(spec.path + (key,))), path, key)]
+        variables = {b.local: (b.name, self.vars[b.name].shape, self.vars[b.name].dtype) for b in target.variables}
+        return LayerView(target.path, target.type, target.params, variables)
+
     def check_shape(self, info: TensorInfo, spec: LayerSpec, path: str) -> None:
         if info.dtype not in FLOAT_DTYPES and spec.type not in ("reshape", "flatten", "identity"):
             raise self.fail(f"layer '{path}' computes in {info.dtype}; only float layers are supported", spec)
@@ -416,8 +457,9 @@ class _Planner:
     def create_variable(self, spec: LayerSpec, path: str, full: str, request, stack: str) -> None:
         existing = self.vars.get(full)
         if existing is not None:
-            raise self.fail(f"variable '{full}' already exists (created by layer '{existing.owner}', line "
-                            f"{existing.owner_where.line}); set `share: true` to reuse it", spec)
+            raise self.fail(f"layer '{path}' and layer '{existing.owner}' (line {existing.owner_where.line}) both "
+                            f"create variable '{full}'; give one of them another name (`variables:`) or scope, or "
+                            "reuse the variable with `share`", spec)
         actual = self.names.unique(full, f"variable '{full}' (layer '{path}', line {spec.where.line})")
         if actual != full:
             raise self.fail(self.renamed_variable(full, actual), spec, "scope" if spec.scope != spec.id else "id")
@@ -428,7 +470,7 @@ class _Planner:
                 f"the budget of {self.limits.max_params:,}; check the sizes (a typo in `units`?), or raise the "
                 "budget with --max-params", spec)
         self.vars[full] = _Var(full, request.shape, request.dtype, request.initializer, request.trainable,
-                               path, spec.where, [VariableUse(path, stack, True)])
+                               path, spec.where, [VariableUse(path, stack, True, request.updated)])
 
     def renamed_variable(self, full: str, actual: str) -> str:
         holder = self.names.claimant(full) or "another name"
@@ -461,7 +503,7 @@ class _Planner:
             raise self.fail(
                 f"layer '{path}' shares variable '{full}' as {request.dtype}, but layer '{existing.owner}' "
                 f"(line {existing.owner_where.line}) created it as {existing.dtype}", spec)
-        existing.users.append(VariableUse(path, stack, False))
+        existing.users.append(VariableUse(path, stack, False, request.updated))
 
     def block(self, spec: LayerSpec, path: str, inputs: tuple[str, ...], frames: tuple[Frame, ...], stack: str,
               var_scope: str, reuse: bool, shared_by, env: list[_Level], source: _Captured | None) -> PlannedLayer:

@@ -21,6 +21,8 @@ class VariableRow:
     creator: str
     reusers: tuple[str, ...]
     uses: tuple[tuple[str, str], ...]  # (layer path, op name scope), creator first
+    updated_by: tuple[str, ...] = ()  # layers that assign to it in a training step (batch norm statistics)
+    initializer: str = ""  # as written: truncated_normal(stddev=0.02)
 
     @property
     def shared(self) -> bool:
@@ -43,6 +45,18 @@ class Report:
     def shared_rows(self) -> tuple[VariableRow, ...]:
         return tuple(r for r in self.rows if r.shared)
 
+    def notes(self) -> tuple[str, ...]:
+        """What sharing means beyond the rows: shared moving statistics are updated once per application."""
+        groups: dict[tuple[str, ...], list[VariableRow]] = {}
+        for r in self.rows:
+            if len(r.updated_by) > 1:
+                groups.setdefault(r.updated_by, []).append(r)
+        return tuple(
+            f"shared moving statistics {', '.join(r.name for r in rows)}: {len(layers)} applications "
+            f"({', '.join(layers)}) each add their own moving-average update to UPDATE_OPS, so these "
+            f"variables get {len(layers)} updates per training step, one per application, in no fixed order"
+            for layers, rows in groups.items())
+
 
 def report(plan: Plan) -> Report:
     """Summarise a plan's variables and their sharing."""
@@ -51,7 +65,8 @@ def report(plan: Plan) -> Report:
         layers = list(dict.fromkeys(u.layer for u in v.users))
         rows.append(VariableRow(v.name, v.shape, v.dtype, v.size, v.trainable, v.owner,
                                 tuple(l for l in layers if l != v.owner),
-                                tuple((u.layer, u.op_scope) for u in v.users)))
+                                tuple((u.layer, u.op_scope) for u in v.users),
+                                tuple(u.layer for u in v.users if u.updates), str(v.initializer)))
     shared = [r for r in rows if r.shared]
     return Report(
         model=plan.name,
@@ -76,10 +91,13 @@ def report_json(rep: Report, all_variables: bool = False) -> dict:
         },
         "variables": [
             {"name": r.name, "shape": list(r.shape), "dtype": r.dtype, "params": r.params,
-             "trainable": r.trainable, "creator": r.creator, "reused_by": list(r.reusers),
-             "uses": [{"layer": layer, "op_scope": scope} for layer, scope in r.uses]}
+             "trainable": r.trainable, "initializer": r.initializer, "creator": r.creator,
+             "reused_by": list(r.reusers),
+             "uses": [{"layer": layer, "op_scope": scope} for layer, scope in r.uses],
+             **({"updated_by": list(r.updated_by), "updates_per_step": len(r.updated_by)} if r.updated_by else {})}
             for r in rows
         ],
+        "notes": list(rep.notes()),
     }
 
 
@@ -121,17 +139,21 @@ def render_table(rep: Report, console, all_variables: bool = False) -> None:
     rows = rep.rows if all_variables else rep.shared_rows()
     title = f"{'Variables' if all_variables else 'Shared variables'} of {rep.model}"
     table = Table(title=title, title_justify="left", show_lines=False)
-    for column, justify in [("variable", "left"), ("shape", "left"), ("params", "right"),
-                            ("created by", "left"), ("used by (op scope)", "left")]:
+    columns = [("variable", "left"), ("shape", "left"), ("params", "right")]
+    columns += [("initializer", "left")] if all_variables else []  # the effective one, after `defaults`
+    for column, justify in columns + [("created by", "left"), ("used by (op scope)", "left")]:
         table.add_column(column, justify=justify)
     for r in rows:
         uses = "\n".join(f"{layer} ({scope or '/'})" for layer, scope in r.uses)
         flag = "" if r.trainable else " (non-trainable)"
-        table.add_row(r.name + flag, str(list(r.shape)), f"{r.params:,}", r.creator, uses)
+        init = [r.initializer] if all_variables else []
+        table.add_row(r.name + flag, str(list(r.shape)), f"{r.params:,}", *init, r.creator, uses)
     if rows:
         console.print(table)
     elif not all_variables:
         console.print(f"{rep.model}: no shared variables")
+    for note in rep.notes():
+        console.print(f"note: {note}", markup=False)
     console.print(
         f"{rep.variables} variables, {rep.parameters:,} parameters "
         f"({rep.trainable_parameters:,} trainable); {rep.shared_variables} shared "

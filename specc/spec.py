@@ -73,6 +73,8 @@ class LayerSpec:
         layers: for blocks, the children; None when a sharing block reuses the
             structure of the block it shares.
         output: for blocks, the child whose output is the block's (None: the last child).
+        variables: (local name, name to create it under) pairs: `variables: {kernel: output_weights}`.
+        initializers: (local name, Initializer) pairs from `initializers:`, for any layer type.
     """
 
     id: str
@@ -88,6 +90,8 @@ class LayerSpec:
     block_inputs: tuple[tuple[str, Ref], ...] = ()
     layers: tuple["LayerSpec", ...] | None = None
     output: Ref | None = None
+    variables: tuple[tuple[str, str], ...] = ()
+    initializers: tuple[tuple[str, Initializer], ...] = ()
 
     def at(self, key: str, doc: Document) -> Location:
         """The location of one of this layer's keys (the layer itself if the key is absent)."""
@@ -119,6 +123,7 @@ def from_document(doc: Document) -> Spec:
             without layers that shares nothing, a child named like a block input).
     """
     from .layers import LAYER_TYPES
+    from .layers.base import initializer
 
     data = doc.data
 
@@ -160,13 +165,21 @@ def from_document(doc: Document) -> Spec:
                 raise doc.error(
                     "a block needs `layers:` (only a block that shares another one may leave "
                     "them out, to repeat its structure)", path, at_key=False)
-        # An explicit `scope: null` (blocks only) opens a name_scope and no variable_scope.
+        # An explicit `scope: null` opens a name_scope and no variable_scope.
         scope = raw.get("scope", ident) if kind.scoped else None
+        inits = raw.get("initializers") or {}
+        for local in inits:
+            if f"{local}_initializer" in raw:
+                raise doc.error(
+                    f"the initializer of '{local}' is set twice, by `initializers: {{{local}: ...}}` and by "
+                    f"`{local}_initializer`; keep one", path + ("initializers", local), at_key=True)
         return LayerSpec(
             id=ident, type=raw["type"], where=doc.where(path), path=path, inputs=inputs,
             scope=scope, share=share, name_scope=raw.get("name_scope"), dtype=raw.get("dtype"),
             params=kind.parse(raw), block_inputs=block_inputs, layers=children,
             output=ref(raw["output"], path + ("output",)) if "output" in raw else None,
+            variables=tuple((raw.get("variables") or {}).items()),
+            initializers=tuple((local, initializer(value, "")) for local, value in inits.items()),
         )
 
     def _children(items: list, path: tuple, reserved: frozenset) -> tuple[LayerSpec, ...]:

@@ -3,6 +3,11 @@
 Every schema error is turned into a SpecError at the line and column of the
 offending node, with a message in the user's terms (unknown keys get a
 did-you-mean). The best-matching error comes first, one per spec path.
+
+The spec is validated as written: template bodies still hold their `${param}`
+placeholders there, so errors that only a placeholder causes wait. The expand
+stage checks each piece it makes with `validate_part`: a template body once its
+params are filled in, a `defaults` entry, a layer with the defaults it took.
 """
 
 from __future__ import annotations
@@ -36,7 +41,20 @@ def _validator() -> jsonschema.protocols.Validator:
 
 def validate(doc: Document) -> None:
     """Raise SpecErrors (all of them, best first) if the document does not match the schema."""
-    errors = [e for e in _validator().iter_errors(doc.data) if not _echo(e)]
+    _check(doc, _validator().iter_errors(doc.data), ())
+
+
+def validate_part(doc: Document, value: Any, path: tuple, definition: str, skip: tuple[str, ...] = ()) -> None:
+    """Check one value found at `path` in `doc` against `#/$defs/<definition>`; raise located SpecErrors.
+
+    The expand stage checks a template body this way once its params are filled in,
+    and a `defaults:` entry as a partial layer (`skip=("required",)`).
+    """
+    _check(doc, (e for e in _part_validator(definition).iter_errors(value) if e.validator not in skip), tuple(path))
+
+
+def _check(doc: Document, found: Iterable[ValidationError], prefix: tuple) -> None:
+    errors = [e for e in found if not _echo(e) and not _placeholder(e)]
     if not errors:
         return
     # A layer with an unknown type has no known keys: its "unknown key" errors are consequences.
@@ -44,18 +62,66 @@ def validate(doc: Document) -> None:
                  if e.validator == "enum" and tuple(e.absolute_path)[-1:] == ("type",)}
     errors = [e for e in errors if not (e.validator == "unevaluatedProperties" and tuple(e.absolute_path) in bad_types)]
     first = best_match(errors, key=_rank)
-    ordered = [first] + sorted((e for e in errors if e is not first), key=lambda e: (_rank_class(e), _position(doc, e)))
+    ordered = [first] + sorted((e for e in errors if e is not first), key=lambda e: (_rank_class(e), _position(doc, e, prefix)))
     located: list[SpecError] = []
     seen: set = set()
     for error in ordered:
         error = _deepest(error)
-        spec_error = _to_spec_error(doc, error)
+        spec_error = _to_spec_error(doc, error, prefix)
         key = (spec_error.where.path, spec_error.message)
-        if spec_error.where.path in seen or key in seen:
+        # One report per place: a value that expansion copied to many layers is one mistake.
+        place = (spec_error.where.line, spec_error.where.col, spec_error.message)
+        if spec_error.where.path in seen or key in seen or place in seen:
             continue
-        seen.update({spec_error.where.path, key})
+        seen.update({spec_error.where.path, key, place})
         located.append(spec_error)
     raise SpecErrors(located)
+
+
+def layer_keys(layer: dict) -> dict[str, dict]:
+    """The keys a layer like `layer` may have, each with its subschema (following its type's branch)."""
+    return _properties(_resolve("#/$defs/layer"), layer)
+
+
+def reference_keys(layer: dict) -> dict[str, str]:
+    """The keys of `layer` that hold references: key -> "one", "list" or "mapping".
+
+    Read from the schema (every value it checks against `#/$defs/ref`), so layer
+    types added later are covered without a list to keep in step.
+    """
+    out = {}
+    for key, sub in layer_keys(layer).items():
+        if _is_ref(sub):
+            out[key] = "one"
+        elif _is_ref(sub.get("items")):
+            out[key] = "list"
+        elif _is_ref(sub.get("additionalProperties")):
+            out[key] = "mapping"
+    return out
+
+
+def _is_ref(sub: Any) -> bool:
+    if not isinstance(sub, dict):
+        return False
+    return sub.get("$ref") == "#/$defs/ref" or any(_is_ref(s) for s in sub.get("anyOf", ()))
+
+
+@lru_cache(maxsize=None)
+def _part_validator(definition: str) -> jsonschema.protocols.Validator:
+    root = schema()
+    part = {"$schema": root["$schema"], "$defs": root["$defs"], "$ref": f"#/$defs/{definition}"}
+    return jsonschema.validators.validator_for(root)(part)
+
+
+def _placeholder(error: ValidationError) -> bool:
+    """An error that a template param placeholder causes: checked again once the params are filled in."""
+    path = tuple(error.absolute_path)
+    if not path or path[0] != "templates":
+        return False
+    value = error.instance
+    if isinstance(value, dict):
+        value = value.get("type", value.get("use"))
+    return isinstance(value, str) and "${" in value
 
 
 def _rank_class(error: ValidationError) -> int:
@@ -86,8 +152,8 @@ def _echo(error: ValidationError) -> bool:
     return not (set(error.instance) - _known_keys(error.schema, error.instance))
 
 
-def _position(doc: Document, error: ValidationError) -> tuple[int, int]:
-    where = doc.where(tuple(error.absolute_path))
+def _position(doc: Document, error: ValidationError, prefix: tuple = ()) -> tuple[int, int]:
+    where = doc.where(prefix + tuple(error.absolute_path))
     return where.line, where.col
 
 
@@ -100,8 +166,8 @@ def _deepest(error: ValidationError) -> ValidationError:
     return error
 
 
-def _to_spec_error(doc: Document, error: ValidationError) -> SpecError:
-    path = tuple(error.absolute_path)
+def _to_spec_error(doc: Document, error: ValidationError, prefix: tuple = ()) -> SpecError:
+    path = prefix + tuple(error.absolute_path)
     kind = error.validator
     value = error.instance
     if kind in ("additionalProperties", "unevaluatedProperties"):
@@ -119,7 +185,19 @@ def _to_spec_error(doc: Document, error: ValidationError) -> SpecError:
         options = [str(o) for o in error.validator_value]
         hint = difflib.get_close_matches(str(value), options, n=1)
         fix = f"did you mean '{hint[0]}'?" if hint else f"choose one of: {', '.join(options)}"
+        if "propertyNames" in error.schema_path:  # a key that is not allowed (a `defaults:` layer type)
+            return doc.error(f"{value!r} is not allowed here; {fix}", path + (value,), at_key=True)
         return doc.error(f"{value!r} is not allowed here; {fix}", path, at_key=bool(path))
+    if kind == "not" and isinstance(error.validator_value, dict) and "description" in error.validator_value:
+        # The schema words these itself: {"not": {"required": [key], "description": why}}.
+        banned = error.validator_value.get("required", [])
+        where = path + (banned[0],) if banned else path
+        return doc.error(error.validator_value["description"], where, at_key=bool(banned))
+    if path and path[-1] == "repeat" and kind in ("minimum", "maximum"):
+        if kind == "minimum":
+            return doc.error(f"`repeat: {value}`: a repeat makes at least 1 copy", path)
+        return doc.error(f"`repeat: {value}` is more than the limit of {error.validator_value} copies "
+                         "(each copy is a layer that TensorFlow builds one by one)", path)
     if kind == "const" and path == ("specc",):
         return doc.error("`specc:` must be 1, the version of the spec format this specc reads", path)
     if kind == "type":
@@ -143,23 +221,34 @@ def _to_spec_error(doc: Document, error: ValidationError) -> SpecError:
 
 
 def _known_keys(subschema: dict, instance: Any) -> set[str]:
-    """The keys a mapping may have under `subschema`, following $ref and the layer-type if/then."""
-    keys: set[str] = set()
+    """The keys a mapping may have under `subschema`, following $ref and the if/then branches."""
+    return set(_properties(subschema, instance))
+
+
+def _properties(subschema: dict, instance: Any) -> dict[str, dict]:
+    """Key -> subschema for a mapping under `subschema` (the first definition of each key wins)."""
+    props: dict[str, dict] = {}
     stack = [subschema]
     while stack:
-        s = stack.pop()
+        s = stack.pop(0)
         if not isinstance(s, dict):
             continue
         if "$ref" in s:
             stack.append(_resolve(s["$ref"]))
-        keys.update(s.get("properties", {}))
+        for key, sub in s.get("properties", {}).items():
+            props.setdefault(key, sub)
         stack.extend(s.get("allOf", []))
         cond = s.get("if")
         if cond is not None and isinstance(instance, dict):
-            const = cond.get("properties", {}).get("type", {}).get("const")
-            if const is not None and instance.get("type") == const:
-                stack.append(s.get("then", {}))
-    return keys
+            # The branch conditions are small and self-contained ({"required": ["use"]}, a type const).
+            holds = _condition(json.dumps(cond, sort_keys=True)).is_valid(instance)
+            stack.append(s.get("then", {}) if holds else s.get("else", {}))
+    return props
+
+
+@lru_cache(maxsize=None)
+def _condition(text: str) -> jsonschema.protocols.Validator:
+    return jsonschema.validators.validator_for(schema())(json.loads(text))
 
 
 def _resolve(pointer: str) -> dict:

@@ -2,9 +2,10 @@
 
 It reads the spec's data (not specc's plan) and writes the TF1 program a person
 would write by hand: variable_scope per layer, reuse=True for `share: true`,
-a captured scope object for `share: <path>`. Comparing its graph with specc's
-checks the planner's reading of the spec language, independently of the
-emitter's self-check against the plan.
+a captured scope object for `share: <path>`, and a Python loop for `repeat`.
+Comparing its graph with specc's checks the planner's (and the expand stage's)
+reading of the spec language, independently of the emitter's self-check
+against the plan.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def build_reference(data: dict, tf):
         tensors = {}
         for name, inp in data["inputs"].items():
             tensors[name] = v1.placeholder(tf.float32, inp["shape"], name=name)
-        captured: dict[str, object] = {}
+        captured: dict[str, object] = {}  # layer path -> the VariableScope it entered (or re-entered)
         structure: dict[str, list] = {}
         first_input = next(iter(data["inputs"]))
         _sequence(tf, data["layers"], "", tensors, {}, tensors[first_input], captured, structure, {})
@@ -29,19 +30,60 @@ def build_reference(data: dict, tf):
 def _sequence(tf, layers, prefix, tensors, local, previous, captured, structure, scope_structure, var_path=""):
     names = dict(local)
     for layer in layers:
-        previous = _layer(tf, layer, prefix, tensors, names, previous, captured, structure, scope_structure, var_path)
-        names[layer["id"]] = previous
+        copies = _copies(layer) if "repeat" in layer else [layer]
+        if "repeat" in layer:  # in share paths, the repeat's own id stands for its last copy
+            captured.setdefault(_ALIASES, {})[prefix + layer["id"]] = prefix + copies[-1]["id"]
+        for copy in copies:
+            previous = _layer(tf, copy, prefix, tensors, names, previous, captured, structure, scope_structure,
+                              var_path)
+            names[copy["id"]] = previous
+        if "repeat" in layer:  # the repeat's own id stands for its last copy, as an input too
+            names[layer["id"]] = previous
     return previous
+
+
+def _copies(layer):
+    """`repeat: N` by hand: ids NAME_k, scopes NAME_k (or the {i} pattern, which also names the ids),
+    or one scope created by the first copy and reused by the others with `share: true`;
+    each copy reads the previous one in place of its first input."""
+    n, ident, share = layer["repeat"], layer["id"], layer.get("share", False)
+    out = []
+    for k in range(n):
+        copy = {key: value for key, value in layer.items() if key != "repeat"}
+        copy["id"] = f"{ident}_{k}"
+        if share is True:
+            copy["scope"] = layer.get("scope", ident)
+            if k == 0:
+                del copy["share"]
+        elif isinstance(layer.get("scope"), str) and "{i}" in layer["scope"]:
+            copy["id"] = copy["scope"] = layer["scope"].replace("{i}", str(k))
+        if k:
+            if "inputs" in copy:
+                copy["inputs"] = [out[-1]["id"]] + copy["inputs"][1:]
+            else:
+                copy["input"] = out[-1]["id"]
+        out.append(copy)
+    return out
+
+
+_ALIASES = "<repeat ids>"  # a key of `captured`: repeat path -> its last copy's path
 
 
 def _resolve_share(ref, path, captured):
     """Like the planner: the enclosing blocks' paths first, then the top level."""
     parts = path.split(".")[:-1]
     for i in range(len(parts), -1, -1):
-        candidate = ".".join(parts[:i] + [ref])
+        candidate = _unalias(".".join(parts[:i] + [ref]), captured.get(_ALIASES, {}))
         if candidate in captured:
             return candidate
     raise KeyError(ref)
+
+
+def _unalias(path, aliases):
+    out = []
+    for part in path.split("."):
+        out = aliases.get(".".join(out + [part]), ".".join(out + [part])).split(".")
+    return ".".join(out)
 
 
 def _lookup(ref, names, tensors):

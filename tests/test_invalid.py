@@ -131,7 +131,9 @@ def test_render_is_file_line_col_path_message_with_caret(case: Case):
         if text.strip() and not text.lstrip().startswith("#"):
             # A real source line: the excerpt shows it with a caret under the column.
             assert x.source_line == text
-            assert rendered[1:] == [f"    {text}", "    " + " " * (x.where.col - 1) + "^"]
+            # A layer that a template or repeat made also says how it came to be.
+            via = [f"    expanded from: {'; '.join(x.where.via)}"] if x.where.via else []
+            assert rendered[1:] == [f"    {text}", "    " + " " * (x.where.col - 1) + "^"] + via
             assert x.where.col <= len(text) + 1
     assert "Traceback" not in e.render()
 

@@ -2,7 +2,9 @@
 
 Random specs mix nested blocks, scopes drawn from a small pool (so names collide,
 differ only by case, and meet layer ids and inputs), `share: true`, `share: <path>`,
-`name_scope:` wrappers and parameter-free layers. For each accepted spec:
+`name_scope:` wrappers, parameter-free layers and `repeat` (of layers and blocks,
+with scope patterns, and with `share: true`: one set of variables applied N
+times). For each accepted spec:
 - specc's own build succeeds (the emitter verifies every variable and op scope
   against the plan), and
 - an independent, naive TF1 interpreter of the same spec (tests/reference.py)
@@ -17,6 +19,7 @@ from hypothesis import given, strategies as st
 
 import specc
 from specc.errors import SpecError
+from specc.validate import validate
 
 from .reference import build_reference
 
@@ -56,6 +59,11 @@ def spec_data(draw):
                 layer["units"] = WIDTH
                 if draw(st.booleans()):
                     layer["activation"] = "relu"
+            # `share: true` on a repeat is one set of variables applied N times: often accepted, so drawn more.
+            if draw(st.integers(0, 1 if layer.get("share") is True else 3)) == 0:
+                layer["repeat"] = draw(st.integers(1, 3))
+                if isinstance(layer.get("scope"), str) and layer.get("share") is not True and draw(st.booleans()):
+                    layer["scope"] += "_{i}"
             if kind == "block" and not (layer.get("share") and draw(st.booleans())):
                 layer["layers"] = layers(prefix + ident + ".", depth + 1)
             out.append(layer)
@@ -81,6 +89,7 @@ def test_accepted_specs_build_exactly_as_planned(tf, data):
     except SpecError as e:
         assert e.where.file == "random.yaml" and e.where.line >= 1
         return
+    validate(specc.resolves(text, "random.yaml"))  # the expanded spec is valid whole, by construction
     model = specc.build(plan)  # raises BuildError on any difference from the plan
     reference = build_reference(data, tf)
     assert _graph_facts(model.graph, tf) == _graph_facts(reference, tf)

@@ -26,11 +26,17 @@ def activation(tf, name: str, x):
 
 def dense(tf, layer, xs, variables):
     x = xs[0]
-    kernel = variables["kernel"]
-    if x.shape.rank == 2:
-        y = tf.matmul(x, kernel)
+    if layer.params.tie is not None:
+        # Tied to an embedding table [vocab, width]: logits = x · tableᵀ, as BERT's output layer.
+        table = variables["table"]
+        if x.shape.rank == 2:
+            y = tf.matmul(x, table, transpose_b=True)
+        else:
+            y = tf.tensordot(x, table, [[x.shape.rank - 1], [1]])
+    elif x.shape.rank == 2:
+        y = tf.matmul(x, variables["kernel"], transpose_b=layer.params.transpose_kernel)
     else:
-        y = tf.tensordot(x, kernel, [[x.shape.rank - 1], [0]])
+        y = tf.tensordot(x, variables["kernel"], [[x.shape.rank - 1], [1 if layer.params.transpose_kernel else 0]])
     if "bias" in variables:
         y = tf.nn.bias_add(y, variables["bias"])
     return activation(tf, layer.params.activation, y)
@@ -110,3 +116,10 @@ def initializer(tf, init):
         "random_uniform": lambda: v1.random_uniform_initializer(a.get("minval", 0.0), a.get("maxval", 1.0)),
     }
     return makers[init.type]()
+
+
+# The model-zoo families live in modules of their own; they use activation() above.
+from . import attention, conv, embedding, norm, rnn  # noqa: E402
+
+for _family in (conv, norm, embedding, rnn, attention):
+    EMITTERS.update(_family.EMITTERS)

@@ -83,6 +83,7 @@ class _Builder:
         self.tensors: dict[str, Any] = {}
         self.scopes: dict[str, Any] = {}  # layer path -> the VariableScope object it entered
         self.planned_vars = {v.name: v for v in plan.variables}
+        self.made: dict[str, Any] = {}  # full name -> the variable object get_variable returned
 
     def layer(self, layer: PlannedLayer) -> None:
         v1 = self.tf.compat.v1
@@ -113,13 +114,21 @@ class _Builder:
         self.check_ops(layer, self.graph.get_operations()[first_op:])
 
     def variable(self, layer: PlannedLayer, binding):
+        if binding.borrowed:
+            # Created by another layer (a tied embedding table): the object itself, as BERT
+            # passes it; get_variable here would look under this layer's scope instead.
+            return self.made[binding.name]
         planned = self.planned_vars[binding.name]
+        # Created under the plan's name, relative to the scope it is in (`variables:` may rename
+        # `kernel` to `output_weights`); the layer's emitter still receives it as `kernel`.
+        name = binding.name[len(layer.var_scope) + 1:] if layer.var_scope else binding.name
         v = self.tf.compat.v1.get_variable(
-            binding.local, shape=list(planned.shape), dtype=self.tf.as_dtype(planned.dtype),
+            name, shape=list(planned.shape), dtype=self.tf.as_dtype(planned.dtype),
             initializer=initializer(self.tf, planned.initializer), trainable=planned.trainable)
         if v.name != binding.name + ":0":
             raise BuildError(f"layer '{layer.path}': TensorFlow named a variable '{v.name}', "
                              f"the plan says '{binding.name}:0'")
+        self.made[binding.name] = v
         return v
 
     def check_ops(self, layer: PlannedLayer, ops) -> None:

@@ -32,6 +32,11 @@ class VarRequest:
     dtype: str
     initializer: Initializer
     trainable: bool = True
+    # The layer assigns to it whenever it runs in training (batch norm's moving statistics).
+    updated: bool = False
+    # The full name of a variable another layer created, used here as is (a tied embedding
+    # table): nothing is created or re-entered, the variable object itself is passed along.
+    borrow: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,15 +51,43 @@ class Inferred:
     ops: tuple[str, ...] = ()
 
 
-class LayerContext:
-    """Errors about one layer, located at the layer or at one of its keys."""
+@dataclass(frozen=True)
+class LayerView:
+    """Another, already planned layer as a layer type may see it (`tie: emb`).
 
-    def __init__(self, fail: Callable[[str, str | None], SpecError], layer_id: str):
+    Attributes:
+        path: its dotted path.
+        type: its layer type.
+        params: its parsed parameters.
+        variables: local name -> (full name, shape, dtype) of the variables it uses.
+    """
+
+    path: str
+    type: str
+    params: Any
+    variables: dict[str, tuple[str, tuple[int, ...], str]]
+
+
+class LayerContext:
+    """Errors about one layer, located at the layer or at one of its keys; the variable
+    scope it is planned in; and a way to look at other layers it names (`tie:`)."""
+
+    def __init__(self, fail: Callable[[str, str | None], SpecError], layer_id: str,
+                 var_scope: str | None = None,
+                 lookup: Callable[[str, str], LayerView] | None = None):
         self._fail = fail
+        self._lookup = lookup
         self.layer_id = layer_id
+        self.var_scope = var_scope
 
     def error(self, message: str, key: str | None = None) -> SpecError:
         return self._fail(message, key)
+
+    def layer(self, path: str, key: str) -> LayerView:
+        """The planned layer at `path` (resolved like `share:`), errors located at `key`."""
+        if self._lookup is None:
+            raise self.error(f"`{key}` cannot refer to another layer here", key)
+        return self._lookup(path, key)
 
 
 @dataclass(frozen=True)
@@ -64,6 +97,9 @@ class LayerType:
     Attributes:
         arity: "single" (an `input`), "multi" (an `inputs` list) or "block".
         scoped: whether it creates variables in a variable_scope of its own.
+        refs: the further inputs its params name, as (spec key path, reference) pairs, e.g.
+            ((("initial_state", 0), "h0"),); the planner resolves them and appends them,
+            in this order, to the inputs `infer` sees and the emitter receives.
     """
 
     name: str
@@ -71,6 +107,7 @@ class LayerType:
     infer: Callable[[Any, list[TensorInfo], str, LayerContext], Inferred]
     arity: str = "single"
     scoped: bool = False
+    refs: Callable[[Any], tuple[tuple[tuple, str], ...]] = lambda params: ()
 
 
 def same_dtype(inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..spec import Initializer
 from .activations import ACTIVATION_OPS
 from .base import Inferred, LayerContext, TensorInfo, VarRequest, initializer, same_dtype
+from .embedding import tied_table
 
 
 # -- dense -------------------------------------------------------------------------------
@@ -19,6 +20,8 @@ class Dense:
     use_bias: bool
     kernel_initializer: Initializer
     bias_initializer: Initializer
+    tie: str | None = None  # an embedding layer's path: logits = x · tableᵀ + bias, no kernel
+    transpose_kernel: bool = False  # kernel stored [units, in], used as x · kernelᵀ (BERT's output_weights)
 
 
 def parse_dense(raw: dict) -> Dense:
@@ -29,6 +32,8 @@ def parse_dense(raw: dict) -> Dense:
         # get_variable's own default for float variables, as in tf.compat.v1.layers.dense.
         kernel_initializer=initializer(raw.get("kernel_initializer"), "glorot_uniform"),
         bias_initializer=initializer(raw.get("bias_initializer"), "zeros"),
+        tie=raw.get("tie"),
+        transpose_kernel=raw.get("transpose_kernel", False),
     )
 
 
@@ -39,7 +44,11 @@ def infer_dense(p: Dense, inputs: list[TensorInfo], dtype: str, ctx: LayerContex
         raise ctx.error(f"dense needs an input of rank 2 or more, got {x}", "input")
     if x.shape[-1] is None:
         raise ctx.error(f"dense needs a known last input dimension to size its kernel, got {x}", "input")
-    variables = [VarRequest("kernel", (x.shape[-1], p.units), dtype, p.kernel_initializer)]
+    if p.tie is not None:
+        variables = [tied_table(p.tie, x, p.units, dtype, ctx)]
+    else:
+        shape = (p.units, x.shape[-1]) if p.transpose_kernel else (x.shape[-1], p.units)
+        variables = [VarRequest("kernel", shape, dtype, p.kernel_initializer)]
     if p.use_bias:
         variables.append(VarRequest("bias", (p.units,), dtype, p.bias_initializer))
     # Rank > 2 goes through tensordot, as tf.compat.v1.layers.dense did.
