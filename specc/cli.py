@@ -97,7 +97,9 @@ def _count(n: int, noun: str) -> str:
 
 
 def _out(quiet: bool = False) -> Console:
-    return Console(highlight=False, soft_wrap=True, quiet=quiet)
+    # Piped output is read by tools and people alike: give tables room instead of rich's 80 columns.
+    width = None if sys.stdout.isatty() else 160
+    return Console(highlight=False, soft_wrap=True, quiet=quiet, width=width)
 
 
 @app.command()

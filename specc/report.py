@@ -142,7 +142,7 @@ def render_table(rep: Report, console, all_variables: bool = False) -> None:
     columns = [("variable", "left"), ("shape", "left"), ("params", "right")]
     columns += [("initializer", "left")] if all_variables else []  # the effective one, after `defaults`
     for column, justify in columns + [("created by", "left"), ("used by (op scope)", "left")]:
-        table.add_column(column, justify=justify)
+        table.add_column(column, justify=justify, overflow="fold")  # names are the point: never "…"
     for r in rows:
         uses = "\n".join(f"{layer} ({scope or '/'})" for layer, scope in r.uses)
         flag = "" if r.trainable else " (non-trainable)"
