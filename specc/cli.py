@@ -2,7 +2,8 @@
 
 Exit codes: 0 success, 1 the spec is wrong, 2 the command line is wrong (Click's
 usage errors, and an output directory that must not be clobbered), 3 an internal
-failure (the traceback only with --debug).
+failure (the traceback only with --debug), 4 a checkpoint does not restore into the
+spec (`diff`, `check`, `build --init-from`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import typer
 from rich.console import Console
 
 from . import api
-from .errors import SpecError, SpecErrors
+from .compat import render_init_from
+from .errors import CheckpointError, MappingError, SpecError, SpecErrors
 from .planner import DEFAULT_PLAN_LIMITS, PlanLimits
 from .output import OutputRefused, check_target, staged, write_json
 from .report import RENDERERS, plan_json, report, report_json
 
 EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
+EXIT_INCOMPATIBLE = 4  # a checkpoint does not restore into the spec
 
 app = typer.Typer(
     name="specc",
@@ -47,6 +50,25 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print more, i
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of internal errors.")]
 MaxParamsOpt = Annotated[int, typer.Option("--max-params", min=1, help="Refuse models with more parameters.")]
 MaxLayersOpt = Annotated[int, typer.Option("--max-layers", min=1, help="Refuse models with more layers (after expansion).")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat lint warnings as errors (exit 1).")]
+MapOpt = Annotated[Optional[list[str]], typer.Option(
+    "--map", help="Rename saved variables: OLD=NEW (a scope prefix, e.g. old/=new/) or "
+                  "'re:PATTERN=REPLACEMENT'; repeatable, tried in order, the first match wins.")]
+
+
+def _parse_sets(values: Optional[list[str]]) -> list:
+    from .overrides import OverrideSyntaxError, parse
+
+    try:
+        return [parse(v) for v in values or ()]
+    except OverrideSyntaxError as e:  # a malformed --set is a usage error (exit 2)
+        raise typer.BadParameter(str(e)) from None
+
+
+SetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--set", metavar="PATH=VALUE", callback=_parse_sets,
+    help="Override a value of the spec: vars.hidden=128, layers.encoder.share=false, layers[2].units=3, seed=1 "
+         "(VALUE is YAML); repeatable, applied in order. See docs/experiments.md.")]
 
 
 @contextmanager
@@ -70,6 +92,11 @@ def _guard(debug: bool, fmt: Format = Format.table) -> Iterator[None]:
             typer.echo(json.dumps({"ok": False, "error": str(e), "kind": "output"}, indent=2))
         err.print(f"error: {e}", markup=False)
         raise typer.Exit(EXIT_USAGE) from None
+    except CheckpointError as e:  # a --map rule, a checkpoint path (2), a checkpoint that does not fit (4)
+        if fmt is Format.json:
+            typer.echo(json.dumps({"ok": False, "error": str(e), "kind": e.kind}, indent=2))
+        err.print(f"error: {e}", markup=False)
+        raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         raise typer.Exit(130) from None
@@ -106,19 +133,31 @@ def _out(quiet: bool = False) -> Console:
 def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
              verbose: VerboseOpt = False, debug: DebugOpt = False,
              max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
-             max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
-    """Check a spec (schema, references, scopes, sharing, shapes) without TensorFlow."""
+             max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, strict: StrictOpt = False,
+             overrides: SetOpt = None) -> None:
+    """Check a spec (schema, references, scopes, sharing, shapes) without TensorFlow; lint warnings follow."""
     with _guard(debug, fmt):
-        plan = api.plan(file, PlanLimits(max_params, max_layers))
+        from .lint import lint_file, render_table, summary
+
+        plan, warnings = lint_file(file, PlanLimits(max_params, max_layers), overrides or ())
+        failed = strict and bool(warnings)  # --strict: a warning fails validation like an error
         layers = sum(1 for _ in plan.walk())
         if fmt is Format.json:
-            typer.echo(json.dumps({"ok": True, "file": str(file), "model": plan.name, "inputs": len(plan.inputs),
+            typer.echo(json.dumps({"ok": not failed, "file": str(file), "model": plan.name, "inputs": len(plan.inputs),
                                    "layers": layers, "variables": len(plan.variables),
-                                   "parameters": plan.parameters}, indent=2))
+                                   "parameters": plan.parameters, "warnings": [w.to_json() for w in warnings]},
+                                  indent=2))
         else:
-            _out(quiet).print(f"{file}: ok ({plan.name}: {_count(len(plan.inputs), 'input')}, "
-                              f"{_count(layers, 'layer')}, {_count(len(plan.variables), 'variable')}, "
-                              f"{_count(plan.parameters, 'parameter')})")
+            if not failed:
+                _out(quiet).print(f"{file}: ok ({plan.name}: {_count(len(plan.inputs), 'input')}, "
+                                  f"{_count(layers, 'layer')}, {_count(len(plan.variables), 'variable')}, "
+                                  f"{_count(plan.parameters, 'parameter')})")
+            if warnings:  # on stderr, after the ok line: stdout keeps one line a script can read
+                err = Console(stderr=True, highlight=False, soft_wrap=True)
+                render_table(warnings, err)
+                err.print(summary(warnings, strict), markup=False)
+        if failed:
+            raise typer.Exit(EXIT_SPEC)
 
 
 @app.command()
@@ -126,10 +165,10 @@ def explain(file: SpecFile,
             all_variables: Annotated[bool, typer.Option("--all", "-a", help="List every variable, not only the shared ones.")] = False,
             fmt: FormatOpt = Format.table, quiet: QuietOpt = False, verbose: VerboseOpt = False,
             debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
-            max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
+            max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Show which variables are shared, by whom, and where each use's ops land. No TensorFlow."""
     with _guard(debug, fmt):
-        plan = api.plan(file, PlanLimits(max_params, max_layers))
+        plan = api.plan(file, PlanLimits(max_params, max_layers), overrides or ())
         rep = report(plan)
         if fmt is Format.json:
             typer.echo(json.dumps(report_json(rep, all_variables), indent=2))
@@ -140,7 +179,7 @@ def explain(file: SpecFile,
 @app.command()
 def resolve(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
             verbose: VerboseOpt = False, debug: DebugOpt = False,
-            max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
+            max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Print the spec fully expanded (templates, repeats, defaults, vars) as YAML (JSON with -f json). No TensorFlow."""
     with _guard(debug, fmt):
         from dataclasses import replace
@@ -148,7 +187,7 @@ def resolve(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fal
         from .interpolate import escape
         from .load import DEFAULT_LIMITS
 
-        data = escape(api.resolve(file, replace(DEFAULT_LIMITS, max_layers=max_layers)).data)
+        data = escape(api.resolve(file, replace(DEFAULT_LIMITS, max_layers=max_layers), overrides or ()).data)
         if fmt is Format.json:
             typer.echo(json.dumps(data, indent=2))
         else:
@@ -164,28 +203,148 @@ def build(file: SpecFile,
           force: Annotated[bool, typer.Option("--force", help="Replace an output directory specc did not write.")] = False,
           fmt: FormatOpt = Format.table, quiet: QuietOpt = False, verbose: VerboseOpt = False,
           debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
-          max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
-    """Build the TF1 graph: graph.pbtxt, model.meta, plan.json and a TensorBoard event file."""
+          max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers,
+          init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Initialise the variables a checkpoint (prefix or directory) holds from it.")] = None,
+          mapping: MapOpt = None, overrides: SetOpt = None) -> None:
+    """Build the TF1 graph: graph.pbtxt, model.meta, plan.json, resolved.yaml, overrides.json and TensorBoard events."""
     with _guard(debug, fmt):
-        plan = api.plan(file, PlanLimits(max_params, max_layers))
+        if mapping and init_from is None:
+            raise MappingError("--map renames a checkpoint's variables: it needs --init-from CKPT")
+        from .runs import prepare, write_spec_files
+
+        prepared = prepare(file, overrides or (), PlanLimits(max_params, max_layers))
+        plan = prepared.plan
         directory = output or Path("build") / plan.name
         check_target(directory, str(file), force)
         from .emit.files import write_graph_files
 
-        model = api.build(plan, verbose=verbose)
+        model = api.build(plan, verbose=verbose, init_from=init_from, mapping=mapping or ())
         rep = model.report
+        restored = {"init_from": model.init_from.to_json()} if model.init_from else {}
+        if model.init_from:
+            _warn(model.init_from.comparison.warnings)
         with staged(directory, str(file)) as tmp:
             write_graph_files(model, tmp)
-            write_json(tmp / "plan.json", {"plan": plan_json(plan), "report": report_json(rep, True)})
+            write_json(tmp / "plan.json", {"plan": plan_json(plan), "report": report_json(rep, True), **restored})
+            write_spec_files(tmp, prepared)
         checked = f"plan matches graph: {len(model.variables)}/{len(plan.variables)} variables"
         if fmt is Format.json:
             typer.echo(json.dumps({"ok": True, "output": str(directory), "report": report_json(rep),
-                                   "variables_checked": len(model.variables)}, indent=2))
+                                   "variables_checked": len(model.variables), **restored}, indent=2))
         else:
             console = _out(quiet)
             RENDERERS["table"](rep, console)
             console.print(checked)
+            if model.init_from:
+                render_init_from(model.init_from, console)
             console.print(f"wrote {directory}/ (graph.pbtxt, model.meta, plan.json, TensorBoard events)")
+
+
+@app.command()
+def diff(old: Annotated[Path, typer.Argument(help="The spec a checkpoint was saved from.", show_default=False)],
+         new: Annotated[Path, typer.Argument(help="The spec to restore it into.", show_default=False)],
+         mapping: MapOpt = None, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
+         verbose: VerboseOpt = False, debug: DebugOpt = False,
+         max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
+         max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
+    """Compare two specs' variables: does a checkpoint of OLD restore into NEW (exit 0) or not (4)? No TensorFlow."""
+    with _guard(debug, fmt):
+        from .diff import RENDERERS as DIFF_RENDERERS, diff_json
+
+        limits = PlanLimits(max_params, max_layers)
+        result = api.diff(api.plan(old, limits), api.plan(new, limits), mapping or ())
+        _warn(result.comparison.warnings)
+        if fmt is Format.json:
+            typer.echo(json.dumps(diff_json(result), indent=2))
+        else:
+            DIFF_RENDERERS["table"](result, _out(quiet))
+        if not result.compatible:
+            raise typer.Exit(EXIT_INCOMPATIBLE)
+
+
+@app.command()
+def check(file: SpecFile,
+          checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A TensorFlow checkpoint: its prefix (dir/model.ckpt-1000) or its directory.", show_default=False)],
+          mapping: MapOpt = None, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
+          verbose: VerboseOpt = False, debug: DebugOpt = False,
+          max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
+          max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
+    """Compare a spec with a checkpoint: does every variable restore (exit 0) or not (4)? Prints the assignment map."""
+    with _guard(debug, fmt):
+        from .compat import check_json, render_check_table
+
+        plan = api.plan(file, PlanLimits(max_params, max_layers))
+        found = api.check(plan, checkpoint, mapping or ())
+        _warn(found.comparison.warnings)
+        if fmt is Format.json:
+            typer.echo(json.dumps(check_json(found.comparison, plan.name, found.checkpoint, found.mapping), indent=2))
+        else:
+            render_check_table(found.comparison, _out(quiet), plan.name, found.checkpoint)
+        if not found.compatible:
+            raise typer.Exit(EXIT_INCOMPATIBLE)
+
+
+def _warn(warnings) -> None:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for w in warnings:
+        err.print(f"warning: {w}", markup=False)
+
+
+@app.command()
+def lint(file: SpecFile, strict: StrictOpt = False, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
+         verbose: VerboseOpt = False, debug: DebugOpt = False,
+         max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
+         max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
+    """Warn about specs that build but probably not as meant (codes: docs/lint.md). No TensorFlow."""
+    with _guard(debug, fmt):
+        from .lint import lint_file, lint_json, render_table, summary
+
+        _, warnings = lint_file(file, PlanLimits(max_params, max_layers), overrides or ())
+        failed = strict and bool(warnings)
+        if fmt is Format.json:
+            typer.echo(json.dumps(lint_json(warnings, str(file), ok=not failed), indent=2))
+        else:
+            render_table(warnings, _out())  # the warnings are the data asked for: --quiet keeps them
+            _out(quiet).print(f"{file}: {summary(warnings, strict)}", markup=False)
+        if failed:
+            raise typer.Exit(EXIT_SPEC)
+
+
+class PictureFormat(str, Enum):
+    dot = "dot"
+    svg = "svg"
+    html = "html"
+
+
+@app.command()
+def graph(file: SpecFile,
+          output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the picture here; .dot, .svg or .html says the format (default: dot text on stdout).")] = None,
+          picture: Annotated[Optional[PictureFormat], typer.Option("--format", "-f", help="dot, svg (needs Graphviz) or html (default: from the -o extension).")] = None,
+          quiet: QuietOpt = False, verbose: VerboseOpt = False, debug: DebugOpt = False,
+          max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
+          max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
+    """Draw the scope tree: blocks as boxes, layers with their op scopes, variables, sharing. No TensorFlow."""
+    from . import scopegraph
+
+    try:  # usage errors (exit 2) before any work: an unknown extension, SVG without Graphviz
+        kind = scopegraph.format_for(output, picture.value if picture else None)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="'--output' / '--format'") from None
+    if kind == "svg" and scopegraph.find_dot() is None:
+        raise typer.BadParameter("SVG needs Graphviz's `dot`, which is not on PATH (apt-get install graphviz, "
+                                 "brew install graphviz); write .dot or .html instead", param_hint="'--format'")
+    with _guard(debug):
+        plan = api.plan(file, PlanLimits(max_params, max_layers), overrides or ())
+        if output is not None and output.resolve() == file.resolve():
+            raise OutputRefused(f"{output} is the spec itself; choose another output file")
+        text = scopegraph.RENDERERS[kind](plan)
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            scopegraph.write_atomic(output, text)
+            shared = sum(1 for v in plan.variables if v.shared)
+            _out(quiet).print(f"wrote {output} ({kind}: {_count(sum(1 for _ in plan.walk()), 'layer')}, "
+                              f"{_count(len(plan.variables), 'variable')}, {shared} shared)", markup=False)
 
 
 @app.command()
@@ -210,6 +369,11 @@ def main_options(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """specc: declarative model specs -> TensorFlow 1 graphs."""
+
+
+from .cli_runs import register as _register_runs  # noqa: E402
+
+_register_runs(app, sys.modules[__name__])  # `train` and `sweep`, with the options above
 
 
 def main() -> None:

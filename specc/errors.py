@@ -78,3 +78,32 @@ class SpecErrors(SpecError):
 
 class BuildError(Exception):
     """The graph TensorFlow built differs from the plan: a bug in specc, never the user's."""
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used as asked, or a `--map` rule that cannot be read.
+
+    `exit_code` is the CLI's: 2 for a usage mistake (a bad rule, no checkpoint at a
+    path), 4 for a checkpoint that does not fit the model. `kind` names it in JSON.
+    """
+
+    exit_code = 2
+    kind = "checkpoint"
+
+
+class MappingError(CheckpointError, ValueError):
+    """A `--map` rule that cannot be parsed (no `=`, a bad regular expression)."""
+
+    kind = "mapping"
+
+
+class IncompatibleCheckpoint(CheckpointError):
+    """`--init-from` a checkpoint whose variables do not fit: a shape or dtype differs,
+    or two rules map two checkpoint variables onto one. `comparison` holds the details."""
+
+    exit_code = 4
+    kind = "incompatible"
+
+    def __init__(self, message: str, comparison=None):
+        super().__init__(message)
+        self.comparison = comparison

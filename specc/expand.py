@@ -116,7 +116,7 @@ class _Expander:
 
         self.marks = {p: m for p, m in doc.marks.items() if kept(p)}
         self.key_marks = {p: m for p, m in doc.key_marks.items() if kept(p)}
-        self.origins: dict[tuple, list[str]] = {}
+        self.origins: dict[tuple, list[str]] = {p: list(n) for p, n in doc.origins.items() if kept(p)}  # --set notes
         self.levels: dict[int, _Level] = {}  # id() of an output list of layers -> its names
         self.count = 0
         self.trail: tuple[str, ...] = ()  # how the layer being expanded was made, for errors
@@ -142,7 +142,7 @@ class _Expander:
             else:
                 out[key] = value
         origins = {path: tuple(notes) for path, notes in self.origins.items()}
-        return Document(self.doc.file, out, self.doc.lines, self.marks, self.key_marks, origins)
+        return replace(self.doc, data=out, marks=self.marks, key_marks=self.key_marks, origins=origins)
 
     # -- errors and marks ----------------------------------------------------------------
 
@@ -174,11 +174,7 @@ class _Expander:
 
     def mark(self, src: tuple, dst: tuple) -> None:
         """The node at `dst` in the result came from `src` in the source."""
-        mark = self.doc.marks.get(src)
-        if mark is None:
-            where = self.doc.where(src)
-            mark = (where.line, where.col)
-        self.marks[dst] = mark
+        self.marks[dst] = self.doc.mark(src)
         key = self.doc.key_marks.get(src)
         if key is not None:
             self.key_marks[dst] = key
@@ -420,7 +416,7 @@ class _Expander:
         if filled:
             # The layer was valid as written and each default on its own; together they must be too
             # (a type may refuse two keys at once). Its layers are checked on their own.
-            view = Document(self.doc.file, None, self.doc.lines, self.marks, self.key_marks)
+            view = replace(self.doc, data=None, marks=self.marks, key_marks=self.key_marks, origins={})
             self.check(view, {k: v for k, v in layer.items() if k != "layers"}, dst, "layer")
 
     def check(self, doc: Document, value: Any, path: tuple, definition: str, skip: tuple[str, ...] = ()) -> None:

@@ -43,6 +43,10 @@ class Document:
     were created later (defaults, expansion) borrow the mark of their nearest
     ancestor. `origins` maps the path of a node that expansion made (a template
     instance, a repeat's copy) to how it was made, for messages.
+
+    A spec that extends others (`base:`, `include:`; specc.compose) holds nodes
+    from several files: their marks are (line, col, file) and `sources` maps
+    each such file to its lines; a plain (line, col) mark is in `file`.
     """
 
     file: str
@@ -51,19 +55,25 @@ class Document:
     marks: dict = field(default_factory=dict, compare=False)
     key_marks: dict = field(default_factory=dict, compare=False)
     origins: dict = field(default_factory=dict, compare=False)
+    sources: dict = field(default_factory=dict, compare=False)
 
     def where(self, path: SpecPath, at_key: bool = False) -> Location:
         """The location of `path`: its key when `at_key` and one exists, else its value."""
         path = tuple(path)
         via = self.via(path)
         if at_key and path in self.key_marks:
-            line, col = self.key_marks[path]
-            return Location(self.file, line, col, path, via)
-        probe = path
+            return self._located(self.key_marks[path], path, via)
+        return self._located(self.mark(path), path, via)
+
+    def mark(self, path: SpecPath) -> tuple:
+        """The mark of `path`, or of its nearest ancestor that has one."""
+        probe = tuple(path)
         while probe not in self.marks and probe:
             probe = probe[:-1]
-        line, col = self.marks.get(probe, (1, 1))
-        return Location(self.file, line, col, path, via)
+        return self.marks.get(probe, (1, 1))
+
+    def _located(self, mark: tuple, path: SpecPath, via: tuple[str, ...]) -> Location:
+        return Location(mark[2] if len(mark) > 2 else self.file, mark[0], mark[1], path, via)
 
     def via(self, path: SpecPath) -> tuple[str, ...]:
         """How the node at `path` was made by expansion, outermost first (empty if written as is)."""
@@ -74,10 +84,11 @@ class Document:
     def error(self, message: str, path: SpecPath, at_key: bool = False) -> SpecError:
         """A SpecError located at `path`, carrying the source line for a caret excerpt."""
         where = self.where(path, at_key)
-        return SpecError(message, where, self.source_line(where.line))
+        return SpecError(message, where, self.source_line(where.line, where.file))
 
-    def source_line(self, line: int) -> str | None:
-        return self.lines[line - 1] if 0 < line <= len(self.lines) else None
+    def source_line(self, line: int, file: str | None = None) -> str | None:
+        lines = self.lines if file is None or file == self.file else self.sources.get(file, ())
+        return lines[line - 1] if 0 < line <= len(lines) else None
 
 
 def load(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Document:

@@ -451,7 +451,7 @@ class _Planner:
         return LayerView(target.path, target.type, target.params, variables)
 
     def check_shape(self, info: TensorInfo, spec: LayerSpec, path: str) -> None:
-        if info.dtype not in FLOAT_DTYPES and spec.type not in ("reshape", "flatten", "identity"):
+        if info.dtype not in FLOAT_DTYPES and spec.type not in ("reshape", "flatten", "identity", "slice"):
             raise self.fail(f"layer '{path}' computes in {info.dtype}; only float layers are supported", spec)
 
     def create_variable(self, spec: LayerSpec, path: str, full: str, request, stack: str) -> None:

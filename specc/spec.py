@@ -209,14 +209,15 @@ def from_document(doc: Document) -> Spec:
                 f"id '{child.id}' is also the name of an input; references would be ambiguous, "
                 "so rename one of them", child.path + ("id",), at_key=True)
     outputs = tuple(ref(t, ("outputs", i)) for i, t in enumerate(data.get("outputs", [])))
-    name = data.get("name") or _stem(doc.file)
+    name = data.get("name") or name_from_file(doc.file, "model")
     return Spec(name, int(data.get("seed", 0)), tuple(inputs), layers, outputs,
                 tuple((data.get("vars") or {}).items()), doc)
 
 
-def _stem(file: str) -> str:
+def name_from_file(file: str, fallback: str) -> str:
+    """A name for what a file defines, from its stem: safe as a directory name, never hidden."""
     from pathlib import Path
     import re
 
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(file).stem) or "model"
-    return stem if stem[0] not in ".-" else "m" + stem
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(file).stem) or fallback
+    return stem if stem[0] not in ".-" else fallback[0] + stem

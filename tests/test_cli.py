@@ -166,7 +166,7 @@ def test_json_output_parses(command):
     data = json.loads(done.stdout)
     if command == "validate":
         assert data == {"ok": True, "file": str(SIAMESE), "model": "siamese", "inputs": 2, "layers": 8,
-                        "variables": 4, "parameters": 1744}
+                        "variables": 4, "parameters": 1744, "warnings": []}
     else:
         assert [v["name"] for v in data["variables"]] == SIAMESE_VARIABLES
         assert data["totals"]["shared_variables"] == 4

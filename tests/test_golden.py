@@ -5,7 +5,9 @@ tests make it visible. To accept an intended change, regenerate on purpose:
 
     SPECC_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
 
-and review the diff of tests/golden/ like any other code change.
+and review the diff of tests/golden/ like any other code change. A spec marked
+`# specc-test: plan-only` (conftest.plan_only: BERT-Base, ALBERT-Base) is compared by its
+plan only; tests/test_bert_albert.py builds it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 
 import specc
 
-from .conftest import ROOT, SPECS
+from .conftest import ROOT, SPECS, plan_only
 
 GOLDEN = ROOT / "tests" / "golden"
 SPEC_FILES = sorted(SPECS.glob("*.yaml"))
@@ -48,6 +50,8 @@ def test_plan_and_graph_match_the_golden_file(tf, spec_file):
         golden.write_text(text)
     assert golden.exists(), f"no golden file for {spec_file.name}; run SPECC_UPDATE_GOLDEN=1 pytest {__file__}"
     assert text == golden.read_text(), f"{spec_file.name}: names changed; review, then regenerate on purpose"
+    if plan_only(spec_file):
+        return
     # The built graph holds exactly the golden variables, and every layer's ops sit in its golden scope.
     model = specc.build(plan)
     expected = sorted(line for line in golden.read_text().splitlines() if line.startswith("variable "))

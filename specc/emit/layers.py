@@ -82,6 +82,14 @@ def identity(tf, layer, xs, variables):
     return tf.identity(xs[0])
 
 
+def slice_layer(tf, layer, xs, variables):
+    p, x = layer.params, xs[0]
+    axis = p.axis % x.shape.rank
+    end = None if p.size == -1 else p.begin + p.size
+    y = x[(slice(None),) * axis + (slice(p.begin, end),)]  # one strided_slice, as `x[:, 0:1]`
+    return tf.squeeze(y, axis=axis) if p.squeeze else y
+
+
 EMITTERS = {
     "dense": dense,
     "activation": activation_layer,
@@ -93,6 +101,7 @@ EMITTERS = {
     "reshape": reshape,
     "flatten": flatten,
     "identity": identity,
+    "slice": slice_layer,
     "block": None,  # the emitter walks blocks itself
 }
 

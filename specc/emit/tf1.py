@@ -33,6 +33,7 @@ class Model:
         variables: tf.Variable objects by full variable name (no `:0`).
         tensors: every layer's output by layer path.
         report: the sharing report (specc.report.Report).
+        init_from: with `build(..., init_from=...)`, what restored from the checkpoint (specc.compat.InitFrom).
     """
 
     plan: Plan
@@ -42,6 +43,7 @@ class Model:
     variables: dict[str, Any]
     tensors: dict[str, Any] = field(repr=False)
     report: Any = None
+    init_from: Any = None
 
 
 def emit(plan: Plan, verbose: bool = False) -> Model:

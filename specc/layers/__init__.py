@@ -18,6 +18,7 @@ LAYER_TYPES: dict[str, LayerType] = {
         LayerType("reshape", core.parse_reshape, core.infer_reshape),
         LayerType("flatten", core.parse_none, core.infer_flatten),
         LayerType("identity", core.parse_none, core.infer_identity),
+        LayerType("slice", core.parse_slice, core.infer_slice),
         LayerType("conv1d", conv.parse_conv1d, conv.infer_conv, scoped=True),
         LayerType("conv2d", conv.parse_conv2d, conv.infer_conv, scoped=True),
         LayerType("max_pool2d", conv.parse_pool, conv.infer_max_pool2d),

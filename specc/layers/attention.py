@@ -25,10 +25,14 @@ def _core_ops(mask: TensorInfo | None, dtype: str) -> tuple[str, ...]:
 
 def _check_mask(mask: TensorInfo, q: TensorInfo, k: TensorInfo, ctx: LayerContext) -> None:
     want = (q.shape[0], q.shape[1], k.shape[1])
-    ok = len(mask.shape) == 3 and all(a is None or b is None or a == b for a, b in zip(mask.shape, want))
+    # A query length of 1 is a padding mask, one row for every query: the emitter's
+    # (1 - mask) * -10000 broadcasts it, as ALBERT does with its [batch, 1, key length, 1] mask.
+    ok = len(mask.shape) == 3 and all(a is None or b is None or a == b or (axis == 1 and a == 1)
+                                      for axis, (a, b) in enumerate(zip(mask.shape, want)))
     if not ok:
         dims = ", ".join("?" if d is None else str(d) for d in want)
-        raise ctx.error(f"the mask must be [batch, query length, key length] = [{dims}] of 0/1, got {mask}", "mask")
+        raise ctx.error(f"the mask must be [batch, query length, key length] = [{dims}] (or [batch, 1, key length], "
+                        f"one row for every query) of 0/1, got {mask}", "mask")
     if mask.dtype not in ("bool", "int32", "int64", "float16", "bfloat16", "float32", "float64"):
         raise ctx.error(f"the mask must be bool, int or float, got {mask}", "mask")
 

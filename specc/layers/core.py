@@ -237,3 +237,39 @@ def infer_flatten(p: NoParams, inputs: list[TensorInfo], dtype: str, ctx: LayerC
 def infer_identity(p: NoParams, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
     (x,) = inputs
     return Inferred(x, (), ("Identity",))
+
+
+# -- slice -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Slice:
+    axis: int
+    begin: int
+    size: int  # -1: to the end of the axis
+    squeeze: bool  # drop the axis (size 1 only): BERT's tf.squeeze(x[:, 0:1, :], axis=1)
+
+
+def parse_slice(raw: dict) -> Slice:
+    return Slice(raw["axis"], raw.get("begin", 0), raw.get("size", -1), raw.get("squeeze", False))
+
+
+def infer_slice(p: Slice, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
+    (x,) = inputs
+    rank = len(x.shape)
+    if not -rank <= p.axis < rank:
+        raise ctx.error(f"axis {p.axis} is out of range for {x}", "axis")
+    axis = p.axis % rank
+    dim = x.shape[axis]
+    if dim is not None and p.begin >= dim:
+        raise ctx.error(f"`begin` {p.begin} is past the end of axis {p.axis} of {x}", "begin")
+    if dim is not None and p.size != -1 and p.begin + p.size > dim:
+        raise ctx.error(f"`begin` {p.begin} + `size` {p.size} runs past the end of axis {p.axis} of {x}", "size")
+    if p.squeeze and p.size != 1:
+        raise ctx.error("`squeeze` drops the sliced axis, so it needs `size: 1`", "squeeze")
+    if p.size != -1:
+        out: int | None = p.size
+    else:
+        out = None if dim is None else dim - p.begin
+    shape = x.shape[:axis] + (() if p.squeeze else (out,)) + x.shape[axis + 1:]
+    # Python slicing (`x[:, 0:1]`) makes a strided_slice, as BERT's pooler does.
+    return Inferred(TensorInfo(shape, x.dtype), (), ("strided_slice",) + (("Squeeze",) if p.squeeze else ()))

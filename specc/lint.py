@@ -1,0 +1,433 @@
+"""Lint: specs that build, but probably not into what their author meant. No TensorFlow.
+
+Each rule is one small function from a `Context` (the expanded spec and its plan) to
+warnings, wired by code in `RULES` (codes in the style of ruff's: a letter prefix, a
+digit for the family, two for the rule). A warning is located like an error
+(`file:line:col: path`), at the key it is about, and a comment on that line silences it:
+
+    - {id: probe, type: identity, input: encoder}   # specc: ignore[SC101]
+
+`# specc: ignore` without codes silences every code on its line. docs/lint.md lists
+the codes, each with an example.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+from .errors import Location, format_path
+from .load import Document
+from .plan import Plan, PlannedLayer
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class LintWarning:
+    """One finding: a code, what is wrong and what to do, and where."""
+
+    code: str
+    message: str
+    where: Location
+
+    def render(self) -> str:
+        """`file:line:col: path: CODE message`, then how an expanded node came to be, if it did."""
+        text = f"{self.where}: {self.code} {self.message}"
+        if self.where.via:
+            text += f"\n    expanded from: {'; '.join(self.where.via)}"
+        return text
+
+    def to_json(self) -> dict:
+        w = self.where
+        out = {"code": self.code, "name": RULES[self.code].name if self.code in RULES else "",
+               "file": w.file, "line": w.line, "column": w.col, "path": format_path(w.path), "message": self.message}
+        return {**out, "expanded_from": list(w.via)} if w.via else out
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every rule reads: the expanded document (raw values and marks) and the plan."""
+
+    doc: Document
+    plan: Plan
+
+    def raw(self, path: tuple) -> Any:
+        """The expanded spec's value at `path` (None if there is none)."""
+        node = self.doc.data
+        for part in path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
+
+    def written(self, layer: PlannedLayer, key: str) -> bool:
+        node = self.raw(layer.where.path)
+        return isinstance(node, dict) and key in node
+
+    def at(self, layer: PlannedLayer, key: str) -> Location:
+        """The location of a layer's key: the key itself when written, else the layer's `id`."""
+        return self.doc.where(layer.where.path + (key if self.written(layer, key) else "id",), at_key=True)
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    check: Callable[[Context], Iterable[LintWarning]]
+
+    @property
+    def summary(self) -> str:
+        return (self.check.__doc__ or "").strip().splitlines()[0]
+
+
+# -- the rules ---------------------------------------------------------------------------------
+
+def unused_layers(ctx: Context) -> Iterator[LintWarning]:
+    """SC101: a layer whose output reaches no output of the model."""
+    live = _live(ctx)
+    used_vars = {b.name for layer in ctx.plan.walk() if layer.path in live for b in layer.variables}
+    outputs = ", ".join(o.key for o in ctx.plan.outputs)
+    owners = {v.name: v.owner for v in ctx.plan.variables}
+
+    def visit(layers: tuple[PlannedLayer, ...]) -> Iterator[LintWarning]:
+        for layer in layers:
+            subtree = list(layer.walk())
+            if any(x.path in live for x in subtree):
+                yield from visit(layer.children)
+                continue
+            # A layer that creates variables a live layer reuses is needed for them.
+            if any(b.name in used_vars and not b.borrowed for x in subtree for b in x.variables if not x.reuse):
+                yield from visit(layer.children)
+                continue
+            what = "block" if layer.children else "layer"
+            created = any(owners[b.name] == x.path for x in subtree for b in x.variables)
+            also = ", and its variables are still created and saved in checkpoints" if created else ""
+            yield LintWarning("SC101", f"{what} '{layer.path}' feeds no output (outputs: {outputs}): its ops are "
+                                       f"built and never run{also}; remove it, or add it to `outputs:`",
+                              ctx.at(layer, "id"))
+
+    return visit(ctx.plan.layers)
+
+
+def unused_inputs(ctx: Context) -> Iterator[LintWarning]:
+    """SC102: an input that feeds no output (nor a `train:` section's labels)."""
+    live = _live(ctx)
+    for inp in ctx.plan.inputs:
+        if inp.name not in live:
+            readers = [layer.path for layer in ctx.plan.walk() if inp.name in layer.inputs and not layer.children]
+            why = (f"only layers that feed no output read it ({', '.join(readers)})" if readers
+                   else "no layer reads it")
+            yield LintWarning("SC102", f"input '{inp.name}' feeds no output: {why}; a caller must still feed "
+                                       "it unless it has a `default`. Remove it, or use it",
+                              ctx.doc.where(("inputs", inp.name), at_key=True))
+
+
+def case_only_scopes(ctx: Context) -> Iterator[LintWarning]:
+    """SC201: two scope names that differ only by case."""
+    for claims in _namespaces(ctx).values():
+        first: dict[str, _Claim] = {}
+        for claim in claims:
+            seen = first.setdefault(claim.name.lower(), claim)
+            if seen.name != claim.name:
+                yield LintWarning("SC201", f"{claim.what} '{claim.name}' differs only by case from {seen.what} "
+                                           f"'{seen.name}' (line {seen.where.line}); TensorFlow compares names "
+                                           f"case-insensitively, so ops land in '{claim.name}_1' and a checkpoint "
+                                           "reader cannot tell the two apart: use one spelling", claim.where)
+
+
+_SUFFIX = re.compile(r"^(?P<base>.+)_(?P<n>[1-9][0-9]*)$")
+
+
+def reentry_like_scopes(ctx: Context) -> Iterator[LintWarning]:
+    """SC202: a scope named like TensorFlow's re-entry of another (`tower_1` next to `tower`)."""
+    for (space, _), claims in _namespaces(ctx).items():
+        if space != "vars":
+            continue  # op-only names (`residual_1` after `residual`) never reach a checkpoint
+        by_name = {}
+        for claim in claims:
+            by_name.setdefault(claim.name.lower(), claim)
+        for claim in claims:
+            match = _SUFFIX.match(claim.name)
+            base = by_name.get(match["base"].lower()) if match else None
+            if base is None or _source(base.where) == _source(claim.where):
+                continue  # no base, or copies of one repeated layer (`h{i}`)
+            yield LintWarning("SC202", f"{claim.what} '{claim.name}' is the name TensorFlow itself gives the "
+                                       f"{_ordinal(int(match['n']) + 1)} entry of '{base.name}' (line "
+                                       f"{base.where.line}): a re-entered '{base.name}' puts its ops there, and "
+                                       f"'{claim.name}/...' variables in a checkpoint read as '{base.name}' built "
+                                       "again without sharing; choose a name TensorFlow does not generate",
+                              claim.where)
+
+
+_TWIN_WORDS = ("left", "right", "first", "second")
+
+
+def unshared_twins(ctx: Context) -> Iterator[LintWarning]:
+    """SC301: two layers with the same structure on twin-looking scopes that do not share."""
+    groups: dict[tuple, dict[tuple, PlannedLayer]] = {}
+    for layer in ctx.plan.walk():
+        if (layer.reuse or not layer.frames or layer.frames[-1].kind != "variable_scope"
+                or not any(x.variables for x in layer.walk())):
+            continue
+        parent, _, name = (layer.var_scope or "").rpartition("/")
+        # One layer per source location: the copies one `repeat` makes (BERT's layer_0 ... layer_11)
+        # are separate on purpose, and comparing thousands of them pairwise would be slow.
+        groups.setdefault((parent, _twin_stem(name)), {}).setdefault(_source(layer.where), layer)
+    twins = _Twins(ctx.plan)
+    for group in groups.values():
+        layers = list(group.values())
+        for i, later in enumerate(layers):
+            earlier = next((e for e in layers[:i] if twins(e, later)), None)
+            if earlier is None:
+                continue
+            yield LintWarning("SC301", f"'{later.path}' (scope '{later.var_scope}') has the structure of "
+                                       f"'{earlier.path}' (scope '{earlier.var_scope}', line "
+                                       f"{earlier.where.line}) and reads another input, but creates variables "
+                                       f"of its own; if they are one tower applied twice, write "
+                                       f"`share: {earlier.path}`", ctx.at(later, "scope"))
+
+
+def inert_share_false(ctx: Context) -> Iterator[LintWarning]:
+    """SC302: `share: false` inside a block that shares (it reuses anyway)."""
+
+    def visit(layers: Any, path: tuple, sharing: tuple | None) -> Iterator[LintWarning]:
+        for i, raw in enumerate(layers if isinstance(layers, list) else ()):
+            if not isinstance(raw, dict):
+                continue
+            here = path + (i,)
+            if sharing is not None and raw.get("share") is False:
+                block, line = sharing
+                yield LintWarning("SC302", f"`share: false` has no effect inside block '{block}' (line {line}), "
+                                           "which shares: TensorFlow's reuse is inherited by every scope inside "
+                                           "and cannot be turned off, so this layer reuses too. Remove it, or move "
+                                           "the layer out of the shared block to give it variables of its own",
+                                  ctx.doc.where(here + ("share",), at_key=True))
+            inner = sharing
+            if inner is None and raw.get("share") not in (None, False):
+                inner = (raw.get("id"), ctx.doc.where(here).line)
+            yield from visit(raw.get("layers"), here + ("layers",), inner)
+
+    return visit(ctx.raw(("layers",)), ("layers",), None)
+
+
+RULES: dict[str, Rule] = {r.code: r for r in (
+    Rule("SC101", "unused-layer", unused_layers),
+    Rule("SC102", "unused-input", unused_inputs),
+    Rule("SC201", "case-only-scopes", case_only_scopes),
+    Rule("SC202", "reentry-like-scope", reentry_like_scopes),
+    Rule("SC301", "unshared-twins", unshared_twins),
+    Rule("SC302", "inert-share-false", inert_share_false),
+)}
+
+
+# -- running them ----------------------------------------------------------------------------
+
+def check(spec: Spec, plan: Plan, select: Iterable[str] | None = None) -> list[LintWarning]:
+    """Run the lint rules on a spec and its plan.
+
+    Args:
+        spec: the expanded spec (`specc.load`); its document gives raw values and source lines.
+        plan: its plan (`specc.plan(spec)`).
+        select: the codes to run (default: all of RULES).
+
+    Returns:
+        The warnings not silenced by a `# specc: ignore[...]` comment on their line, in
+        line order, each location once per code.
+    """
+    doc = spec.document
+    ctx = Context(doc, plan)
+    out: dict[tuple, LintWarning] = {}
+    for code in select if select is not None else RULES:
+        for w in RULES[code].check(ctx):
+            # The line the warning names, in the file it names: a spec's `base:` holds lines of its own.
+            if w.code not in _silenced(doc.source_line(w.where.line, w.where.file) or ""):
+                out.setdefault((w.code, w.where.file, w.where.line, w.where.col), w)
+    return sorted(out.values(), key=lambda w: (w.where.file != doc.file, w.where.file, w.where.line,
+                                               w.where.col, w.code))
+
+
+def lint_file(path, limits=None, overrides=()) -> tuple[Plan, list[LintWarning]]:
+    """Load and plan a spec file (as `specc.plan` does, `overrides` included) and lint it.
+
+    Returns:
+        (plan, warnings).
+
+    Raises:
+        SpecError: the spec is wrong (lint runs only on specs that plan).
+    """
+    from dataclasses import replace
+
+    from . import api
+    from .load import DEFAULT_LIMITS
+    from .planner import DEFAULT_PLAN_LIMITS
+
+    limits = limits or DEFAULT_PLAN_LIMITS
+    spec = api.load(path, replace(DEFAULT_LIMITS, max_layers=limits.max_layers), *((overrides,) if overrides else ()))
+    plan = api.plan(spec, limits)
+    return plan, check(spec, plan)
+
+
+def lint_json(warnings: list[LintWarning], file: str, ok: bool = True) -> dict:
+    """`specc lint --format json`: `ok` is false only when --strict turned warnings into errors."""
+    return {"ok": ok, "file": file, "warnings": [w.to_json() for w in warnings]}
+
+
+def render_table(warnings: list[LintWarning], console) -> None:
+    """One warning a line (`file:line:col: path: CODE message`), as ruff and compilers print them."""
+    for w in warnings:
+        console.print(w.render(), markup=False)
+
+
+def summary(warnings: list[LintWarning], strict: bool) -> str:
+    if not warnings:
+        return "no lint warnings"
+    n = len(warnings)
+    codes = ", ".join(sorted({w.code for w in warnings}))
+    tail = "--strict makes them errors" if not strict else "errors under --strict"
+    return f"{n} lint warning{'' if n == 1 else 's'} ({codes}); {tail} (see docs/lint.md)"
+
+
+# A YAML comment (a `#` at the start or after a blank) that silences codes on its line.
+_IGNORE = re.compile(r"(?:^|\s)#.*?\bspecc:\s*ignore\b(?:\[(?P<codes>[A-Za-z0-9_,\s]*)\])?")
+
+
+def _silenced(line: str) -> frozenset[str] | _All:
+    """The codes a line's `# specc: ignore[...]` comment silences (all of them without a list)."""
+    match = _IGNORE.search(line)
+    if match is None:
+        return frozenset()
+    if match["codes"] is None:
+        return _All()
+    return frozenset(c.strip().upper() for c in match["codes"].split(",") if c.strip())
+
+
+class _All:
+    def __contains__(self, code: object) -> bool:
+        return True
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _live(ctx: Context) -> set[str]:
+    """Tensor keys (inputs and layer paths) that some output depends on, and the training labels."""
+    plan = ctx.plan
+    by_path = {layer.path: layer for layer in plan.walk()}
+    live: set[str] = set()
+    todo = [o.key for o in plan.outputs]
+    labels = ctx.raw(("train", "labels"))
+    if isinstance(labels, str):
+        todo.append(labels)
+    while todo:
+        key = todo.pop()
+        if key in live:
+            continue
+        live.add(key)
+        layer = by_path.get(key)
+        if layer is not None:
+            todo.extend([layer.result] if layer.children else layer.inputs)
+    return live
+
+
+class _Twins:
+    """Whether two layers are twins: the same structure, different inputs, neither computed from the other."""
+
+    def __init__(self, plan: Plan):
+        self.by_path = {x.path: x for x in plan.walk()}
+        self.variables = {v.name: v for v in plan.variables}
+        self.structures: dict[str, tuple] = {}
+
+    def __call__(self, a: PlannedLayer, b: PlannedLayer) -> bool:
+        if self.structure(a) != self.structure(b):
+            return False
+        if set(a.inputs) == set(b.inputs):
+            return False  # two heads on one tensor: sharing would make them one head
+        return not self.depends(b, a.path) and not self.depends(a, b.path)
+
+    def structure(self, layer: PlannedLayer) -> tuple:
+        """What makes two layers interchangeable: types, ids inside, variable shapes, output shape."""
+        if layer.path not in self.structures:
+            self.structures[layer.path] = (
+                layer.type, layer.output.shape, layer.output.dtype,
+                tuple((b.local, self.variables[b.name].shape, self.variables[b.name].dtype) for b in layer.variables),
+                tuple((c.id, self.structure(c)) for c in layer.children))
+        return self.structures[layer.path]
+
+    def depends(self, layer: PlannedLayer, on: str) -> bool:
+        """Whether `layer`'s output is computed from the tensor `on` (or from a layer inside it)."""
+        seen: set[str] = set()
+        todo = [layer.result] if layer.children else list(layer.inputs)
+        while todo:
+            key = todo.pop()
+            if key == on or key.startswith(on + "."):
+                return True
+            if key in seen:
+                continue
+            seen.add(key)
+            x = self.by_path.get(key)
+            if x is not None:
+                todo.extend([x.result] if x.children else x.inputs)
+        return False
+
+
+def _twin_stem(name: str) -> str:
+    """`tower2`, `tower_b`, `tower-1`, `left_tower`, `tower_right` -> `tower`; other names unchanged."""
+    low = name.lower()
+    for word in _TWIN_WORDS:
+        for sep in "_-":
+            if low.startswith(word + sep) and len(low) > len(word) + 1:
+                return low[len(word) + 1:]
+            if low.endswith(sep + word) and len(low) > len(word) + 1:
+                return low[:-len(word) - 1]
+    match = re.fullmatch(r"(.+?)(?:[_-]?[0-9]+|[_-][a-z])", low)
+    return match[1] if match else low
+
+
+@dataclass(frozen=True)
+class _Claim:
+    name: str
+    what: str
+    where: Location
+
+
+def _namespaces(ctx: Context) -> dict[tuple, list[_Claim]]:
+    """The names the spec asks for, grouped by the namespace they compete in, in build order.
+
+    Ops: the first scope each layer opens among its siblings (its `name_scope`, else its
+    variable scope, else its id), and the inputs at the top. Variables: each variable
+    scope a layer creates in, within its parent variable scope.
+    """
+    plan = ctx.plan
+    spaces: dict[tuple, list[_Claim]] = {("ops", ""): [
+        _Claim(i.name, "input", ctx.doc.where(("inputs", i.name), at_key=True)) for i in plan.inputs]}
+    seen_vars: set[str] = set()
+
+    def visit(layers: tuple[PlannedLayer, ...], parent: str) -> None:
+        for layer in layers:
+            if layer.frames:
+                frame = layer.frames[0]
+                key = ("name_scope" if frame.kind == "name_scope" and ctx.written(layer, "name_scope")
+                       and frame.name != layer.id else "scope")
+                what = "name scope" if key == "name_scope" else "scope"
+                spaces.setdefault(("ops", parent), []).append(_Claim(frame.name, what, ctx.at(layer, key)))
+            last = layer.frames[-1] if layer.frames else None
+            if (last is not None and last.kind == "variable_scope" and not layer.reuse
+                    and layer.var_scope not in seen_vars):
+                seen_vars.add(layer.var_scope)
+                var_parent, _, name = layer.var_scope.rpartition("/")
+                spaces.setdefault(("vars", var_parent), []).append(
+                    _Claim(name, "variable scope", ctx.at(layer, "scope")))
+            visit(layer.children, layer.op_scope)
+
+    visit(plan.layers, "")
+    return spaces
+
+
+def _source(where: Location) -> tuple:
+    """Where a node was written: the copies a template or `repeat` made share it."""
+    return where.file, where.line, where.col
+
+
+def _ordinal(n: int) -> str:
+    return {1: "first", 2: "second", 3: "third"}.get(n, f"{n}th")

@@ -1,0 +1,379 @@
+"""`specc sweep`: an experiment's grid of variants, each built (and trained) into a run directory of its own.
+
+    experiment file -> its variants (every combination of the `sweep:` values, each a
+    list of overrides with a stable, readable name) -> the variants not yet complete,
+    run in worker processes -> one row per variant -> summary.csv, summary.json, a table
+
+A variant's directory is written by specc.runs.write_run through
+specc.output.staged, so it appears whole, marker last, or not at all: a variant
+killed half-way leaves only a hidden staging directory, which the next run tidies
+away. A re-run skips the variants whose directory is complete (`force`: redoes them).
+
+Workers are processes started with `spawn` (TensorFlow does not survive `fork`);
+each imports TensorFlow once and builds the variants it is given. This module
+never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+import os
+import re
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from . import compose as _compose
+from . import overrides as _overrides
+from .errors import SpecError
+from .load import DEFAULT_LIMITS, Document
+from .output import MARKER, OutputRefused, check_target, write_json
+from .planner import DEFAULT_PLAN_LIMITS, PlanLimits
+from .spec import name_from_file
+
+SUMMARY_JSON = "summary.json"
+SUMMARY_CSV = "summary.csv"
+DEFAULT_VARIANT = "default"  # the one variant of an experiment without `sweep:`
+_SHORT = ("vars.", "layers.", "train.")  # prefixes a variant's name leaves out
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")  # in a label or a value: `,` and `=` join them
+_MAX_NAME = 120
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One point of the grid.
+
+    Attributes:
+        name: its directory name (`hidden=64,encoder.share=true`), unique within the experiment.
+        values: sweep path -> value, in the order of `sweep:`.
+        overrides: what makes it: the command line's `--set`, then the sweep's values.
+    """
+
+    name: str
+    values: tuple[tuple[str, Any], ...]
+    overrides: tuple[_overrides.Override, ...]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    file: str
+    axes: tuple[tuple[str, tuple], ...]
+    variants: tuple[Variant, ...]
+
+
+def experiment(file: str | Path, overrides: Sequence[_overrides.Override] = ()) -> Experiment:
+    """Read an experiment file (any spec; `sweep:` makes it a grid) and name its variants. No TensorFlow.
+
+    Raises:
+        SpecError: a bad `sweep:` (not a mapping of lists, a path that names nothing), or an
+            experiment file that cannot be loaded.
+    """
+    doc = _compose.load(file, DEFAULT_LIMITS, overrides)
+    data = doc.data if isinstance(doc.data, dict) else {}
+    name = data.get("experiment")
+    if name is not None and not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name)):
+        raise doc.error("`experiment:` names a directory: letters, digits, '_', '.', '-'", ("experiment",))
+    axes = _axes(doc, data.get("sweep"))
+    return Experiment(name or name_from_file(doc.file, "experiment"), str(file), axes, tuple(variants(axes, overrides)))
+
+
+def _axes(doc: Document, sweep: Any) -> tuple[tuple[str, tuple], ...]:
+    if sweep is None:
+        return ()
+    if not isinstance(sweep, dict) or not sweep:
+        raise doc.error("`sweep:` maps override paths to lists of values, e.g. {vars.hidden: [64, 128]}", ("sweep",))
+    for target, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise doc.error(f"sweep path '{target}' needs a non-empty list of values to try", ("sweep", target))
+    return tuple((target, tuple(values)) for target, values in sweep.items())
+
+
+def variants(axes: tuple[tuple[str, tuple], ...], base: Sequence[_overrides.Override] = ()) -> list[Variant]:
+    """Every combination of the axes' values, the first axis slowest, each with its name.
+
+    A name is `label=value` for each axis, joined by commas: the label is the sweep path
+    without a leading `vars.`, `layers.` or `train.` (the whole path when two would
+    coincide), the value compact YAML (`true`, `64`, `[null, 8]`). In labels and values,
+    characters other than letters, digits and `._+-` become `_`; a name longer than 120
+    characters, or one that two variants would share, ends in `-` and 8 hex digits of a
+    hash of the full text.
+    """
+    if not axes:
+        return [Variant(DEFAULT_VARIANT, (), tuple(base))]
+    labels = _labels([t for t, _ in axes])
+    keys = {t: _overrides.parse_path(t) for t, _ in axes}
+    out = []
+    for combo in itertools.product(*(values for _, values in axes)):
+        values = tuple(zip((t for t, _ in axes), combo))
+        text = ",".join(f"{labels[t]}={_overrides.dump_value(v)}" for t, v in values)
+        sets = tuple(_overrides.Override(t, keys[t], v, "sweep") for t, v in values)
+        out.append(Variant(text, values, tuple(base) + sets))
+    names = [_safe(",".join(f"{_UNSAFE.sub('_', labels[t])}={_UNSAFE.sub('_', _overrides.dump_value(v))}"
+                            for t, v in variant.values), variant.name) for variant in out]
+    clashes = {n for n in names if names.count(n) > 1}
+    return [replace(v, name=_hashed(v.name, n) if n in clashes else n) for v, n in zip(out, names)]
+
+
+def _labels(targets: list[str]) -> dict[str, str]:
+    short = {}
+    for t in targets:
+        prefix = next((p for p in _SHORT if t.startswith(p) and len(t) > len(p)), "")
+        short[t] = t[len(prefix):]
+    seen = list(short.values())
+    return {t: (s if seen.count(s) == 1 else t) for t, s in short.items()}
+
+
+def _safe(name: str, text: str) -> str:
+    if name[:1] in (".", "-", ""):
+        name = "_" + name
+    return name if len(name) <= _MAX_NAME else _hashed(text, name[: _MAX_NAME - 9])
+
+
+def _hashed(text: str, name: str) -> str:
+    return f"{name}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}"
+
+
+# -- running --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to run one variant (picklable)."""
+
+    file: str
+    variant: Variant
+    directory: str
+    limits: PlanLimits = DEFAULT_PLAN_LIMITS
+    force: bool = False
+    verbose: bool = False
+
+
+def complete(job: Job) -> dict | None:
+    """The stored row of a variant whose directory is complete and made by the same overrides, else None."""
+    directory = Path(job.directory)
+    marker, run = directory / MARKER, directory / "run.json"
+    if not (marker.is_file() and run.is_file()):
+        return None
+    try:
+        made_by = json.loads(marker.read_text("utf-8"))
+        row = json.loads(run.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if made_by.get("spec_file") != str(Path(job.file).resolve()):
+        return None
+    if row.get("overrides") != [o.text for o in job.variant.overrides]:
+        return None
+    return row
+
+
+def run_variant(job: Job) -> dict:
+    """Build (and train, when the spec has `train:`) one variant. Runs in a worker process.
+
+    Never raises for a failed variant: the row says `failed` and carries the error.
+    """
+    from .runs import prepare, write_run
+    from .training import has_train
+
+    start = time.perf_counter()
+    row: dict[str, Any] = {"variant": job.variant.name, "directory": job.directory}
+    try:
+        check_target(Path(job.directory), job.file, job.force)
+        prepared = prepare(job.file, job.variant.overrides, job.limits, drop=("sweep",))
+        summary = write_run(Path(job.directory), prepared, train=has_train(prepared.spec),
+                            variant=job.variant.name, verbose=job.verbose)
+        row.update(summary, status="ok")
+    except SpecError as e:
+        row.update(status="failed", error=str(e).splitlines()[0], detail=e.render())
+    except OutputRefused as e:
+        row.update(status="failed", error=str(e))
+    except Exception as e:  # a worker's outermost boundary: one variant's bug must not stop the others
+        row.update(status="failed", error=f"internal error: {type(e).__name__}: {e}", detail=traceback.format_exc())
+    row["seconds"] = round(time.perf_counter() - start, 3)
+    return row
+
+
+@dataclass
+class Outcome:
+    experiment: Experiment
+    directory: Path
+    rows: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.rows if r.get("status") != "ok"]
+
+
+def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limits: PlanLimits = DEFAULT_PLAN_LIMITS,
+        verbose: bool = False, on_done: Callable[[dict], None] | None = None) -> Outcome:
+    """Run every variant not already complete, `jobs` at a time, and write the summaries.
+
+    Args:
+        on_done: called with each variant's row as it finishes (reused ones first).
+
+    Returns:
+        The rows, in variant order.
+    """
+    start = time.perf_counter()
+    directory = output / exp.name
+    directory.mkdir(parents=True, exist_ok=True)
+    todo = [Job(exp.file, v, str(directory / v.name), limits, force, verbose) for v in exp.variants]
+    rows: dict[str, dict] = {}
+    pending: list[Job] = []
+    for job in todo:
+        stored = None if force else complete(job)
+        if stored is None:
+            pending.append(job)
+        else:
+            rows[job.variant.name] = {**stored, "variant": job.variant.name, "directory": job.directory,
+                                      "status": "ok", "reused": True}
+            if on_done:
+                on_done(rows[job.variant.name])
+    outcome = Outcome(exp, directory)
+
+    def done(row: dict) -> None:
+        rows[row["variant"]] = row
+        outcome.rows = [rows[j.variant.name] for j in todo if j.variant.name in rows]
+        write_summaries(outcome)
+        if on_done:
+            on_done(row)
+
+    _pool(pending, jobs, done)
+    outcome.rows = [rows[j.variant.name] for j in todo]
+    outcome.seconds = time.perf_counter() - start
+    write_summaries(outcome)
+    return outcome
+
+
+def _pool(pending: list[Job], jobs: int, done: Callable[[dict], None],
+          work: Callable[[Job], dict] = run_variant) -> None:
+    """Run `work` on each job in spawned worker processes. A worker that dies (killed, out of memory)
+    breaks the pool: the jobs it took down are retried one per fresh worker, so only the culprit fails."""
+    if not pending:
+        return
+    context = get_context("spawn")
+    broken: list[Job] = []
+    with _stopping(ProcessPoolExecutor(max_workers=max(1, min(jobs, len(pending))), mp_context=context)) as pool:
+        futures = {pool.submit(work, job): job for job in pending}
+        for future in as_completed(futures):
+            try:
+                done(future.result())
+            except BrokenProcessPool:
+                broken.append(futures[future])
+    for job in sorted(broken, key=pending.index):
+        with _stopping(ProcessPoolExecutor(max_workers=1, mp_context=context)) as pool:
+            try:
+                done(pool.submit(work, job).result())
+            except BrokenProcessPool:
+                done({"variant": job.variant.name, "directory": job.directory, "status": "failed",
+                      "error": "the worker process died (killed, or out of memory) while building this variant"})
+
+
+@contextmanager
+def _stopping(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]:
+    """The pool, shut down on the way out; on an interrupt (Ctrl-C), at once.
+
+    Leaving `with ProcessPoolExecutor()` waits for every queued variant to be built,
+    so an interrupt would only return when the sweep is done. Instead the queue is
+    cancelled and the workers are terminated (Python < 3.14 has no public way to do
+    that): their half-built variants are staging directories the next run removes.
+    """
+    try:
+        yield pool
+    except BaseException:
+        workers = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+        for process in workers:
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+# -- summaries ------------------------------------------------------------------------------
+
+COLUMNS = ("variant", "status", "parameters", "trainable_parameters", "shared_parameters", "variables",
+           "shared_variables", "ops", "build_seconds", "train_seconds", "steps", "first_loss", "final_loss",
+           "reused", "error", "directory")
+
+
+def summary_json(outcome: Outcome) -> dict:
+    exp = outcome.experiment
+    return {
+        "experiment": exp.name, "spec": str(Path(exp.file).resolve()),
+        "sweep": {t: list(values) for t, values in exp.axes},
+        "variants": [{**_values(exp, row), **{k: v for k, v in row.items() if k != "detail"},
+                      **({"detail": row["detail"]} if row.get("detail") else {})} for row in outcome.rows],
+        "ok": sum(1 for r in outcome.rows if r.get("status") == "ok"),
+        "failed": sum(1 for r in outcome.rows if r.get("status") != "ok"),
+        "seconds": round(outcome.seconds, 3),
+    }
+
+
+def _values(exp: Experiment, row: dict) -> dict:
+    variant = next((v for v in exp.variants if v.name == row["variant"]), None)
+    return {"values": dict(variant.values) if variant else {}}
+
+
+def summary_csv(outcome: Outcome) -> str:
+    exp = outcome.experiment
+    axes = [t for t, _ in exp.axes]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([COLUMNS[0], *axes, *COLUMNS[1:]])
+    for row in outcome.rows:
+        values = _values(exp, row)["values"]
+        cells = [_cell(values.get(t)) for t in axes]
+        writer.writerow([row.get("variant"), *cells, *(_cell(row.get(c)) for c in COLUMNS[1:])])
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (bool, list, dict)):
+        return _overrides.dump_value(value)
+    return str(value)
+
+
+def write_summaries(outcome: Outcome) -> None:
+    """summary.json and summary.csv in the experiment's directory, each replaced atomically."""
+    write_json(outcome.directory / SUMMARY_JSON, summary_json(outcome))
+    target = outcome.directory / SUMMARY_CSV
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    tmp.write_text(summary_csv(outcome), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def table_rows(outcome: Outcome) -> tuple[list[str], list[list[str]]]:
+    """The comparison table as plain strings: (headers, rows). Losses only when something trained."""
+    trained = any(r.get("final_loss") is not None for r in outcome.rows)
+    failed = any(r.get("status") != "ok" for r in outcome.rows)
+    headers = ["variant", "params", "shared params", "variables", "ops", "build s"]
+    headers += ["first loss", "final loss"] if trained else []
+    headers += ["error"] if failed else []
+    out = []
+    for r in outcome.rows:
+        ok = r.get("status") == "ok"
+        cells = [r["variant"] + (" (reused)" if r.get("reused") else "")]
+        cells += [f"{r['parameters']:,}", f"{r['shared_parameters']:,}", str(r["variables"]), f"{r['ops']:,}",
+                  f"{r['build_seconds']:.2f}"] if ok else ["-"] * 5
+        if trained:
+            cells += [_loss(r.get("first_loss")), _loss(r.get("final_loss"))]
+        if failed:
+            cells.append("" if ok else r.get("error", "failed"))
+        out.append(cells)
+    return headers, out
+
+
+def _loss(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"

@@ -1,0 +1,258 @@
+"""BERT and ALBERT, written as specs, against Google's originals.
+
+Three witnesses agree on every variable name and shape of the released checkpoints:
+  - tests/data/{bert,albert}_base_variables.txt, written from reading the original code
+    (its header names the commits read);
+  - specc's plan and graph of specs/{bert,albert}_base.yaml;
+  - tests/bert_reference.py, the originals' code ported line by line to tf.compat.v1, whose
+    names TensorFlow itself decides (contrib's LayerNorm_1, ALBERT's AUTO_REUSE).
+The tiny specs (the base files with smaller vars) are built, run, trained one step and
+restored from a checkpoint the hand-written port wrote; with the same weights, specc's graph
+and the port compute the same outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+import specc
+from specc.report import report, report_json
+
+from .bert_reference import Config, build_albert, build_bert
+from .conftest import ROOT, SPECS
+
+DATA = ROOT / "tests" / "data"
+BASE = ["bert_base", "albert_base"]
+TINY = ["bert_tiny", "albert_tiny"]
+PORTS = {"bert": build_bert, "albert": build_albert}
+OUTPUTS = ["bert.encoder", "bert.pooler", "cls.predictions", "cls.seq_relationship"]
+BATCH = 3
+
+
+def checkpoint_variables(stem: str) -> list[tuple[str, tuple[int, ...]]]:
+    """tests/data/<stem>_variables.txt: (name, shape) in the original's creation order."""
+    rows = []
+    for line in (DATA / f"{stem}_variables.txt").read_text("utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, shape = line.split(" ", 1)
+            rows.append((name, tuple(json.loads(shape))))
+    return rows
+
+
+def spec_data(stem: str) -> dict:
+    return yaml.safe_load((SPECS / f"{stem}.yaml").read_text("utf-8"))
+
+
+def config(stem: str) -> Config:
+    return Config.from_vars(spec_data(stem)["vars"])
+
+
+def port(tf, stem: str):
+    """The hand-written original for the spec's vars."""
+    return PORTS[stem.split("_")[0]](tf, config(stem))
+
+
+def graph_variables(graph) -> list[tuple[str, tuple[int, ...]]]:
+    return [(v.name[:-2], tuple(v.shape.as_list())) for v in graph.get_collection("variables")]
+
+
+def random_inputs(c: Config, seed: int, padded: int = 5) -> dict[str, np.ndarray]:
+    """Ids below the vocabularies, and an input_mask whose last `padded` positions are padding."""
+    rng = np.random.default_rng(seed)
+    shape = (BATCH, c.seq_length)
+    mask = np.ones(shape, np.int32)
+    mask[:, c.seq_length - padded:] = 0
+    return {"input_ids": rng.integers(0, c.vocab_size, shape).astype(np.int32),
+            "input_mask": mask,
+            "token_type_ids": rng.integers(0, c.type_vocab_size, shape).astype(np.int32)}
+
+
+def session(tf, graph):
+    sess = tf.compat.v1.Session(graph=graph)
+    sess.run([v.initializer for v in graph.get_collection("variables")])
+    return sess
+
+
+# -- the base models: names and shapes of the released checkpoints -----------------------
+
+@pytest.mark.parametrize("stem", BASE)
+def test_the_plan_has_the_checkpoint_names_and_shapes(stem):
+    """No TensorFlow: the plan alone names every variable as the original does, in its order."""
+    plan = specc.plan(SPECS / f"{stem}.yaml")
+    assert [(v.name, v.shape) for v in plan.variables] == checkpoint_variables(stem)
+    assert {(v.dtype, v.trainable) for v in plan.variables} == {("float32", True)}
+
+
+def test_parameter_counts():
+    assert specc.plan(SPECS / "bert_base.yaml").parameters == 110_106_428  # 109,482,240 BertModel + heads
+    assert specc.plan(SPECS / "albert_base.yaml").parameters == 11_813_810
+
+
+@pytest.mark.parametrize("stem", BASE)
+def test_the_base_graph_and_the_hand_written_original_have_the_checkpoint_names(tf, stem):
+    """The plan-only base specs built once (graph only: no 110M-value initialisation), and the
+    hand-written port of the original code: TensorFlow names both exactly as the data file."""
+    model = specc.build(SPECS / f"{stem}.yaml")  # the emitter checks the graph against the plan
+    assert graph_variables(model.graph) == checkpoint_variables(stem)
+    assert graph_variables(port(tf, stem).graph) == checkpoint_variables(stem)
+
+
+@pytest.mark.parametrize("family", ["bert", "albert"])
+def test_tiny_is_base_with_smaller_vars(family):
+    """One structure: the tiny spec is the base spec with other vars (and name), nothing else."""
+    base, tiny = spec_data(f"{family}_base"), spec_data(f"{family}_tiny")
+    assert base.keys() == tiny.keys() and base["vars"].keys() == tiny["vars"].keys()
+    assert base["vars"] != tiny["vars"]
+    for key in base.keys() - {"vars", "name"}:
+        assert base[key] == tiny[key], key
+
+
+# -- ALBERT's cross-layer sharing, as the report shows it ------------------------------------
+
+ALBERT_LAYER = "bert/encoder/transformer/group_0/inner_group_0/"
+ALBERT_LAYER_PARAMS = 7_087_872  # 4 x (768 x 768 + 768) + 768 x 3072 + 3072 + 3072 x 768 + 768 + 2 x (2 x 768)
+
+
+def test_albert_report_shows_one_layer_used_twelve_times():
+    rep = report(specc.plan(SPECS / "albert_base.yaml"))
+    layer_rows = [r for r in rep.rows if r.name.startswith(ALBERT_LAYER)]
+    assert len(layer_rows) == 16 and sum(r.params for r in layer_rows) == ALBERT_LAYER_PARAMS
+    for row in layer_rows:
+        assert row.creator.startswith("bert.encoder.transformer.layer_0.")
+        assert len(row.uses) == 12 and len(row.reusers) == 11
+        # Each application's ops in TensorFlow's re-entry name scope of group_0.
+        scopes = [re.match(r"bert/encoder/transformer/(group_0(_\d+)?)/", scope).group(1) for _, scope in row.uses]
+        assert scopes == ["group_0"] + [f"group_0_{k}" for k in range(1, 12)]
+    # The tied word embeddings (the MLM output layer reads them) are the only other shared variable.
+    others = [r for r in rep.shared_rows() if not r.name.startswith(ALBERT_LAYER)]
+    assert [(r.name, r.reusers) for r in others] == [("bert/embeddings/word_embeddings", ("cls.predictions.logits",))]
+    # Sharing saves 11 more copies of the layer, and an output matrix the size of the table.
+    assert rep.parameters_saved == 11 * ALBERT_LAYER_PARAMS + 30_000 * 128 == 81_806_592
+    assert rep.parameters + rep.parameters_saved == 93_620_402  # the unshared equivalent
+    totals = report_json(rep)["totals"]
+    assert totals["shared_variables"] == 17 and totals["parameters_saved_by_sharing"] == 81_806_592
+
+
+def test_bert_shares_only_the_tied_table():
+    rep = report(specc.plan(SPECS / "bert_base.yaml"))
+    assert [r.name for r in rep.shared_rows()] == ["bert/embeddings/word_embeddings"]
+    assert rep.parameters_saved == 30_522 * 768
+
+
+# -- the tiny models run, and match the originals ----------------------------------------
+
+@pytest.mark.parametrize("stem", TINY)
+def test_tiny_builds_and_runs(tf, stem):
+    c = config(stem)
+    model = specc.build(SPECS / f"{stem}.yaml")
+    feed = random_inputs(c, seed=1)
+    with session(tf, model.graph) as sess:
+        out = sess.run(model.outputs, {model.inputs[k]: v for k, v in feed.items()})
+        # Padding is masked out: other ids at the padded positions change nothing elsewhere.
+        other = dict(feed, input_ids=feed["input_ids"].copy())
+        other["input_ids"][:, -5:] = (other["input_ids"][:, -5:] + 1) % c.vocab_size
+        again = sess.run(model.outputs["bert.encoder"], {model.inputs[k]: v for k, v in other.items()})
+    expected = {"bert.encoder": (BATCH, c.seq_length, c.hidden_size), "bert.pooler": (BATCH, c.hidden_size),
+                "cls.predictions": (BATCH, c.seq_length, c.vocab_size), "cls.seq_relationship": (BATCH, 2)}
+    assert {k: v.shape for k, v in out.items()} == expected
+    for name, value in out.items():
+        assert value.dtype == np.float32 and np.all(np.isfinite(value)), name
+    np.testing.assert_allclose(again[:, :-5], out["bert.encoder"][:, :-5], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(again[:, -5:], out["bert.encoder"][:, -5:])
+
+
+@pytest.mark.parametrize("stem", TINY)
+def test_tiny_restores_a_checkpoint_of_the_hand_written_original(tf, stem, tmp_path):
+    """The port creates its variables (zeros), fills them with known values and saves them
+    with a plain Saver; a Saver over specc's model.variables restores that checkpoint, every
+    value arrives, and both graphs then compute the same outputs."""
+    v1 = tf.compat.v1
+    ref = port(tf, stem)
+    rng = np.random.default_rng(7)
+    with ref.graph.as_default():
+        ref_vars = v1.global_variables()
+        saver = v1.train.Saver(ref_vars)
+    values = {}
+    for var in ref_vars:
+        name, shape = var.name[:-2], var.shape.as_list()
+        values[name] = (rng.normal(0.0, 0.05, shape) + (1.0 if name.endswith("/gamma") else 0.0)).astype(np.float32)
+    with v1.Session(graph=ref.graph) as sess:
+        sess.run([v.initializer for v in ref_vars])
+        for var in ref_vars:
+            var.load(np.zeros(var.shape.as_list(), np.float32), sess)  # zeros, then the known values
+            var.load(values[var.name[:-2]], sess)
+        path = saver.save(sess, str(tmp_path / "original.ckpt"), write_meta_graph=False)
+        feed = random_inputs(config(stem), seed=2)
+        theirs = sess.run(ref.outputs, {ref.inputs[k]: v for k, v in feed.items()})
+
+    assert sorted(name for name, _ in v1.train.list_variables(path)) == sorted(values)
+    model = specc.build(SPECS / f"{stem}.yaml")
+    with model.graph.as_default():
+        restore = v1.train.Saver(model.variables)
+    with v1.Session(graph=model.graph) as sess:
+        restore.restore(sess, path)
+        restored = sess.run(model.variables)
+        ours = sess.run(model.outputs, {model.inputs[k]: v for k, v in feed.items()})
+    assert sorted(restored) == sorted(values)
+    for name, value in values.items():
+        np.testing.assert_array_equal(restored[name], value, err_msg=name)
+    for name in OUTPUTS:
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+# -- ALBERT's sharing, numerically --------------------------------------------------------
+
+def test_albert_one_gradient_step_updates_one_shared_layer(tf):
+    """albert_tiny applies one layer 4 times. One step of gradient descent updates each of its
+    variables once, by the sum of the 4 applications' gradients, and every application then
+    reads the same, updated value."""
+    v1 = tf.compat.v1
+    c = config("albert_tiny")
+    model = specc.build(SPECS / "albert_tiny.yaml")
+    g = model.graph
+    lr = 0.5
+    with g.as_default():
+        loss = (tf.reduce_mean(tf.square(model.outputs["bert.encoder"]))
+                + tf.reduce_mean(tf.square(model.outputs["cls.predictions"]))
+                + tf.reduce_mean(tf.square(model.outputs["cls.seq_relationship"])))
+        kernel = model.variables[ALBERT_LAYER + "attention_1/self/query/kernel"]
+        # Every read of the kernel by a layer (not the variable's own `kernel/Read`), grouped by
+        # application: op scope group_0, group_0_1, ...
+        reads: dict[str, list] = {}
+        for op in g.get_operations():
+            if (op.type == "ReadVariableOp" and op.inputs[0].op is kernel.handle.op
+                    and not op.name.startswith(kernel.op.name + "/")):
+                found = re.match(r"bert/encoder/transformer/(group_0(?:_\d+)?)/", op.name)
+                if found:
+                    reads.setdefault(found.group(1), []).append(op.outputs[0])
+        read_tensors = [t for ts in reads.values() for t in ts]
+        (grad,) = tf.gradients(loss, [kernel])
+        per_read = tf.gradients(loss, read_tensors)
+        train = v1.train.GradientDescentOptimizer(lr).minimize(loss)
+    assert sorted(reads) == ["group_0", "group_0_1", "group_0_2", "group_0_3"]
+
+    # Single tensors: one variable per planned name, one update per variable.
+    handles = [op for op in g.get_operations() if op.type == "VarHandleOp"]
+    assert len(handles) == len(model.variables) == len(model.plan.variables) == 32
+    assert not [op.name for op in handles if "group_0_" in op.name]
+    # (a dense ResourceApplyGradientDescent, or a ResourceScatterAdd for a table only looked up)
+    updated = [re.match(r"GradientDescent/update_(.+)/Resource\w+$", op.name) for op in g.get_operations()
+               if op.type in ("ResourceApplyGradientDescent", "ResourceScatterAdd")]
+    assert sorted(m.group(1) for m in updated) == sorted(model.variables)
+
+    feed = {model.inputs[k]: v for k, v in random_inputs(c, seed=3).items()}
+    with session(tf, g) as sess:
+        before, total, parts = sess.run([kernel, grad, per_read], feed)
+        sess.run(train, feed)
+        after, seen = sess.run([kernel, read_tensors])
+    np.testing.assert_allclose(total, np.sum(parts, axis=0), rtol=1e-5, atol=1e-8)
+    assert all(np.any(p != 0) for p in parts), "every application contributes a gradient"
+    np.testing.assert_allclose(after, before - lr * total, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(after, before)
+    for value in seen:
+        np.testing.assert_array_equal(value, after)

@@ -1,0 +1,223 @@
+"""Sweeps: variant names, the grid built in worker processes, summaries, resuming after a kill.
+
+Every sweep here imports TensorFlow in its workers (spawned processes), so the
+sweeps are few and their models tiny.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from specc import sweep
+from specc.cli import app
+from specc.errors import SpecError
+from specc.overrides import parse
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENT = ROOT / "specs" / "experiments" / "width_and_sharing.yaml"
+SMALL = ROOT / "specs" / "experiments" / "small_encoder.yaml"
+NAMES = ["hidden=16,encoder.share=true", "hidden=16,encoder.share=false",
+         "hidden=32,encoder.share=true", "hidden=32,encoder.share=false"]
+RUN_FILES = {"resolved.yaml", "overrides.json", "plan.json", "graph.pbtxt", "model.meta", "run.json", "metrics.json",
+             "checkpoint", "model.ckpt.index", "model.ckpt.data-00000-of-00001", ".specc-build.json"}
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def staging(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if ".tmp-" in p.name or ".old-" in p.name)
+
+
+# -- the grid and its names (no TensorFlow) ---------------------------------------------------
+
+def test_the_example_experiment_has_four_named_variants():
+    exp = sweep.experiment(EXPERIMENT)
+    assert exp.name == "width_and_sharing"
+    assert [v.name for v in exp.variants] == NAMES
+    assert [o.text for o in exp.variants[1].overrides] == ["vars.hidden=16", "layers.encoder.share=false"]
+
+
+def test_names_are_readable_stable_and_safe():
+    axes = (("vars.hidden", (64, 128)), ("train.learning_rate", (0.01,)), ("inputs.x.shape", ([None, 8],)),
+            ("layers.a.b.name_scope", ("x/y",)))
+    names = [v.name for v in sweep.variants(axes)]
+    assert names == ["hidden=64,learning_rate=0.01,inputs.x.shape=_null__8_,a.b.name_scope=x_y",
+                     "hidden=128,learning_rate=0.01,inputs.x.shape=_null__8_,a.b.name_scope=x_y"]
+    assert names == [v.name for v in sweep.variants(axes)]  # the same every time
+
+
+def test_labels_that_would_coincide_keep_their_whole_paths():
+    axes = (("vars.share", (True,)), ("layers.share", (False,)))
+    assert [v.name for v in sweep.variants(axes)] == ["vars.share=true,layers.share=false"]
+
+
+def test_names_that_sanitise_alike_or_run_long_get_a_hash():
+    names = [v.name for v in sweep.variants((("vars.s", ("a/b", "a:b")),))]
+    assert len(set(names)) == 2 and all(n.startswith("s=a_b-") and len(n) == len("s=a_b-") + 8 for n in names)
+    (long,) = sweep.variants((("vars.s", ("x" * 300,)),))
+    assert len(long.name) <= 120 and long.name[-9] == "-"
+
+
+def test_cli_sets_come_before_the_sweep_values():
+    exp = sweep.experiment(EXPERIMENT, [parse("train.steps=5")])
+    assert [o.text for o in exp.variants[0].overrides] == ["train.steps=5", "vars.hidden=16", "layers.encoder.share=true"]
+
+
+def test_an_unknown_sweep_path_is_located_at_its_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"specc: 1\nbase: {EXPERIMENT}\nsweep:\n  vars.hidden: [8]\n  layers.encodr.share: [true]\n")
+    with pytest.raises(SpecError, match="sweep path 'layers.encodr.share': no layer 'encodr' in 'layers'; "
+                                        "did you mean 'encoder'") as info:
+        sweep.experiment(bad)
+    assert (info.value.where.line, info.value.where.col) == (5, 3)
+
+
+def test_a_sweep_value_must_be_a_list(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"specc: 1\nbase: {EXPERIMENT}\nsweep:\n  vars.hidden: 8\n")
+    with pytest.raises(SpecError, match="needs a non-empty list"):
+        sweep.experiment(bad)
+
+
+def test_a_directory_is_complete_only_with_its_marker_and_the_same_overrides(tmp_path):
+    exp = sweep.experiment(EXPERIMENT)
+    job = sweep.Job(str(EXPERIMENT), exp.variants[0], str(tmp_path / "v"))
+    (tmp_path / "v").mkdir()
+    row = {"overrides": [o.text for o in exp.variants[0].overrides], "parameters": 1}
+    (tmp_path / "v" / "run.json").write_text(json.dumps(row))
+    assert sweep.complete(job) is None  # every file but the marker: half-written
+    (tmp_path / "v" / ".specc-build.json").write_text(json.dumps({"spec_file": str(EXPERIMENT.resolve())}))
+    assert sweep.complete(job) == row
+    other = sweep.Job(str(EXPERIMENT), exp.variants[1], str(tmp_path / "v"))
+    assert sweep.complete(other) is None  # made by other overrides
+
+
+def _die_on_b(job):
+    """A stand-in for run_variant, run in a spawned worker: the worker building 'b' dies."""
+    if job.variant.name == "b":
+        os._exit(9)
+    time.sleep(0.2)
+    return {"variant": job.variant.name, "status": "ok"}
+
+
+def test_a_worker_that_dies_fails_only_its_variant(tmp_path):
+    jobs = [sweep.Job("x.yaml", sweep.Variant(n, (), ()), str(tmp_path / n)) for n in "abcd"]
+    rows: list[dict] = []
+    sweep._pool(jobs, 2, rows.append, work=_die_on_b)
+    assert sorted((r["variant"], r["status"]) for r in rows) == [("a", "ok"), ("b", "failed"), ("c", "ok"), ("d", "ok")]
+    assert "worker process died" in next(r["error"] for r in rows if r["variant"] == "b")
+
+
+# -- sweeps -----------------------------------------------------------------------------------
+
+def test_a_four_variant_sweep_in_two_processes(tmp_path):
+    result = invoke("sweep", EXPERIMENT, "-o", tmp_path, "--jobs", "2")
+    assert result.exit_code == 0, result.stderr + result.stdout
+    out = tmp_path / "width_and_sharing"
+    for name in NAMES:
+        assert name in result.stdout
+        assert RUN_FILES <= {p.name for p in (out / name).iterdir()}, name
+    assert "4 variants: 4 built, 0 reused, 0 failed" in result.stdout
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["experiment"], summary["ok"], summary["failed"]) == ("width_and_sharing", 4, 0)
+    assert summary["sweep"] == {"vars.hidden": [16, 32], "layers.encoder.share": [True, False]}
+    rows = {v["variant"]: v for v in summary["variants"]}
+    assert list(rows) == NAMES
+    shared, unshared = rows["hidden=32,encoder.share=true"], rows["hidden=32,encoder.share=false"]
+    assert (shared["variables"], unshared["variables"]) == (10, 22)
+    assert shared["shared_parameters"] > 0 and unshared["shared_parameters"] == 0
+    assert shared["parameters"] < unshared["parameters"]
+    assert all(v["steps"] == 50 and v["final_loss"] < v["first_loss"] for v in rows.values())
+    assert rows["hidden=16,encoder.share=true"]["values"] == {"vars.hidden": 16, "layers.encoder.share": True}
+
+    with open(out / "summary.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["variant"] for r in table] == NAMES
+    assert table[1]["vars.hidden"] == "16" and table[1]["layers.encoder.share"] == "false"
+    assert table[3]["parameters"] == str(unshared["parameters"]) and float(table[3]["final_loss"]) > 0
+
+    variant = out / "hidden=32,encoder.share=false"
+    resolved = yaml.safe_load((variant / "resolved.yaml").read_text())
+    assert "sweep" not in resolved and resolved["layers"][0]["units"] == 32
+    assert json.loads((variant / "overrides.json").read_text())["overrides"][1] == {
+        "set": "layers.encoder.share", "value": False, "from": "sweep", "path": "layers[1].share"}
+    assert staging(out) == []
+
+    again = invoke("sweep", EXPERIMENT, "-o", tmp_path, "-f", "json")  # everything is complete: nothing is built
+    assert again.exit_code == 0
+    assert [v.get("reused") for v in json.loads(again.stdout)["variants"]] == [True] * 4
+
+
+def test_a_failed_variant_is_reported_and_the_others_go_on(tmp_path):
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"specc: 1\nexperiment: partly\nbase: {SMALL}\nsweep:\n  vars.hidden: [4, -1]\n"
+                   "train: {steps: 3}\n")
+    result = invoke("sweep", exp, "-o", tmp_path / "runs")
+    assert result.exit_code == 1
+    out = tmp_path / "runs" / "partly"
+    assert (out / "hidden=4" / ".specc-build.json").is_file() and not (out / "hidden=-1").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["ok"], summary["failed"]) == (1, 1)
+    failed = summary["variants"][1]
+    assert failed["status"] == "failed" and "small_encoder.yaml:11:47: layers[0].units: -1 is out of range" in failed["error"]
+    assert "-1 is out of range" in result.stdout  # in the table
+    assert "variant hidden=-1 failed" in result.stderr
+
+
+def test_resume_after_a_killed_sweep(tmp_path):
+    """SIGKILL the whole sweep while a variant is half-written; the re-run builds only what is missing."""
+    out = tmp_path / "width_and_sharing"
+    command = [sys.executable, "-m", "specc.cli", "sweep", str(EXPERIMENT), "-o", str(tmp_path), "-q",
+               "--set", "train.steps=400"]  # slow enough to be caught in the middle
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen(command, start_new_session=True, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            finished = [p for p in out.glob("hidden=*") if p.is_dir()] if out.exists() else []
+            if finished and staging(out):
+                break
+            time.sleep(0.005)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert staging(out), "the sweep finished before it could be killed mid-variant"
+    complete_before = {p.name for p in out.glob("hidden=*") if (p / ".specc-build.json").is_file()}
+    assert {p.name for p in out.glob("hidden=*")} == complete_before  # nothing half-written under a variant's name
+    assert 1 <= len(complete_before) < 4
+
+    result = invoke("sweep", EXPERIMENT, "-o", tmp_path, "-f", "json", "--set", "train.steps=400")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["variants"]
+    assert {r["variant"] for r in rows if r.get("reused")} == complete_before
+    assert {r["variant"] for r in rows if not r.get("reused")} == set(NAMES) - complete_before
+    assert all(r["status"] == "ok" for r in rows)
+    assert staging(out) == []
+    assert all(RUN_FILES <= {p.name for p in (out / n).iterdir()} for n in NAMES)
+
+
+def test_force_rebuilds_complete_variants(tmp_path):
+    exp = tmp_path / "one.yaml"
+    exp.write_text(f"specc: 1\nexperiment: one\nbase: {SMALL}\nsweep: {{vars.hidden: [4]}}\ntrain: {{steps: 2}}\n")
+    assert invoke("sweep", exp, "-o", tmp_path / "runs").exit_code == 0
+    variant = tmp_path / "runs" / "one" / "hidden=4"
+    inode = variant.stat().st_ino
+    reused = json.loads(invoke("sweep", exp, "-o", tmp_path / "runs", "-f", "json").stdout)["variants"][0]
+    assert reused.get("reused") and variant.stat().st_ino == inode
+    forced = json.loads(invoke("sweep", exp, "-o", tmp_path / "runs", "-f", "json", "--force").stdout)["variants"][0]
+    assert not forced.get("reused") and variant.stat().st_ino != inode
