@@ -246,13 +246,18 @@ def diff(old: Annotated[Path, typer.Argument(help="The spec a checkpoint was sav
          mapping: MapOpt = None, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
          verbose: VerboseOpt = False, debug: DebugOpt = False,
          max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
-         max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
+         max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None,
+         old_overrides: Annotated[Optional[list[str]], typer.Option(
+             "--set-old", metavar="PATH=VALUE", callback=_parse_sets,
+             help="Like --set, for OLD (--set applies to NEW): compare a spec with a variant of itself.")] = None,
+         ) -> None:
     """Compare two specs' variables: does a checkpoint of OLD restore into NEW (exit 0) or not (4)? No TensorFlow."""
     with _guard(debug, fmt):
         from .diff import RENDERERS as DIFF_RENDERERS, diff_json
 
         limits = PlanLimits(max_params, max_layers)
-        result = api.diff(api.plan(old, limits), api.plan(new, limits), mapping or ())
+        result = api.diff(api.plan(old, limits, old_overrides or ()), api.plan(new, limits, overrides or ()),
+                          mapping or ())
         _warn(result.comparison.warnings)
         if fmt is Format.json:
             typer.echo(json.dumps(diff_json(result), indent=2))
@@ -268,12 +273,12 @@ def check(file: SpecFile,
           mapping: MapOpt = None, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
           verbose: VerboseOpt = False, debug: DebugOpt = False,
           max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
-          max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
+          max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Compare a spec with a checkpoint: does every variable restore (exit 0) or not (4)? Prints the assignment map."""
     with _guard(debug, fmt):
         from .compat import check_json, render_check_table
 
-        plan = api.plan(file, PlanLimits(max_params, max_layers))
+        plan = api.plan(file, PlanLimits(max_params, max_layers), overrides or ())
         found = api.check(plan, checkpoint, mapping or ())
         _warn(found.comparison.warnings)
         if fmt is Format.json:

@@ -457,3 +457,15 @@ def test_usage_mistakes_exit_2(args, complaint):
     done = invoke(*args)
     assert done.exit_code == 2, done.output
     assert complaint in done.stderr.replace("\n", " ") or complaint in done.output
+
+
+def test_check_and_diff_take_overrides(checkpoints):
+    wider = checkpoints["wider"]["prefix"]  # the tutorial saved with hidden1_units = 64
+    assert invoke("check", TUTORIAL, "--checkpoint", wider).exit_code == 4
+    done = invoke("check", TUTORIAL, "--checkpoint", wider, "--set", "vars.hidden1_units=64")
+    assert done.exit_code == 0, done.output
+    # diff: --set changes NEW, --set-old changes OLD.
+    assert invoke("diff", TUTORIAL, TUTORIAL, "--set", "vars.hidden1_units=64").exit_code == 4
+    same = invoke("diff", TUTORIAL, TUTORIAL, "--set", "vars.hidden1_units=64", "--set-old", "vars.hidden1_units=64")
+    assert same.exit_code == 0, same.output
+    assert invoke("diff", TUTORIAL, TUTORIAL, "--set", "vars.hidden_units=64").exit_code == 1  # unknown path
