@@ -126,6 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--layers", type=int, default=200)
+    parser.add_argument("--skip-bert", action="store_true", help="Leave out BERT-Base and ALBERT-Base.")
     args = parser.parse_args()
     tf = tensorflow()
     rows = [
@@ -135,6 +136,15 @@ def main() -> None:
         compare("albert_like_24", shared_encoder_spec(24, 128), lambda: shared_encoder_by_hand(tf, 24, 128), tf,
                 args.repeat),
     ]
+    if not args.skip_bert:
+        # The published models against a line-by-line tf.compat.v1 port of Google's modeling.py.
+        sys.path.insert(0, str(ROOT))
+        from tests.bert_reference import Config, build_albert, build_bert
+
+        for name, port in (("bert_base", build_bert), ("albert_base", build_albert)):
+            data = yaml.safe_load((ROOT / "specs" / f"{name}.yaml").read_text())
+            config = Config.from_vars(data["vars"])
+            rows.append(compare(name, data, lambda port=port, config=config: port(tf, config).graph, tf, args.repeat))
     print(f"{'model':<16}{'vars':>6}{'ops':>7}{'plan s':>9}{'specc s':>9}{'hand s':>9}{'ratio':>8}")
     for r in rows:
         print(f"{r['model']:<16}{r['variables']:>6}{r['ops']:>7}{r['plan']:>9.4f}{r['specc']:>9.3f}"
