@@ -310,24 +310,34 @@ class _All:
 
 # -- helpers -----------------------------------------------------------------------------------
 
+def _upstream(by_path: dict[str, PlannedLayer], keys: list[str]) -> Iterator[str]:
+    """Every tensor key (input or layer path) the given keys are computed from, themselves included."""
+    seen: set[str] = set()
+    todo = list(keys)
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        yield key
+        layer = by_path.get(key)
+        if layer is not None:
+            todo.extend(_inputs_of(layer))
+
+
+def _inputs_of(layer: PlannedLayer) -> list[str]:
+    """What a layer reads: a block reads its result, which reads the block's inputs."""
+    return [layer.result] if layer.children else list(layer.inputs)
+
+
 def _live(ctx: Context) -> set[str]:
     """Tensor keys (inputs and layer paths) that some output depends on, and the training labels."""
     plan = ctx.plan
-    by_path = {layer.path: layer for layer in plan.walk()}
-    live: set[str] = set()
-    todo = [o.key for o in plan.outputs]
+    roots = [o.key for o in plan.outputs]
     labels = ctx.raw(("train", "labels"))
     if isinstance(labels, str):
-        todo.append(labels)
-    while todo:
-        key = todo.pop()
-        if key in live:
-            continue
-        live.add(key)
-        layer = by_path.get(key)
-        if layer is not None:
-            todo.extend([layer.result] if layer.children else layer.inputs)
-    return live
+        roots.append(labels)
+    return set(_upstream({layer.path: layer for layer in plan.walk()}, roots))
 
 
 class _Twins:
@@ -356,19 +366,7 @@ class _Twins:
 
     def depends(self, layer: PlannedLayer, on: str) -> bool:
         """Whether `layer`'s output is computed from the tensor `on` (or from a layer inside it)."""
-        seen: set[str] = set()
-        todo = [layer.result] if layer.children else list(layer.inputs)
-        while todo:
-            key = todo.pop()
-            if key == on or key.startswith(on + "."):
-                return True
-            if key in seen:
-                continue
-            seen.add(key)
-            x = self.by_path.get(key)
-            if x is not None:
-                todo.extend([x.result] if x.children else x.inputs)
-        return False
+        return any(key == on or key.startswith(on + ".") for key in _upstream(self.by_path, _inputs_of(layer)))
 
 
 def _twin_stem(name: str) -> str:
