@@ -34,6 +34,18 @@ def tf():
     return tensorflow()
 
 
+
+def event_graph_defs(directory: Path, tf) -> list:
+    """The GraphDefs in the one TensorBoard event file of a build directory."""
+    (events,) = directory.glob("events.out.tfevents.*")  # the file `tensorboard --logdir` reads
+    graphs = []
+    for event in tf.compat.v1.train.summary_iterator(str(events)):
+        if event.graph_def:
+            graph_def = tf.compat.v1.GraphDef()
+            graph_def.ParseFromString(event.graph_def)
+            graphs.append(graph_def)
+    return graphs
+
 # `HYPOTHESIS_PROFILE=deep pytest tests/test_properties.py` searches far longer than CI does.
 from hypothesis import HealthCheck, settings  # noqa: E402
 

@@ -26,6 +26,8 @@ from typer.testing import CliRunner
 import specc
 from specc.cli import app
 
+from .conftest import event_graph_defs
+
 ROOT = Path(__file__).resolve().parent.parent
 SIAMESE = ROOT / "specs" / "siamese.yaml"
 SCHEMA = ROOT / "schemas" / "specc-v1.schema.json"
@@ -431,13 +433,7 @@ def test_plan_json_lists_the_planned_variables(built):
 
 
 def test_the_event_file_holds_the_graph(built, tf):
-    (events,) = built.glob("events.out.tfevents.*")
-    graphs = []
-    for event in tf.compat.v1.train.summary_iterator(str(events)):
-        if event.graph_def:
-            graph_def = tf.compat.v1.GraphDef()
-            graph_def.ParseFromString(event.graph_def)
-            graphs.append(graph_def)
+    graphs = event_graph_defs(built, tf)
     assert len(graphs) == 1
     names = {n.name for n in graphs[0].node}
     assert {"tower/fc1/MatMul", "tower_1/fc1/MatMul", "tower_1/fc2/MatMul"} <= names

@@ -26,7 +26,7 @@ from specc.cli import app
 from specc.scopegraph import to_dot, to_html
 from specc.scopepage import page_data
 
-from .conftest import ROOT, SPECS
+from .conftest import ROOT, SPECS, event_graph_defs
 
 SIAMESE = SPECS / "siamese.yaml"
 NESTED = SPECS / "nested_blocks.yaml"
@@ -415,14 +415,7 @@ def test_the_event_file_shows_every_planned_op_scope(tf, tmp_path, name):
 
     plan = specc.plan(SPECS / f"{name}.yaml")
     write_graph_files(specc.build(plan), tmp_path)
-    (events,) = tmp_path.glob("events.out.tfevents.*")  # the file `tensorboard --logdir` reads
-    graphs = []
-    for event in tf.compat.v1.train.summary_iterator(str(events)):
-        if event.graph_def:
-            graph_def = tf.compat.v1.GraphDef()
-            graph_def.ParseFromString(event.graph_def)
-            graphs.append(graph_def)
-    (graph_def,) = graphs
+    (graph_def,) = event_graph_defs(tmp_path, tf)
     nodes = {n.name for n in graph_def.node}
     for layer in plan.walk():
         assert any(n.startswith(layer.op_scope + "/") for n in nodes), (layer.path, layer.op_scope)
