@@ -153,12 +153,15 @@ class _Planner:
         return Plan(self.spec.name, self.spec.file, self.spec.seed, tuple(inputs), layers, variables, outputs)
 
     def sequence(self, specs: tuple[LayerSpec, ...], ctx: _Ctx, env: list[_Level],
-                 default: str | None) -> tuple[PlannedLayer, ...]:
+                 default: str | None, record: dict[str, str] | None = None) -> tuple[PlannedLayer, ...]:
+        """Plan sibling layers in order, each reading the previous one by default; `record` maps their ids to paths."""
         out = []
         for spec in specs:
             layer = self.layer(spec, ctx, env, default)
             env[0].pending.pop(spec.id, None)
             env[0].names[spec.id] = layer.path
+            if record is not None:
+                record[spec.id] = layer.path
             out.append(layer)
             default = layer.path
         return tuple(out)
@@ -516,23 +519,15 @@ class _Planner:
         level = _Level(dict(zip(formal, inputs)), children)
         ctx = _Ctx(stack, var_scope, reuse, path + ".", shared_by)
         self.children[path] = {}
-        planned = []
-        default = inputs[0]
-        for child in children:
-            try:
-                layer = self.layer(child, ctx, [level] + env, default)
-            except SpecError as e:
-                if spec.layers is not None:
-                    raise
-                # A copied structure: the mistake is this application's (say, a narrower input), so
-                # point at this block rather than at the layer it copies.
-                raise self.fail(f"{e.message} (in the layers this block repeats from '{source.holder}', "
-                                f"line {e.where.line})", spec) from None
-            level.pending.pop(child.id, None)
-            level.names[child.id] = layer.path
-            self.children[path][child.id] = layer.path
-            planned.append(layer)
-            default = layer.path
+        try:
+            planned = self.sequence(children, ctx, [level] + env, inputs[0], self.children[path])
+        except SpecError as e:
+            if spec.layers is not None:
+                raise
+            # A copied structure: the mistake is this application's (say, a narrower input), so
+            # point at this block rather than at the layer it copies.
+            raise self.fail(f"{e.message} (in the layers this block repeats from '{source.holder}', "
+                            f"line {e.where.line})", spec) from None
         result = planned[-1].path
         if spec.output is not None:
             if spec.output.text.split(".")[0] not in self.children[path]:
