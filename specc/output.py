@@ -78,7 +78,7 @@ def staged(directory: Path, spec_file: str) -> Iterator[Path]:
         try:
             yield tmp
             files = sorted(p.name for p in tmp.iterdir())
-            _write_atomic(tmp / MARKER, json.dumps({"spec_file": str(Path(spec_file).resolve()), "files": files}))
+            write_text(tmp / MARKER, json.dumps({"spec_file": str(Path(spec_file).resolve()), "files": files}))
             _swap(tmp, directory)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -122,15 +122,41 @@ def _swap(new: Path, directory: Path) -> None:
         old.unlink()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def write_text(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a temporary file beside it, then a rename.
+
+    The temporary is named after this process (`.NAME.tmp-PID`); ones that a killed
+    writer left behind are removed first.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        if not _alive(stale.name.rsplit("-", 1)[-1]):
+            stale.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_json(path: Path, data) -> None:
     """Write JSON atomically (temp file, then rename)."""
-    _write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")

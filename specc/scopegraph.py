@@ -11,14 +11,12 @@ every user-chosen string escaped; SVG needs Graphviz's `dot` program; the HTML p
 from __future__ import annotations
 
 import html
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .output import OutputRefused
+from .output import OutputRefused, write_text
 from .plan import Plan, PlannedLayer, PlannedVariable
 
 FORMATS = ("dot", "svg", "html")
@@ -255,17 +253,4 @@ def write_atomic(path: Path, text: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise OutputRefused(f"{path} is a directory; name the picture's file, e.g. {path / 'scopes.html'}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would outlive the rename
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, text)

@@ -21,7 +21,6 @@ import hashlib
 import io
 import itertools
 import json
-import os
 import re
 import time
 import traceback
@@ -37,7 +36,7 @@ from . import compose as _compose
 from . import overrides as _overrides
 from .errors import SpecError
 from .load import DEFAULT_LIMITS, Document
-from .output import MARKER, OutputRefused, check_target, write_json
+from .output import MARKER, OutputRefused, check_target, write_json, write_text
 from .planner import DEFAULT_PLAN_LIMITS, PlanLimits
 from .spec import name_from_file
 
@@ -348,10 +347,7 @@ def _cell(value: Any) -> str:
 def write_summaries(outcome: Outcome) -> None:
     """summary.json and summary.csv in the experiment's directory, each replaced atomically."""
     write_json(outcome.directory / SUMMARY_JSON, summary_json(outcome))
-    target = outcome.directory / SUMMARY_CSV
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    tmp.write_text(summary_csv(outcome), encoding="utf-8")
-    os.replace(tmp, target)
+    write_text(outcome.directory / SUMMARY_CSV, summary_csv(outcome))
 
 
 def table_rows(outcome: Outcome) -> tuple[list[str], list[list[str]]]:
