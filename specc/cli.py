@@ -353,11 +353,29 @@ def graph(file: SpecFile,
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of the spec format."""
-    from .validate import schema as the_schema
+def schema(
+    resolved: Annotated[bool, typer.Option("--resolved", help="The strict schema of what `specc resolve` prints, "
+                                                              "instead of the one for files people write.")] = False,
+    write: Annotated[bool, typer.Option("--write", help="Write both schema files instead of printing one (and, in "
+                                                        "a source checkout, the docs' layer table).")] = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="With --write: the directory to write "
+                                                   "them to; default: the source checkout's schemas/.")] = None,
+) -> None:
+    """Print the JSON Schema of the spec format (generated from the layer registry)."""
+    from . import language
 
-    typer.echo(json.dumps(the_schema(), indent=2))
+    if not write:
+        typer.echo(language.dumps("resolved" if resolved else "written"), nl=False)
+        return
+    root = language.checkout()
+    if output is None and root is None:
+        raise typer.BadParameter("not a source checkout of specc; say where to write with --output DIR",
+                                 param_hint="'--output'")
+    written = language.write_schemas(output if output is not None else root / "schemas")
+    if output is None:
+        written.append(language.write_layer_table(root / "docs" / "spec-language.md"))
+    for path in written:
+        typer.echo(f"wrote {path}")
 
 
 def _version(value: bool) -> None:

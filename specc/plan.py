@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .errors import Location
-from .layers import TensorInfo
-from .spec import Initializer
+from .layers import Initializer, TensorInfo
 
 
 @dataclass(frozen=True)

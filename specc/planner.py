@@ -16,7 +16,7 @@ from typing import Iterable
 
 from .errors import Location, SpecError
 from .layers import LAYER_TYPES, FLOAT_DTYPES, LayerContext, TensorInfo
-from .layers.base import LayerView, layer_dtype
+from .layers.base import LayerView, layer_dtype, value_problem
 from .plan import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
                    VarBinding, VariableUse)
 from .scopes import NameRegistry, join, segment_problem
@@ -136,7 +136,7 @@ class _Planner:
                     f"TensorFlow would name this placeholder '{actual}': {other} differs only by case "
                     "(TensorFlow compares names case-insensitively); rename one of them", where=inp.where)
             if inp.has_default:
-                problem = _default_problem(inp.default, inp.shape, inp.dtype)
+                problem = value_problem(inp.default, inp.shape, inp.dtype)
                 if problem:
                     raise self.fail(f"input '{inp.name}': `default` {problem}",
                                     where=self.doc.where(("inputs", inp.name, "default")))
@@ -230,6 +230,8 @@ class _Planner:
         elif spec.inputs:
             keys = tuple(self.resolve(ref, env, spec) for ref in spec.inputs)
             return keys + self.param_inputs(spec, env) + self.training_input(spec, env)
+        elif kind.arity == "source":  # reads nothing unless it says so
+            return ()
         if default is None:
             where = "is the first layer" if not spec.path[:-2] else "is the first layer of its block"
             raise self.fail(f"layer '{spec.id}' {where} and has no `input:`; with several model inputs, "
@@ -402,7 +404,7 @@ class _Planner:
         dtype = layer_dtype(spec.dtype, data_infos[:1] if kind.arity == "single" else data_infos)
         ctx = LayerContext(lambda message, key: self.fail(f"layer '{path}': {message}", spec, key), path,
                            var_scope, lambda text, key: self.layer_view(spec, path, text, key))
-        inferred = kind.infer(spec.params, data_infos, dtype, ctx)
+        inferred = spec.params.infer(data_infos, dtype, ctx)
         self.check_shape(inferred.output, spec, path)
         bindings = []
         for request, name in self.per_variable(spec, path, inferred.variables):
@@ -454,7 +456,7 @@ class _Planner:
         return LayerView(target.path, target.type, target.params, variables)
 
     def check_shape(self, info: TensorInfo, spec: LayerSpec, path: str) -> None:
-        if info.dtype not in FLOAT_DTYPES and spec.type not in ("reshape", "flatten", "identity", "slice"):
+        if info.dtype not in FLOAT_DTYPES and LAYER_TYPES[spec.type].float_only:
             raise self.fail(f"layer '{path}' computes in {info.dtype}; only float layers are supported", spec)
 
     def create_variable(self, spec: LayerSpec, path: str, full: str, request, stack: str) -> None:
@@ -547,26 +549,3 @@ class _Planner:
             key = self.resolve(ref, env, None)  # type: ignore[arg-type]
             out.append(PlannedOutput(ref.text, key, self.infos[key]))
         return tuple(out)
-
-
-def _default_problem(value, shape: tuple, dtype: str) -> str | None:
-    """Why `value` cannot be the default of a placeholder of this shape and dtype, or None."""
-    if len(shape) == 0:
-        if isinstance(value, list):
-            return f"must be a single value for shape []"
-        if dtype == "bool":
-            return None if isinstance(value, bool) else f"must be true or false for a bool input, got {value!r}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number for a {dtype} input, got {value!r}"
-        if dtype.startswith(("int", "uint")) and not isinstance(value, int):
-            return f"must be an integer for a {dtype} input, got {value!r}"
-        return None
-    if not isinstance(value, list):
-        return f"must be a nested list of shape {list(shape)}"
-    if shape[0] is not None and len(value) != shape[0]:
-        return f"has {len(value)} entries where the shape {list(shape)} needs {shape[0]}"
-    for item in value:
-        problem = _default_problem(item, shape[1:], dtype)
-        if problem:
-            return problem
-    return None

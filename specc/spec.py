@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import Location
+from .layers import LAYER_TYPES, Initializer
 from .load import Document
 
 
@@ -22,22 +23,6 @@ class Ref:
 
     def __str__(self) -> str:
         return self.text
-
-
-@dataclass(frozen=True)
-class Initializer:
-    """An initializer by name with its arguments, e.g. truncated_normal(stddev=0.02)."""
-
-    type: str
-    args: tuple[tuple[str, float], ...] = ()
-
-    def __str__(self) -> str:
-        if not self.args:
-            return self.type
-        return f"{self.type}({', '.join(f'{k}={v:g}' for k, v in self.args)})"
-
-    def to_json(self) -> dict:
-        return {"type": self.type, **dict(self.args)}
 
 
 @dataclass(frozen=True)
@@ -122,9 +107,6 @@ def from_document(doc: Document) -> Spec:
         SpecError: for mistakes the schema cannot express (duplicate ids, a block
             without layers that shares nothing, a child named like a block input).
     """
-    from .layers import LAYER_TYPES
-    from .layers.base import initializer
-
     data = doc.data
 
     def ref(text: str, path: tuple) -> Ref:
@@ -152,7 +134,7 @@ def from_document(doc: Document) -> Spec:
             if "input" in raw:
                 raise doc.error("a block takes `input` or named `inputs`, not both", path + ("inputs",), at_key=True)
             block_inputs = tuple((k, ref(v, path + ("inputs", k))) for k, v in raw["inputs"].items())
-        elif "input" in raw:
+        elif "input" in raw:  # single, block, or a source's optional input
             inputs = (ref(raw["input"], path + ("input",)),)
             if kind.arity == "block":
                 block_inputs = (("input", inputs[0]),)
@@ -176,11 +158,21 @@ def from_document(doc: Document) -> Spec:
         return LayerSpec(
             id=ident, type=raw["type"], where=doc.where(path), path=path, inputs=inputs,
             scope=scope, share=share, name_scope=raw.get("name_scope"), dtype=raw.get("dtype"),
-            params=kind.parse(raw), block_inputs=block_inputs, layers=children,
+            params=kind.parse(_unaliased(kind, raw, path)), block_inputs=block_inputs, layers=children,
             output=ref(raw["output"], path + ("output",)) if "output" in raw else None,
             variables=tuple((raw.get("variables") or {}).items()),
-            initializers=tuple((local, initializer(value, "")) for local, value in inits.items()),
+            initializers=tuple((local, Initializer.parse(value)) for local, value in inits.items()),
         )
+
+    def _unaliased(kind, raw: dict, path: tuple) -> dict:
+        """`raw` with each parameter given by another name (`decay` for `momentum`) under its own."""
+        for alias, name in kind.aliases:
+            if alias in raw:
+                if name in raw:
+                    raise doc.error(f"`{alias}` is another name for `{name}`; give one of them",
+                                    path + (alias,), at_key=True)
+                raw = {**raw, name: raw[alias]}
+        return raw
 
     def _children(items: list, path: tuple, reserved: frozenset) -> tuple[LayerSpec, ...]:
         seen: dict[str, int] = {}

@@ -1,13 +1,18 @@
-"""Stage 2, validate: check the document against schemas/specc-v1.schema.json.
+"""Stage 2, validate: check the document against the spec language (specc.language).
 
-Every schema error is turned into a SpecError at the line and column of the
-offending node, with a message in the user's terms (unknown keys get a
-did-you-mean). The best-matching error comes first, one per spec path.
+Each layer is checked against its own type's definition (dispatch on `type`), the rest
+of the document against a shell whose layers are any mapping: one small check per layer
+instead of an if/then chain over every type. jsonschema-rs answers "valid?" at C speed;
+only a piece that fails is checked again with jsonschema, whose errors say where and why.
+
+Every schema error is turned into a SpecError at the line and column of the offending
+node, with a message in the user's terms (unknown keys get a did-you-mean). The
+best-matching error comes first, one per spec path.
 
 The spec is validated as written: template bodies still hold their `${param}`
-placeholders there, so errors that only a placeholder causes wait. The expand
-stage checks each piece it makes with `validate_part`: a template body once its
-params are filled in, a `defaults` entry, a layer with the defaults it took.
+placeholders there, so errors that only a placeholder causes wait. The expand stage
+checks each piece it makes with `validate_part`: a template body once its params are
+filled in, a `defaults` entry, a layer with the defaults it took.
 """
 
 from __future__ import annotations
@@ -15,52 +20,130 @@ from __future__ import annotations
 import difflib
 import json
 from functools import lru_cache
-from importlib import resources
-from typing import Any, Iterable
-
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match, relevance
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .errors import SpecError, SpecErrors
+from .language import schema as _language_schema
+from .layers import LAYER_TYPES
 from .load import Document
 
-SCHEMA_FILE = "specc-v1.schema.json"
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
+Piece = tuple[str, Any, tuple]  # (definition, value, its path in the document)
+DOCUMENT = "document"
 
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
-    """The JSON Schema of spec format 1."""
-    return json.loads(resources.files("specc.schemas").joinpath(SCHEMA_FILE).read_text("utf-8"))
+    """The JSON Schema specc validates with (after `${...}` and `base:`, before expansion)."""
+    return _language_schema("validated")
 
 
 @lru_cache(maxsize=1)
-def _validator() -> jsonschema.protocols.Validator:
-    cls = jsonschema.validators.validator_for(schema())
-    return cls(schema())
+def _shell() -> dict:
+    """The schema with every layer any mapping: pieces are checked one layer at a time."""
+    root = schema()
+    defs = dict(root["$defs"])
+    defs["layer"] = {"type": "object"}
+    return {**root, "$defs": defs}
+
+
+def _piece_schema(definition: str) -> dict:
+    shell = _shell()
+    if definition == DOCUMENT:
+        return shell
+    if definition == "layer":  # a layer of no known type: the full dispatch says what is wrong
+        return {"$schema": shell["$schema"], "$defs": shell["$defs"], **schema()["$defs"]["layer"]}
+    return {"$schema": shell["$schema"], "$defs": shell["$defs"], "$ref": f"#/$defs/{definition}"}
+
+
+@lru_cache(maxsize=None)
+def _fast(definition: str):
+    """A jsonschema-rs validator for one piece, or None where jsonschema-rs is not installed."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - an optional speed-up
+        return None
+    return jsonschema_rs.validator_for(_piece_schema(definition))
+
+
+@lru_cache(maxsize=None)
+def _slow(definition: str):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(_piece_schema(definition))
 
 
 def validate(doc: Document) -> None:
     """Raise SpecErrors (all of them, best first) if the document does not match the schema."""
-    _check(doc, _validator().iter_errors(doc.data), ())
+    _check(doc, _errors(_pieces(doc.data)), ())
 
 
 def validate_part(doc: Document, value: Any, path: tuple, definition: str, skip: tuple[str, ...] = ()) -> None:
     """Check one value found at `path` in `doc` against `#/$defs/<definition>`; raise located SpecErrors.
 
-    The expand stage checks a template body this way once its params are filled in,
-    and a `defaults:` entry as a partial layer (`skip=("required",)`).
+    The expand stage checks a template body this way once its params are filled in
+    (`layers`), and a `defaults:` entry as a partial layer (`layer`, `skip=("required",)`).
     """
-    _check(doc, (e for e in _part_validator(definition).iter_errors(value) if e.validator not in skip), tuple(path))
+    if definition == "layers":
+        pieces: Iterable[Piece] = _layer_pieces(value, ())
+    elif definition == "layer":
+        pieces = _layer_pieces([value], ())
+        pieces = ((d, v, p[1:]) for d, v, p in pieces)  # drop the list index the walk added
+    else:
+        pieces = [(definition, value, ())]
+    errors = (e for e in _errors(pieces) if e.validator not in skip)
+    _check(doc, errors, tuple(path))
 
 
-def _check(doc: Document, found: Iterable[ValidationError], prefix: tuple) -> None:
-    errors = [e for e in found if not _echo(e) and not _placeholder(e)]
+def _pieces(data: Any) -> Iterator[Piece]:
+    """The document shell, then every layer: top-level, inside blocks, inside templates."""
+    yield DOCUMENT, data, ()
+    if not isinstance(data, dict):
+        return
+    yield from _layer_pieces(data.get("layers"), ("layers",))
+    templates = data.get("templates")
+    for name, template in templates.items() if isinstance(templates, dict) else ():
+        if isinstance(template, dict):
+            yield from _layer_pieces(template.get("layers"), ("templates", name, "layers"))
+
+
+def _layer_pieces(layers: Any, path: tuple) -> Iterator[Piece]:
+    if not isinstance(layers, list):
+        return
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            continue  # the enclosing piece reports it
+        kind = layer.get("type")
+        if "use" in layer:
+            definition = "layer_use"
+        elif isinstance(kind, str) and kind in LAYER_TYPES:
+            definition = f"layer_{kind}"
+        else:
+            definition = "layer"
+        yield definition, layer, path + (i,)
+        if "layers" in layer:
+            yield from _layer_pieces(layer["layers"], path + (i, "layers"))
+
+
+def _errors(pieces: Iterable[Piece]) -> Iterator["ValidationError"]:
+    """The errors of every piece that is not valid, their paths from the document's root."""
+    for definition, value, path in pieces:
+        fast = _fast(definition)
+        if fast is not None and fast.is_valid(value):
+            continue
+        for error in _slow(definition).iter_errors(value):
+            error.path.extendleft(reversed(path))
+            yield error
+
+
+def _check(doc: Document, found: Iterable["ValidationError"], prefix: tuple) -> None:
+    from jsonschema.exceptions import best_match
+
+    errors = [e for e in found if not _placeholder(e)]
     if not errors:
         return
-    # A layer with an unknown type has no known keys: its "unknown key" errors are consequences.
-    bad_types = {tuple(e.absolute_path)[:-1] for e in errors
-                 if e.validator == "enum" and tuple(e.absolute_path)[-1:] == ("type",)}
-    errors = [e for e in errors if not (e.validator == "unevaluatedProperties" and tuple(e.absolute_path) in bad_types)]
     first = best_match(errors, key=_rank)
     ordered = [first] + sorted((e for e in errors if e is not first), key=lambda e: (_rank_class(e), _position(doc, e, prefix)))
     located: list[SpecError] = []
@@ -106,14 +189,7 @@ def _is_ref(sub: Any) -> bool:
     return sub.get("$ref") == "#/$defs/ref" or any(_is_ref(s) for s in sub.get("anyOf", ()))
 
 
-@lru_cache(maxsize=None)
-def _part_validator(definition: str) -> jsonschema.protocols.Validator:
-    root = schema()
-    part = {"$schema": root["$schema"], "$defs": root["$defs"], "$ref": f"#/$defs/{definition}"}
-    return jsonschema.validators.validator_for(root)(part)
-
-
-def _placeholder(error: ValidationError) -> bool:
+def _placeholder(error: "ValidationError") -> bool:
     """An error that a template param placeholder causes: checked again once the params are filled in."""
     path = tuple(error.absolute_path)
     if not path or path[0] != "templates":
@@ -124,10 +200,12 @@ def _placeholder(error: ValidationError) -> bool:
     return isinstance(value, str) and "${" in value
 
 
-def _rank_class(error: ValidationError) -> int:
+def _rank_class(error: "ValidationError") -> int:
     """Causes before consequences: a wrong `type` or a misspelt key explains a missing one."""
     if error.validator == "enum" and tuple(error.absolute_path)[-1:] == ("type",):
         return 0
+    if error.validator == "not" and isinstance(error.validator_value, dict) and "description" in error.validator_value:
+        return 0  # the schema's own words for a key that must not be there
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         return 1
     if error.validator == "required":
@@ -135,30 +213,22 @@ def _rank_class(error: ValidationError) -> int:
     return 2
 
 
-def _rank(error: ValidationError):
+def _rank(error: "ValidationError"):
+    from jsonschema.exceptions import relevance
+
     # best_match picks the error with the *highest* key; relevance breaks ties within a class.
     return (-_rank_class(error), relevance(error))
 
 
-def _echo(error: ValidationError) -> bool:
-    """An unevaluatedProperties error that only echoes another error.
-
-    When a layer's type-specific branch fails (say a child layer is invalid), JSON
-    Schema drops that branch's annotations, so its valid keys also show up as
-    "unevaluated". Those keys are known; the real error is reported on its own.
-    """
-    if error.validator != "unevaluatedProperties" or not isinstance(error.instance, dict):
-        return False
-    return not (set(error.instance) - _known_keys(error.schema, error.instance))
-
-
-def _position(doc: Document, error: ValidationError, prefix: tuple = ()) -> tuple[int, int]:
+def _position(doc: Document, error: "ValidationError", prefix: tuple = ()) -> tuple[int, int]:
     where = doc.where(prefix + tuple(error.absolute_path))
     return where.line, where.col
 
 
-def _deepest(error: ValidationError) -> ValidationError:
+def _deepest(error: "ValidationError") -> "ValidationError":
     """For anyOf/oneOf, the branch error that explains the most (jsonschema's own ranking)."""
+    from jsonschema.exceptions import relevance
+
     while error.context:
         error = min(error.context, key=relevance)
         if error.validator in ("anyOf", "oneOf") and not error.context:
@@ -166,7 +236,7 @@ def _deepest(error: ValidationError) -> ValidationError:
     return error
 
 
-def _to_spec_error(doc: Document, error: ValidationError, prefix: tuple = ()) -> SpecError:
+def _to_spec_error(doc: Document, error: "ValidationError", prefix: tuple = ()) -> SpecError:
     path = prefix + tuple(error.absolute_path)
     kind = error.validator
     value = error.instance
@@ -247,8 +317,10 @@ def _properties(subschema: dict, instance: Any) -> dict[str, dict]:
 
 
 @lru_cache(maxsize=None)
-def _condition(text: str) -> jsonschema.protocols.Validator:
-    return jsonschema.validators.validator_for(schema())(json.loads(text))
+def _condition(text: str):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(text))
 
 
 def _resolve(pointer: str) -> dict:

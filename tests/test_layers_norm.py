@@ -4,6 +4,7 @@ mode, shared moving statistics (and what `specc explain` says about them)."""
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 import pytest
@@ -163,13 +164,15 @@ def test_an_unshared_or_inference_batch_norm_has_no_note():
 
 
 def test_momentum_and_decay_together_are_refused():
-    e = plan_error("""
-        specc: 1
-        inputs: {x: {shape: [null, 3]}}
-        layers:
-          - {id: bn, type: batch_norm, momentum: 0.9, decay: 0.9}
-    """)
-    assert located(e)[2] == "layers[0].decay" and "give one of them" in e.message
+    with pytest.raises(specc.SpecError) as info:  # when the spec is read, before planning
+        specc.loads(textwrap.dedent("""
+            specc: 1
+            inputs: {x: {shape: [null, 3]}}
+            layers:
+              - {id: bn, type: batch_norm, momentum: 0.9, decay: 0.9}
+        """), "t.yaml")
+    assert located(info.value) == (5, 47, "layers[0].decay")
+    assert info.value.message == "`decay` is another name for `momentum`; give one of them"
 
 
 def test_batch_norm_needs_known_channels():

@@ -17,7 +17,6 @@ import numpy as np
 
 from ..errors import BuildError
 from ..plan import Plan, PlannedLayer
-from .layers import EMITTERS, initializer
 from .tfimport import tensorflow
 
 
@@ -112,7 +111,7 @@ class _Builder:
                 return
             variables = {b.local: self.variable(layer, b) for b in layer.variables}
             inputs = [self.tensors[k] for k in layer.inputs]
-            self.tensors[layer.path] = EMITTERS[layer.type](self.tf, layer, inputs, variables)
+            self.tensors[layer.path] = layer.params.emit(self.tf, layer, inputs, variables)
         self.check_ops(layer, self.graph.get_operations()[first_op:])
 
     def variable(self, layer: PlannedLayer, binding):
@@ -126,7 +125,7 @@ class _Builder:
         name = binding.name[len(layer.var_scope) + 1:] if layer.var_scope else binding.name
         v = self.tf.compat.v1.get_variable(
             name, shape=list(planned.shape), dtype=self.tf.as_dtype(planned.dtype),
-            initializer=initializer(self.tf, planned.initializer), trainable=planned.trainable)
+            initializer=planned.initializer.make(self.tf), trainable=planned.trainable)
         if v.name != binding.name + ":0":
             raise BuildError(f"layer '{layer.path}': TensorFlow named a variable '{v.name}', "
                              f"the plan says '{binding.name}:0'")

@@ -1,12 +1,15 @@
-"""Planners for attention: a parameter-free scaled dot-product core (BERT's masking) and a
-multi-head layer with query/key/value/output projections around it."""
+"""Attention: a parameter-free scaled dot-product core (BERT's masking: -10000 · (1 - mask) is added
+to the scores) and a multi-head layer with query/key/value/output projections around it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
-from ..spec import Initializer
-from .base import Inferred, LayerContext, TensorInfo, VarRequest, initializer, same_dtype
+from .base import Inferred, Initializer, LayerContext, TensorInfo, VarRequest, same_dtype
+from .declare import BOOL, INITIALIZER, POSITIVE_INT, REF, layer, param
+
+FAMILY = "Attention"
+ORDER = 70
 
 # The core's ops, as BERT's attention_layer makes them with heads split by tf.split
 # (shape-agnostic: batch and sequence may be unknown). "mul" meets "Mul" case-insensitively,
@@ -44,96 +47,129 @@ def _check_seq(t: TensorInfo, what: str, key: str, ctx: LayerContext) -> None:
 
 # -- scaled_dot_product_attention ----------------------------------------------------------
 
-@dataclass(frozen=True)
+MASK_DOC = ("An input of 0/1 (bool, int or float), [batch, query length, key length], or [batch, 1, key length] "
+            "for one row for every query: where it is 0, attention is masked out.")
+
+
+@layer("scaled_dot_product_attention", arity="multi", inputs=(3, 3),
+       doc="softmax(q · kᵀ / √d) · v over `heads` heads split from the widths, as BERT's `attention_layer` core; "
+           "no variables.",
+       example={"id": "attend", "type": "scaled_dot_product_attention", "inputs": ["q", "k", "v"], "heads": 12},
+       ops="`split`, `stack`, ..., `MatMul`, `Mul`, `Softmax`, `MatMul_1`, `unstack`, `concat`")
 class DotProductAttention:
-    heads: int
-    mask: str | None
+    heads: int = param(POSITIVE_INT, "The number of heads the widths are split into.", default=1, example=12)
+    mask: str | None = param(REF, MASK_DOC, default=None, example="input_mask")
 
+    def refs(self) -> tuple[tuple[tuple, str], ...]:
+        return ((("mask",), self.mask),) if self.mask is not None else ()
 
-def parse_dot_product_attention(raw: dict) -> DotProductAttention:
-    return DotProductAttention(raw.get("heads", 1), raw.get("mask"))
+    def infer(self, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
+        p = self
+        if len(inputs) != 3 + (p.mask is not None):
+            raise ctx.error(f"`inputs` are [query, key, value]: 3 entries, got {len(inputs) - (p.mask is not None)}",
+                            "inputs")
+        q, k, v = inputs[:3]
+        same_dtype([q, k, v], dtype, ctx)
+        for t, what in ((q, "query"), (k, "key"), (v, "value")):
+            _check_seq(t, what, "inputs", ctx)
+        if q.shape[-1] != k.shape[-1]:
+            raise ctx.error(f"query and key must have one width to be compared, got {q} and {k}", "inputs")
+        if None not in (k.shape[1], v.shape[1]) and k.shape[1] != v.shape[1]:
+            raise ctx.error(f"key and value must have one sequence length, got {k} and {v}", "inputs")
+        for t, what in ((q, "query"), (v, "value")):
+            if t.shape[-1] % p.heads:
+                raise ctx.error(f"the {what} width {t.shape[-1]} does not split into {p.heads} heads", "heads")
+        mask = inputs[3] if p.mask is not None else None
+        if mask is not None:
+            _check_mask(mask, q, k, ctx)
+        return Inferred(TensorInfo((q.shape[0], q.shape[1], v.shape[-1]), dtype), (), _core_ops(mask, dtype))
 
-
-def mask_refs(p) -> tuple[tuple[tuple, str], ...]:
-    return ((("mask",), p.mask),) if p.mask is not None else ()
-
-
-def infer_dot_product_attention(p: DotProductAttention, inputs: list[TensorInfo], dtype: str,
-                                ctx: LayerContext) -> Inferred:
-    if len(inputs) != 3 + (p.mask is not None):
-        raise ctx.error(f"`inputs` are [query, key, value]: 3 entries, got {len(inputs) - (p.mask is not None)}",
-                        "inputs")
-    q, k, v = inputs[:3]
-    same_dtype([q, k, v], dtype, ctx)
-    for t, what in ((q, "query"), (k, "key"), (v, "value")):
-        _check_seq(t, what, "inputs", ctx)
-    if q.shape[-1] != k.shape[-1]:
-        raise ctx.error(f"query and key must have one width to be compared, got {q} and {k}", "inputs")
-    if None not in (k.shape[1], v.shape[1]) and k.shape[1] != v.shape[1]:
-        raise ctx.error(f"key and value must have one sequence length, got {k} and {v}", "inputs")
-    for t, what in ((q, "query"), (v, "value")):
-        if t.shape[-1] % p.heads:
-            raise ctx.error(f"the {what} width {t.shape[-1]} does not split into {p.heads} heads", "heads")
-    mask = inputs[3] if p.mask is not None else None
-    if mask is not None:
-        _check_mask(mask, q, k, ctx)
-    return Inferred(TensorInfo((q.shape[0], q.shape[1], v.shape[-1]), dtype), (), _core_ops(mask, dtype))
+    def emit(self, tf, layer, xs, variables):
+        return attend(tf, xs[0], xs[1], xs[2], self.heads, xs[3] if self.mask is not None else None)
 
 
 # -- multi_head_attention ----------------------------------------------------------------
 
-@dataclass(frozen=True)
-class MultiHeadAttention:
-    heads: int
-    key_dim: int
-    units: int | None  # the output width; None: the query's width
-    memory: str | None  # what keys and values are computed from; None: the input (self-attention)
-    mask: str | None
-    use_bias: bool
-    kernel_initializer: Initializer
-    bias_initializer: Initializer
-
-
-def parse_multi_head_attention(raw: dict) -> MultiHeadAttention:
-    return MultiHeadAttention(
-        heads=raw["heads"],
-        key_dim=raw["key_dim"],  # BERT's size_per_head
-        units=raw.get("units"),
-        memory=raw.get("memory"),
-        mask=raw.get("mask"),
-        use_bias=raw.get("use_bias", True),
-        kernel_initializer=initializer(raw.get("kernel_initializer"), "glorot_uniform"),
-        bias_initializer=initializer(raw.get("bias_initializer"), "zeros"),
-    )
-
-
-def multi_head_refs(p: MultiHeadAttention) -> tuple[tuple[tuple, str], ...]:
-    memory = ((("memory",), p.memory),) if p.memory is not None else ()
-    return memory + mask_refs(p)
-
-
 PROJECTIONS = ("query", "key", "value", "output")
 
 
-def infer_multi_head_attention(p: MultiHeadAttention, inputs: list[TensorInfo], dtype: str,
-                               ctx: LayerContext) -> Inferred:
-    x = inputs[0]
-    memory = inputs[1] if p.memory is not None else x
-    mask = inputs[-1] if p.mask is not None else None
-    same_dtype([x, memory], dtype, ctx)
-    _check_seq(x, "input", "input", ctx)
-    _check_seq(memory, "memory", "memory", ctx)
+@layer("multi_head_attention", scoped=True,
+       doc="Multi-head attention: dense `query`, `key` and `value` projections, the scaled dot-product core, and "
+           "a dense `output` projection, each in a name scope of its own.",
+       example={"id": "attention", "type": "multi_head_attention", "heads": 12, "key_dim": 64,
+                "mask": "input_mask"},
+       variables="`query/kernel`, `key/kernel`, `value/kernel`, `output/kernel` and their `bias`",
+       ops="`query`, `key`, `value`, `attention`, `output`")
+class MultiHeadAttention:
+    heads: int = param(POSITIVE_INT, "The number of heads.", required=True, example=12)
+    key_dim: int = param(POSITIVE_INT, "The width of each head (BERT's `size_per_head`).", required=True,
+                         example=64)
+    units: int | None = param(POSITIVE_INT, "The output width; default: the input's.", default=None)
+    memory: str | None = param(REF, "What keys and values are computed from; default: the input (self-attention).",
+                               default=None, example="encoder")
+    mask: str | None = param(REF, MASK_DOC, default=None, example="input_mask")
+    use_bias: bool = param(BOOL, "Give each projection a bias.", default=True)
+    kernel_initializer: Initializer = param(INITIALIZER, "How the projections' kernels start.",
+                                            default="glorot_uniform", convert=Initializer.parse)
+    bias_initializer: Initializer = param(INITIALIZER, "How the projections' biases start.", default="zeros",
+                                          convert=Initializer.parse)
+
+    def refs(self) -> tuple[tuple[tuple, str], ...]:
+        memory = ((("memory",), self.memory),) if self.memory is not None else ()
+        return memory + ((("mask",), self.mask),) if self.mask is not None else memory
+
+    def infer(self, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
+        p = self
+        x = inputs[0]
+        memory = inputs[1] if p.memory is not None else x
+        mask = inputs[-1] if p.mask is not None else None
+        same_dtype([x, memory], dtype, ctx)
+        _check_seq(x, "input", "input", ctx)
+        _check_seq(memory, "memory", "memory", ctx)
+        if mask is not None:
+            _check_mask(mask, x, memory, ctx)
+        inner = p.heads * p.key_dim
+        units = p.units if p.units is not None else x.shape[-1]
+        widths = {"query": (x.shape[-1], inner), "key": (memory.shape[-1], inner),
+                  "value": (memory.shape[-1], inner), "output": (inner, units)}
+        variables = []
+        for name in PROJECTIONS:
+            variables.append(VarRequest(f"{name}/kernel", widths[name], dtype, p.kernel_initializer))
+            if p.use_bias:
+                variables.append(VarRequest(f"{name}/bias", (widths[name][1],), dtype, p.bias_initializer))
+        # Each projection in a name scope of its own, the core in `attention`.
+        ops = ("query", "key", "value", "attention", "output")
+        return Inferred(TensorInfo((x.shape[0], x.shape[1], units), dtype), tuple(variables), ops)
+
+    def emit(self, tf, layer, xs, variables):
+        v1 = tf.compat.v1
+        x = xs[0]
+        memory = xs[1] if self.memory is not None else x
+        mask = xs[-1] if self.mask is not None else None
+
+        def project(name, t):
+            with v1.name_scope(name):
+                y = tf.tensordot(t, variables[f"{name}/kernel"], [[2], [0]])
+                return tf.nn.bias_add(y, variables[f"{name}/bias"]) if self.use_bias else y
+
+        q, k, v = project("query", x), project("key", memory), project("value", memory)
+        with v1.name_scope("attention"):
+            context = attend(tf, q, k, v, self.heads, mask)
+        return project("output", context)
+
+
+def attend(tf, q, k, v, heads: int, mask=None):
+    """[batch, Lq, heads*d] x [batch, Lk, heads*d] x [batch, Lk, heads*dv] -> [batch, Lq, heads*dv]."""
+
+    def split(t):  # -> [batch, heads, length, width / heads]; tf.split works on unknown lengths
+        return tf.stack(tf.split(t, heads, axis=-1), axis=1)
+
+    q, k, v = split(q), split(k), split(v)
+    scores = tf.multiply(tf.matmul(q, k, transpose_b=True), 1.0 / math.sqrt(q.shape[-1]))
     if mask is not None:
-        _check_mask(mask, x, memory, ctx)
-    inner = p.heads * p.key_dim
-    units = p.units if p.units is not None else x.shape[-1]
-    widths = {"query": (x.shape[-1], inner), "key": (memory.shape[-1], inner),
-              "value": (memory.shape[-1], inner), "output": (inner, units)}
-    variables = []
-    for name in PROJECTIONS:
-        variables.append(VarRequest(f"{name}/kernel", widths[name], dtype, p.kernel_initializer))
-        if p.use_bias:
-            variables.append(VarRequest(f"{name}/bias", (widths[name][1],), dtype, p.bias_initializer))
-    # Each projection in a name scope of its own, the core in `attention`.
-    ops = ("query", "key", "value", "attention", "output")
-    return Inferred(TensorInfo((x.shape[0], x.shape[1], units), dtype), tuple(variables), ops)
+        mask = tf.expand_dims(mask, axis=1)  # [batch, 1, Lq, Lk]: one mask for every head
+        if mask.dtype != scores.dtype:
+            mask = tf.cast(mask, scores.dtype)
+        scores += (1.0 - mask) * -10000.0
+    context = tf.matmul(tf.nn.softmax(scores), v)
+    return tf.concat(tf.unstack(context, num=heads, axis=1), axis=-1)

@@ -1,4 +1,4 @@
-"""What every layer type provides to the planner: parse its keys, infer its output and variables."""
+"""What layer types plan with: tensors, variable requests, initializers, and the context errors come from."""
 
 from __future__ import annotations
 
@@ -6,9 +6,60 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import SpecError
-from ..spec import Initializer
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+DTYPES = FLOAT_DTYPES + ("int8", "int16", "int32", "int64", "uint8", "bool")
+
+
+# name -> (the arguments it takes, its tf.compat.v1 initializer given those arguments). The
+# schema's initializer names and keys come from this table, so a new one is one line here.
+INITIALIZERS: dict[str, tuple[tuple[str, ...], Callable[[Any, dict], Any]]] = {
+    "zeros": ((), lambda v1, a: v1.zeros_initializer()),
+    "ones": ((), lambda v1, a: v1.ones_initializer()),
+    "constant": (("value",), lambda v1, a: v1.constant_initializer(a.get("value", 0.0))),
+    "glorot_uniform": ((), lambda v1, a: v1.glorot_uniform_initializer()),
+    "glorot_normal": ((), lambda v1, a: v1.glorot_normal_initializer()),
+    "he_uniform": ((), lambda v1, a: v1.initializers.he_uniform()),
+    "he_normal": ((), lambda v1, a: v1.initializers.he_normal()),
+    "lecun_uniform": ((), lambda v1, a: v1.initializers.lecun_uniform()),
+    "lecun_normal": ((), lambda v1, a: v1.initializers.lecun_normal()),
+    "orthogonal": (("gain",), lambda v1, a: v1.orthogonal_initializer(gain=a.get("gain", 1.0))),
+    "truncated_normal": (("mean", "stddev"),
+                         lambda v1, a: v1.truncated_normal_initializer(a.get("mean", 0.0), a.get("stddev", 1.0))),
+    "random_normal": (("mean", "stddev"),
+                      lambda v1, a: v1.random_normal_initializer(a.get("mean", 0.0), a.get("stddev", 1.0))),
+    "random_uniform": (("minval", "maxval"),
+                       lambda v1, a: v1.random_uniform_initializer(a.get("minval", 0.0), a.get("maxval", 1.0))),
+}
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """An initializer by name with its arguments, e.g. truncated_normal(stddev=0.02)."""
+
+    type: str
+    args: tuple[tuple[str, float], ...] = ()
+
+    def __str__(self) -> str:
+        if not self.args:
+            return self.type
+        return f"{self.type}({', '.join(f'{k}={v:g}' for k, v in self.args)})"
+
+    def to_json(self) -> dict:
+        return {"type": self.type, **dict(self.args)}
+
+    @classmethod
+    def parse(cls, value: Any) -> "Initializer":
+        """`glorot_uniform` or `{type: truncated_normal, stddev: 0.02}`."""
+        if isinstance(value, Initializer):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        return cls(value["type"], tuple(sorted((k, float(v)) for k, v in value.items() if k != "type")))
+
+    def make(self, tf) -> Any:
+        """The tf.compat.v1 initializer."""
+        return INITIALIZERS[self.type][1](tf.compat.v1, dict(self.args))
 
 
 @dataclass(frozen=True)
@@ -90,26 +141,6 @@ class LayerContext:
         return self._lookup(path, key)
 
 
-@dataclass(frozen=True)
-class LayerType:
-    """A layer type: `parse` reads its own keys into frozen params; `infer` plans it.
-
-    Attributes:
-        arity: "single" (an `input`), "multi" (an `inputs` list) or "block".
-        scoped: whether it creates variables in a variable_scope of its own.
-        refs: the further inputs its params name, as (spec key path, reference) pairs, e.g.
-            ((("initial_state", 0), "h0"),); the planner resolves them and appends them,
-            in this order, to the inputs `infer` sees and the emitter receives.
-    """
-
-    name: str
-    parse: Callable[[dict], Any]
-    infer: Callable[[Any, list[TensorInfo], str, LayerContext], Inferred]
-    arity: str = "single"
-    scoped: bool = False
-    refs: Callable[[Any], tuple[tuple[tuple, str], ...]] = lambda params: ()
-
-
 def same_dtype(inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> None:
     """Float layers compute in one dtype; a mismatched input is a spec error, not a TF crash."""
     for i, t in enumerate(inputs):
@@ -130,11 +161,24 @@ def layer_dtype(explicit: str | None, inputs: list[TensorInfo]) -> str:
     return "float32"
 
 
-def initializer(value: Any, default: str) -> Initializer:
-    """Parse `glorot_uniform` or `{type: truncated_normal, stddev: 0.02}`."""
-    if value is None:
-        return Initializer(default)
-    if isinstance(value, str):
-        return Initializer(value)
-    args = tuple(sorted((k, float(v)) for k, v in value.items() if k != "type"))
-    return Initializer(value["type"], args)
+def value_problem(value: Any, shape: tuple, dtype: str, what: str = "input") -> str | None:
+    """Why `value` cannot be a tensor of this shape and dtype (a placeholder's default, a constant), or None."""
+    if len(shape) == 0:
+        if isinstance(value, list):
+            return "must be a single value for shape []"
+        if dtype == "bool":
+            return None if isinstance(value, bool) else f"must be true or false for a bool {what}, got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number for a {dtype} {what}, got {value!r}"
+        if dtype.startswith(("int", "uint")) and not isinstance(value, int):
+            return f"must be an integer for a {dtype} {what}, got {value!r}"
+        return None
+    if not isinstance(value, list):
+        return f"must be a nested list of shape {list(shape)}"
+    if shape[0] is not None and len(value) != shape[0]:
+        return f"has {len(value)} entries where the shape {list(shape)} needs {shape[0]}"
+    for item in value:
+        problem = value_problem(item, shape[1:], dtype, what)
+        if problem:
+            return problem
+    return None

@@ -1,19 +1,19 @@
-"""Planners for convolutions and pooling (channels last: NWC and NHWC)."""
+"""Convolutions and pooling, channels last (NWC and NHWC)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
-from ..spec import Initializer
-from .activations import ACTIVATION_OPS
-from .core import NoParams
-from .base import Inferred, LayerContext, TensorInfo, VarRequest, initializer, same_dtype
+from .activations import ACTIVATION_OPS, activation
+from .base import Inferred, Initializer, LayerContext, TensorInfo, VarRequest, same_dtype
+from .declare import ACTIVATION, BOOL, INITIALIZER, POSITIVE_INT, enum, layer, param, per_axis, to_axes
 
+FAMILY = "Convolution and pooling"
+ORDER = 30
 
-def _per_axis(value, rank: int) -> tuple[int, ...]:
-    """`3` or `[3, 3]` -> one entry per spatial axis (the schema bounds the list's length)."""
-    return tuple(value) if isinstance(value, list) else (value,) * rank
+PADDING = enum("SAME", "VALID", "same", "valid")
 
 
 def _out_size(size: int | None, window: int, stride: int, dilation: int, padding: str) -> int | None:
@@ -44,97 +44,137 @@ def _check_input(x: TensorInfo, rank: int, kind: str, ctx: LayerContext) -> None
         raise ctx.error(f"{kind} needs an input of rank {rank + 2} {layout}, got {x}", "input")
 
 
+def _upper(value: str) -> str:
+    return value.upper()
+
+
 # -- conv1d, conv2d ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Conv:
-    rank: int
-    filters: int
-    kernel_size: tuple[int, ...]
-    strides: tuple[int, ...]
-    padding: str
-    dilation: tuple[int, ...]
-    activation: str
-    use_bias: bool
-    kernel_initializer: Initializer
-    bias_initializer: Initializer
+def _conv(rank: int):
+    axes = "one integer, or a list of one" if rank == 1 else "one integer for both axes, or [height, width]"
+
+    class Conv:
+        RANK: ClassVar[int] = rank
+        filters: int = param(POSITIVE_INT, "The number of output channels.", required=True, example=32)
+        kernel_size: tuple[int, ...] = param(per_axis(rank), f"The window: {axes}.", required=True, example=3,
+                                             convert=to_axes(rank))
+        strides: tuple[int, ...] = param(per_axis(rank), f"The step: {axes}.", default=1, convert=to_axes(rank))
+        # tf.compat.v1.layers.conv2d's default.
+        padding: str = param(PADDING, "`SAME` (the output keeps the input's size at stride 1) or `VALID`.",
+                             default="VALID", convert=_upper)
+        dilation: tuple[int, ...] = param(per_axis(rank), f"The dilation rate: {axes}.", default=1,
+                                          convert=to_axes(rank))
+        activation: str = param(ACTIVATION, "The activation applied to the result.", default="linear")
+        use_bias: bool = param(BOOL, "Add a bias per filter.", default=True)
+        kernel_initializer: Initializer = param(INITIALIZER, "How the kernel starts.", default="glorot_uniform",
+                                                convert=Initializer.parse)
+        bias_initializer: Initializer = param(INITIALIZER, "How the bias starts.", default="zeros",
+                                              convert=Initializer.parse)
+
+        def infer(self, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
+            (x,) = inputs
+            same_dtype(inputs, dtype, ctx)
+            kind = f"conv{rank}d"
+            _check_input(x, rank, kind, ctx)
+            if x.shape[-1] is None:
+                raise ctx.error(f"{kind} needs a known channel dimension (the last) to size its kernel, got {x}",
+                                "input")
+            if max(self.strides) > 1 and max(self.dilation) > 1:
+                # tf.nn.convolution's own rule; refusing it here names the layer.
+                raise ctx.error("`strides` greater than 1 cannot be combined with `dilation` greater than 1",
+                                "dilation")
+            spatial = _spatial(x, self.kernel_size, self.strides, self.dilation, self.padding, ctx, "kernel",
+                               "kernel_size")
+            variables = [VarRequest("kernel", self.kernel_size + (x.shape[-1], self.filters), dtype,
+                                    self.kernel_initializer)]
+            if self.use_bias:
+                variables.append(VarRequest("bias", (self.filters,), dtype, self.bias_initializer))
+            # tf.nn.conv1d names its scope `conv1d` (ExpandDims, Conv2D, Squeeze); conv2d is one op.
+            ops = ("conv1d",) if rank == 1 else ("Conv2D",)
+            ops += ("BiasAdd",) if self.use_bias else ()
+            ops += ACTIVATION_OPS[self.activation]
+            return Inferred(TensorInfo((x.shape[0],) + spatial + (self.filters,), dtype), tuple(variables), ops)
+
+        def emit(self, tf, layer, xs, variables):
+            x, kernel = xs[0], variables["kernel"]
+            if rank == 1:
+                y = tf.nn.conv1d(x, kernel, stride=self.strides[0], padding=self.padding, dilations=self.dilation[0])
+            else:
+                y = tf.nn.conv2d(x, kernel, strides=[1, *self.strides, 1], padding=self.padding,
+                                 dilations=[1, *self.dilation, 1])
+            if "bias" in variables:
+                y = tf.nn.bias_add(y, variables["bias"])
+            return activation(tf, self.activation, y)
+
+    Conv.__name__ = Conv.__qualname__ = f"Conv{rank}D"
+    return Conv
 
 
-def _conv_parser(rank: int):
-    def parse(raw: dict) -> Conv:
-        return Conv(
-            rank=rank,
-            filters=raw["filters"],
-            kernel_size=_per_axis(raw["kernel_size"], rank),
-            strides=_per_axis(raw.get("strides", 1), rank),
-            # tf.compat.v1.layers.conv2d's default.
-            padding=raw.get("padding", "VALID").upper(),
-            dilation=_per_axis(raw.get("dilation", 1), rank),
-            activation=raw.get("activation", "linear"),
-            use_bias=raw.get("use_bias", True),
-            kernel_initializer=initializer(raw.get("kernel_initializer"), "glorot_uniform"),
-            bias_initializer=initializer(raw.get("bias_initializer"), "zeros"),
-        )
-    return parse
-
-
-parse_conv1d = _conv_parser(1)
-parse_conv2d = _conv_parser(2)
-
-
-def infer_conv(p: Conv, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
-    (x,) = inputs
-    same_dtype(inputs, dtype, ctx)
-    kind = f"conv{p.rank}d"
-    _check_input(x, p.rank, kind, ctx)
-    if x.shape[-1] is None:
-        raise ctx.error(f"{kind} needs a known channel dimension (the last) to size its kernel, got {x}", "input")
-    if max(p.strides) > 1 and max(p.dilation) > 1:
-        # tf.nn.convolution's own rule; refusing it here names the layer.
-        raise ctx.error("`strides` greater than 1 cannot be combined with `dilation` greater than 1", "dilation")
-    spatial = _spatial(x, p.kernel_size, p.strides, p.dilation, p.padding, ctx, "kernel", "kernel_size")
-    variables = [VarRequest("kernel", p.kernel_size + (x.shape[-1], p.filters), dtype, p.kernel_initializer)]
-    if p.use_bias:
-        variables.append(VarRequest("bias", (p.filters,), dtype, p.bias_initializer))
-    # tf.nn.conv1d names its scope `conv1d` (ExpandDims, Conv2D, Squeeze); conv2d is one op.
-    ops = ("conv1d",) if p.rank == 1 else ("Conv2D",)
-    ops += ("BiasAdd",) if p.use_bias else ()
-    ops += ACTIVATION_OPS[p.activation]
-    return Inferred(TensorInfo((x.shape[0],) + spatial + (p.filters,), dtype), tuple(variables), ops)
+Conv1D = layer("conv1d", scoped=True, doc="A 1-D convolution over [batch, width, channels] (`tf.nn.conv1d`).",
+               example={"id": "conv", "type": "conv1d", "filters": 64, "kernel_size": 3, "padding": "SAME"},
+               variables="`kernel` [k, in, filters], `bias` [filters]",
+               ops="`conv1d`, `BiasAdd`, the activation")(_conv(1))
+Conv2D = layer("conv2d", scoped=True,
+               doc="A 2-D convolution over [batch, height, width, channels] (`tf.nn.conv2d`).",
+               example={"id": "conv1", "type": "conv2d", "filters": 32, "kernel_size": 3, "padding": "SAME",
+                        "activation": "relu"},
+               variables="`kernel` [kh, kw, in, filters], `bias` [filters]",
+               ops="`Conv2D`, `BiasAdd`, the activation")(_conv(2))
 
 
 # -- max_pool2d, avg_pool2d, global_avg_pool ---------------------------------------------
 
-@dataclass(frozen=True)
-class Pool:
-    pool_size: tuple[int, int]
-    strides: tuple[int, int]
-    padding: str
-
-
-def parse_pool(raw: dict) -> Pool:
-    size = _per_axis(raw["pool_size"], 2)
+@dataclass(frozen=True, kw_only=True)
+class _Pool:
+    OP: ClassVar[str]
+    pool_size: tuple[int, int] = param(per_axis(2), "The window: one integer for both axes, or [height, width].",
+                                       required=True, example=2, convert=to_axes(2))
     # As tf.compat.v1.layers.max_pooling2d: strides default to the window, padding to VALID.
-    return Pool(size, _per_axis(raw.get("strides", list(size)), 2), raw.get("padding", "VALID").upper())
+    strides: tuple[int, int] | None = param(per_axis(2), "The step; default: the window.", default=None,
+                                            convert=to_axes(2))
+    padding: str = param(PADDING, "`SAME` or `VALID`.", default="VALID", convert=_upper)
 
-
-def _pool(op: str):
-    def infer(p: Pool, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
+    def infer(self, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
         (x,) = inputs
         same_dtype(inputs, dtype, ctx)
-        _check_input(x, 2, op, ctx)
-        spatial = _spatial(x, p.pool_size, p.strides, (1, 1), p.padding, ctx, "window", "pool_size")
-        return Inferred(TensorInfo((x.shape[0],) + spatial + (x.shape[-1],), dtype), (), (op,))
-    return infer
+        _check_input(x, 2, self.OP, ctx)
+        spatial = _spatial(x, self.pool_size, self.window_strides, (1, 1), self.padding, ctx, "window", "pool_size")
+        return Inferred(TensorInfo((x.shape[0],) + spatial + (x.shape[-1],), dtype), (), (self.OP,))
+
+    @property
+    def window_strides(self) -> tuple[int, int]:
+        return self.strides or self.pool_size
 
 
-infer_max_pool2d = _pool("MaxPool2d")   # tf.nn.max_pool2d's default name
-infer_avg_pool2d = _pool("AvgPool2D")   # tf.nn.avg_pool2d's (sic: the capital D differs)
+@layer("max_pool2d", doc="The maximum over each window (`tf.nn.max_pool2d`).",
+       example={"id": "pool", "type": "max_pool2d", "pool_size": 2}, ops="`MaxPool2d`")
+class MaxPool2D(_Pool):
+    OP = "MaxPool2d"   # tf.nn.max_pool2d's default name
+
+    def emit(self, tf, layer, xs, variables):
+        return tf.nn.max_pool2d(xs[0], ksize=list(self.pool_size), strides=list(self.window_strides),
+                                padding=self.padding)
 
 
-def infer_global_avg_pool(p: NoParams, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
-    (x,) = inputs
-    same_dtype(inputs, dtype, ctx)
-    if len(x.shape) < 3:
-        raise ctx.error(f"global_avg_pool needs [batch, spatial..., channels] (rank 3 or more), got {x}", "input")
-    return Inferred(TensorInfo((x.shape[0], x.shape[-1]), dtype), (), ("Mean",))
+@layer("avg_pool2d", doc="The mean over each window (`tf.nn.avg_pool2d`).",
+       example={"id": "pool", "type": "avg_pool2d", "pool_size": 2}, ops="`AvgPool2D`")
+class AvgPool2D(_Pool):
+    OP = "AvgPool2D"   # tf.nn.avg_pool2d's (sic: the capital D differs)
+
+    def emit(self, tf, layer, xs, variables):
+        return tf.nn.avg_pool2d(xs[0], ksize=list(self.pool_size), strides=list(self.window_strides),
+                                padding=self.padding)
+
+
+@layer("global_avg_pool", doc="The mean over every axis between the batch and the channels: [batch, channels].",
+       example={"id": "gap", "type": "global_avg_pool"}, ops="`Mean` over the axes between batch and channels")
+class GlobalAvgPool:
+    def infer(self, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
+        (x,) = inputs
+        same_dtype(inputs, dtype, ctx)
+        if len(x.shape) < 3:
+            raise ctx.error(f"global_avg_pool needs [batch, spatial..., channels] (rank 3 or more), got {x}", "input")
+        return Inferred(TensorInfo((x.shape[0], x.shape[-1]), dtype), (), ("Mean",))
+
+    def emit(self, tf, layer, xs, variables):
+        return tf.reduce_mean(xs[0], axis=list(range(1, xs[0].shape.rank - 1)))

@@ -1,11 +1,12 @@
-"""Planners for token and position embeddings (a tied output projection is `dense` with `tie:`)."""
+"""Token and position embeddings (a tied output projection is `dense` with `tie:`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .base import Inferred, Initializer, LayerContext, TensorInfo, VarRequest, same_dtype
+from .declare import INITIALIZER, POSITIVE_INT, SEGMENT, layer, param
 
-from ..spec import Initializer
-from .base import Inferred, LayerContext, TensorInfo, VarRequest, initializer, same_dtype
+FAMILY = "Embeddings"
+ORDER = 50
 
 # BERT's create_initializer(initializer_range=0.02), for both tables.
 BERT_INITIALIZER = {"type": "truncated_normal", "stddev": 0.02}
@@ -13,59 +14,67 @@ BERT_INITIALIZER = {"type": "truncated_normal", "stddev": 0.02}
 
 # -- embedding ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@layer("embedding", scoped=True, float_only=True,
+       doc="A table lookup: int ids [batch, ...] -> vectors [batch, ..., dim] (`tf.nn.embedding_lookup`).",
+       example={"id": "embed", "type": "embedding", "input": "ids", "vocab": 30522, "dim": 768},
+       variables="`embeddings` [vocab, dim]", ops="`embedding_lookup`")
 class Embedding:
-    vocab: int
-    dim: int
-    table_name: str
-    initializer: Initializer
+    vocab: int = param(POSITIVE_INT, "The number of rows: ids run from 0 to vocab - 1.", required=True,
+                       example=30522)
+    dim: int = param(POSITIVE_INT, "The width of each vector.", required=True, example=768)
+    table_name: str = param(SEGMENT, "The table variable's name.", default="embeddings",
+                            example="word_embeddings")
+    initializer: Initializer = param(INITIALIZER, "How the table starts (BERT's by default).",
+                                     default=BERT_INITIALIZER, convert=Initializer.parse)
 
+    def infer(self, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
+        (ids,) = inputs
+        if ids.dtype not in ("int32", "int64"):
+            raise ctx.error(f"embedding looks up int32 or int64 ids, got {ids}", "input")
+        table = VarRequest(self.table_name, (self.vocab, self.dim), dtype, self.initializer)
+        return Inferred(TensorInfo(ids.shape + (self.dim,), dtype), (table,), ("embedding_lookup",))
 
-def parse_embedding(raw: dict) -> Embedding:
-    return Embedding(raw["vocab"], raw["dim"], raw.get("table_name", "embeddings"),
-                     initializer(raw.get("initializer", BERT_INITIALIZER), "truncated_normal"))
-
-
-def infer_embedding(p: Embedding, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
-    (ids,) = inputs
-    if ids.dtype not in ("int32", "int64"):
-        raise ctx.error(f"embedding looks up int32 or int64 ids, got {ids}", "input")
-    table = VarRequest(p.table_name, (p.vocab, p.dim), dtype, p.initializer)
-    return Inferred(TensorInfo(ids.shape + (p.dim,), dtype), (table,), ("embedding_lookup",))
+    def emit(self, tf, layer, xs, variables):
+        return tf.nn.embedding_lookup(variables[self.table_name], xs[0])
 
 
 # -- position_embedding ------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@layer("position_embedding", scoped=True,
+       doc="Adds a learned vector per position to [batch, sequence, width], as BERT: the table is sliced to the "
+           "sequence length.",
+       example={"id": "positions", "type": "position_embedding", "max_len": 512},
+       variables="`position_embeddings` [max_len, width]", ops="`Slice`, `add`")
 class PositionEmbedding:
-    max_len: int
-    dim: int | None
-    table_name: str
-    initializer: Initializer
+    max_len: int = param(POSITIVE_INT, "The longest sequence: the table's rows.", required=True, example=512)
+    dim: int | None = param(POSITIVE_INT, "The table's width; must be the input's (the default).", default=None)
+    table_name: str = param(SEGMENT, "The table variable's name.", default="position_embeddings")
+    initializer: Initializer = param(INITIALIZER, "How the table starts (BERT's by default).",
+                                     default=BERT_INITIALIZER, convert=Initializer.parse)
 
+    def infer(self, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
+        (x,) = inputs
+        same_dtype(inputs, dtype, ctx)
+        if len(x.shape) != 3 or x.shape[-1] is None:
+            raise ctx.error(f"position_embedding adds to [batch, sequence, width] with a known width, got {x}",
+                            "input")
+        width, seq = x.shape[2], x.shape[1]
+        if self.dim is not None and self.dim != width:
+            raise ctx.error(f"`dim` is {self.dim} but the input's width is {width}; the table is added to the input, "
+                            "so they must agree (or leave `dim` out)", "dim")
+        if seq is not None and seq > self.max_len:
+            raise ctx.error(f"the input's sequence length is {seq} but the table has only max_len {self.max_len} "
+                            f"positions; raise `max_len` to at least {seq}", "max_len")
+        table = VarRequest(self.table_name, (self.max_len, width), dtype, self.initializer)
+        # BERT slices the table to the sequence length; an unknown length is read at run time.
+        ops = ("Slice", "add") if seq is not None else ("Shape", "strided_slice", "stack", "Slice", "add")
+        return Inferred(x, (table,), ops)
 
-def parse_position_embedding(raw: dict) -> PositionEmbedding:
-    return PositionEmbedding(raw["max_len"], raw.get("dim"), raw.get("table_name", "position_embeddings"),
-                             initializer(raw.get("initializer", BERT_INITIALIZER), "truncated_normal"))
-
-
-def infer_position_embedding(p: PositionEmbedding, inputs: list[TensorInfo], dtype: str,
-                             ctx: LayerContext) -> Inferred:
-    (x,) = inputs
-    same_dtype(inputs, dtype, ctx)
-    if len(x.shape) != 3 or x.shape[-1] is None:
-        raise ctx.error(f"position_embedding adds to [batch, sequence, width] with a known width, got {x}", "input")
-    width, seq = x.shape[2], x.shape[1]
-    if p.dim is not None and p.dim != width:
-        raise ctx.error(f"`dim` is {p.dim} but the input's width is {width}; the table is added to the input, "
-                        "so they must agree (or leave `dim` out)", "dim")
-    if seq is not None and seq > p.max_len:
-        raise ctx.error(f"the input's sequence length is {seq} but the table has only max_len {p.max_len} "
-                        f"positions; raise `max_len` to at least {seq}", "max_len")
-    table = VarRequest(p.table_name, (p.max_len, width), dtype, p.initializer)
-    # BERT slices the table to the sequence length; an unknown length is read at run time.
-    ops = ("Slice", "add") if seq is not None else ("Shape", "strided_slice", "stack", "Slice", "add")
-    return Inferred(x, (table,), ops)
+    def emit(self, tf, layer, xs, variables):
+        x, table = xs[0], variables[self.table_name]
+        length = x.shape[1]
+        size = [length, -1] if length is not None else tf.stack([tf.shape(x)[1], -1])
+        return x + tf.slice(table, [0, 0], size)  # [length, width] broadcasts over the batch
 
 
 def tied_table(tie: str, x: TensorInfo, units: int, dtype: str, ctx: LayerContext) -> VarRequest:
