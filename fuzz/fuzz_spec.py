@@ -22,7 +22,7 @@ with atheris.instrument_imports():
     from specc.load import Limits, loads
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMITS = Limits(max_file_bytes=64 * 1024, max_nodes=20_000, max_depth=50)
+LIMITS = Limits(max_file_bytes=64 * 1024, max_alias_nodes=20_000, max_depth=50)
 
 
 def one_input(data: bytes) -> None:

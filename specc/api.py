@@ -31,13 +31,15 @@ def load(path: str | Path, limits: _load.Limits = _load.DEFAULT_LIMITS, override
     Raises:
         SpecError: anything wrong with the file, located.
     """
-    return parse(_load.load(path, limits), limits, overrides)
+    with _load.paused_gc():
+        return parse(_load.load(path, limits), limits, overrides)
 
 
 def loads(text: str | bytes, name: str = "<string>", limits: _load.Limits = _load.DEFAULT_LIMITS,
           overrides: Sequence[Override] = ()) -> Spec:
     """Like `load`, from text."""
-    return parse(_load.loads(text, name, limits), limits, overrides)
+    with _load.paused_gc():
+        return parse(_load.loads(text, name, limits), limits, overrides)
 
 
 def parse(doc: _load.Document, limits: _load.Limits = _load.DEFAULT_LIMITS, overrides: Sequence[Override] = ()) -> Spec:
@@ -82,11 +84,12 @@ def plan(spec: Spec | str | Path, limits: PlanLimits = DEFAULT_PLAN_LIMITS, over
 
     A `train:` section is checked against the plan too (its output, labels and data).
     """
-    if not isinstance(spec, Spec):  # one layer budget for expansion and planning
-        spec = load(spec, replace(_load.DEFAULT_LIMITS, max_layers=limits.max_layers), overrides)
-    the_plan = _plan(spec, limits)
-    check_train(spec, the_plan)
-    return the_plan
+    with _load.paused_gc():
+        if not isinstance(spec, Spec):  # one layer budget for expansion and planning
+            spec = load(spec, replace(_load.DEFAULT_LIMITS, max_layers=limits.max_layers), overrides)
+        the_plan = _plan(spec, limits)
+        check_train(spec, the_plan)
+        return the_plan
 
 
 def build(spec: Spec | Plan | str | Path, verbose: bool = False, init_from: str | Path | None = None,

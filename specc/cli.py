@@ -8,6 +8,7 @@ spec (`diff`, `check`, `build --init-from`).
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import traceback
@@ -401,6 +402,9 @@ _register_runs(app, sys.modules[__name__])  # `train` and `sweep`, with the opti
 
 def main() -> None:
     """Console-script entry point."""
+    # A command reads a spec and plans it, allocating many long-lived objects and next to no
+    # cycles: with the default thresholds the collector would walk them all again and again.
+    gc.set_threshold(100_000, 50, 100)
     app()
 
 

@@ -1,14 +1,18 @@
 """Stage 1, load: YAML text -> plain data plus the line and column of every node.
 
+The text is composed by libyaml (`yaml.CSafeLoader`, which keeps every node's
+line and column) where PyYAML has it, else by PyYAML's pure-Python composer.
 Only YAML's standard scalar, sequence and mapping types are accepted (no
 `!!python/...` or custom tags: nothing in a spec is ever executed). Anchors and
-aliases are expanded under a node budget, so a "billion laughs" file is refused
-quickly and in bounded memory. Duplicate mapping keys are an error, not
-last-one-wins.
+aliases are expanded under a budget for the nodes the aliases add, so a "billion
+laughs" file is refused quickly and in bounded memory while a big spec written
+out in full loads. Duplicate mapping keys are an error, not last-one-wins.
 """
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ class Limits:
     """Input bounds; each one is documented in docs/spec-language.md."""
 
     max_file_bytes: int = 8 * 1024 * 1024
-    max_nodes: int = 200_000  # after alias expansion
+    max_alias_nodes: int = 200_000  # the nodes that aliases add, expanding their anchors
     max_depth: int = 100
     max_layers: int = 100_000  # after templates and repeats are expanded (the planner's budget too)
 
@@ -32,6 +36,23 @@ DEFAULT_LIMITS = Limits()
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp")}
+# libyaml's composer where PyYAML was built with it: the same nodes and marks, several times faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector. Reading and planning a spec allocate many long-lived
+    objects and make next to no cycles: collections those allocations trigger would walk every
+    object again and again (at 50,000 layers, most of the time). Cycles made meanwhile are
+    collected once it runs again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -144,7 +165,8 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
     lines = tuple(text.splitlines())
     doc = Document(name, None, lines)
     try:
-        nodes = list(_first_two(yaml.compose_all(text, Loader=yaml.SafeLoader)))
+        with paused_gc():
+            nodes = list(_first_two(yaml.compose_all(text, Loader=_LOADER)))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -162,7 +184,8 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
             doc.source_line(mark.line + 1),
         )
     builder = _Builder(doc, limits)
-    data = builder.build(nodes[0], (), 0)
+    with paused_gc():
+        data = builder.build(nodes[0], (), 0, False)
     return Document(name, data, lines, builder.marks, builder.key_marks)
 
 
@@ -184,74 +207,104 @@ class _Builder:
         self.doc, self.limits = doc, limits
         self.marks: dict = {}
         self.key_marks: dict = {}
-        self.count = 0
-        self.constructor = yaml.SafeLoader("")
+        self.aliased = 0  # nodes built again because an alias names their anchor
+        self.built: set[int] = set()  # the collections built so far: one met again is an alias
+        constructor = yaml.SafeLoader("")
+        self.scalars = {  # tag -> its constructor; strings, the most common, are handled inline
+            _TAG + "int": constructor.construct_yaml_int,
+            _TAG + "float": constructor.construct_yaml_float,
+            _TAG + "bool": constructor.construct_yaml_bool,
+            _TAG + "null": lambda node: None,
+            _TAG + "timestamp": lambda node: node.value,  # a date is just text to us
+        }
 
     def fail(self, message: str, node, path: SpecPath = ()) -> SpecError:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
         return SpecError(message, Location(self.doc.file, line, col, tuple(path)), self.doc.source_line(line))
 
-    def build(self, node, path: SpecPath, depth: int) -> Any:
-        self.count += 1
-        if self.count > self.limits.max_nodes:
-            raise self.fail(
-                f"the document expands to more than {self.limits.max_nodes} nodes "
-                "(anchors and aliases that multiply, like a 'billion laughs' file); refusing to expand it",
-                node, path,
-            )
-        if depth > self.limits.max_depth:
-            raise self.fail(f"nesting deeper than {self.limits.max_depth} levels", node, path)
-        self.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-        if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _TAG + "seq":
+    def build(self, node, path: SpecPath, depth: int, aliased: bool) -> Any:
+        kind = type(node)
+        if kind is not yaml.ScalarNode:
+            if id(node) in self.built:
+                aliased = True  # met again: an alias, whose nodes are built once more
+            else:
+                self.built.add(id(node))
+        if aliased:
+            self.aliased += 1
+            if self.aliased > self.limits.max_alias_nodes:
+                raise self.fail(
+                    f"aliases expand to more than {self.limits.max_alias_nodes:,} nodes (anchors and aliases that "
+                    "multiply, like a 'billion laughs' file); refusing to expand them", node, path)
+        mark = node.start_mark
+        self.marks.setdefault(path, (mark.line + 1, mark.column + 1))
+        if kind is yaml.ScalarNode:
+            tag = node.tag
+            if tag == _STR:
+                return node.value
+            construct = self.scalars.get(tag)
+            if construct is None:
                 raise self.unsupported(node, path)
-            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-        if node.tag != _TAG + "map":
+            return construct(node)
+        if depth >= self.limits.max_depth:
+            raise self.fail(f"nesting deeper than {self.limits.max_depth} levels", node, path)
+        if kind is yaml.SequenceNode:
+            if node.tag != _SEQ:
+                raise self.unsupported(node, path)
+            return [self.build(item, path + (i,), depth + 1, aliased) for i, item in enumerate(node.value)]
+        if node.tag != _MAP:
             raise self.unsupported(node, path)
-        return self.mapping(node, path, depth)
+        return self.mapping(node, path, depth, aliased)
 
     def unsupported(self, node, path: SpecPath) -> SpecError:
         return self.fail(
             f"unsupported YAML tag {node.tag!r}; specs use plain YAML values only (no tags)", node, path
         )
 
-    def scalar(self, node, path: SpecPath) -> Any:
-        if node.tag not in _SCALAR_TAGS:
+    def key(self, node, path: SpecPath) -> str:
+        if type(node) is not yaml.ScalarNode:
+            raise self.fail("mapping keys must be plain scalars", node, path)
+        if node.tag == _STR:
+            return node.value
+        construct = self.scalars.get(node.tag)
+        if construct is None:
             raise self.unsupported(node, path)
-        if node.tag == _TAG + "timestamp":
-            return node.value  # a date is just text to us
-        return self.constructor.construct_object(node)
+        key = construct(node)
+        return key if isinstance(key, str) else str(key)
 
-    def mapping(self, node, path: SpecPath, depth: int) -> dict:
+    def mapping(self, node, path: SpecPath, depth: int, aliased: bool, taken: frozenset = frozenset()) -> dict:
+        """The mapping's own keys, then what `<<` merges fill in (the first source that has a key wins);
+        keys in `taken` are set already, by the mapping a merge source fills."""
         out: dict = {}
-        merged: dict = {}
+        merges = []
+        key_marks = self.key_marks
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
-                # `<<: *defaults` fills keys the mapping does not set itself.
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-                for source in sources:
-                    if not isinstance(source, yaml.MappingNode):
-                        raise self.fail("`<<` merges only mappings", source, path)
-                    for k, v in self.mapping(source, path, depth + 1).items():
-                        merged.setdefault(k, v)
+            if key_node.tag == _MERGE:
+                merges.append(value_node)
                 continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise self.fail("mapping keys must be plain scalars", key_node, path)
-            key = self.scalar(key_node, path)
-            if not isinstance(key, (str, int, bool, float)) and key is not None:
-                raise self.fail("mapping keys must be plain scalars", key_node, path)
-            key = str(key) if not isinstance(key, str) else key
+            key = self.key(key_node, path)
+            child = path + (key,)
             if key in out:
-                first = self.key_marks[path + (key,)]
+                first = key_marks[child]
                 raise self.fail(
                     f"duplicate key {key!r} (first set at line {first[0]}); YAML would silently keep "
                     "the last one, so remove one of them",
-                    key_node, path + (key,),
+                    key_node, child,
                 )
-            self.key_marks[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = self.build(value_node, path + (key,), depth + 1)
-        for k, v in merged.items():
-            out.setdefault(k, v)
+            if key in taken:
+                out[key] = None  # shadowed: only its duplicates matter
+                continue
+            mark = key_node.start_mark
+            key_marks[child] = (mark.line + 1, mark.column + 1)
+            out[key] = self.build(value_node, child, depth + 1, aliased)
+        for key in taken & out.keys():
+            del out[key]
+        for value_node in merges:
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise self.fail("`<<` merges only mappings", source, path)
+                out.update(self.mapping(source, path, depth + 1, True, taken | out.keys()))
         return out
+
+
+_STR, _SEQ, _MAP, _MERGE = _TAG + "str", _TAG + "seq", _TAG + "map", _TAG + "merge"

@@ -139,11 +139,11 @@ def _errors(pieces: Iterable[Piece]) -> Iterator["ValidationError"]:
 
 
 def _check(doc: Document, found: Iterable["ValidationError"], prefix: tuple) -> None:
-    from jsonschema.exceptions import best_match
-
     errors = [e for e in found if not _placeholder(e)]
     if not errors:
         return
+    from jsonschema.exceptions import best_match
+
     first = best_match(errors, key=_rank)
     ordered = [first] + sorted((e for e in errors if e is not first), key=lambda e: (_rank_class(e), _position(doc, e, prefix)))
     located: list[SpecError] = []

@@ -34,12 +34,34 @@ def test_alias_bombs_are_refused_quickly():
     for i in range(1, 9):
         bomb += f"{chr(97 + i)}: &{chr(97 + i)} [*{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}, *{chr(96 + i)}]\n"
     with pytest.raises(SpecError, match="billion laughs"):
-        loads(bomb, "m.yaml", Limits(max_nodes=10_000))
+        loads(bomb, "m.yaml", Limits(max_alias_nodes=10_000))
 
 
 def test_merge_keys_fill_unset_keys():
     doc = loads("base: &b {units: 3, activation: relu}\nlayer: {<<: *b, units: 5}\n")
     assert doc.data["layer"] == {"units": 5, "activation": "relu"}
+
+
+def test_merge_keys_own_keys_win_wherever_written_and_the_first_source_wins():
+    doc = loads("a: &a {units: 3, use_bias: false}\nb: &b {units: 4, activation: relu, use_bias: true}\n"
+                "layer:\n  units: 5\n  <<: [*a, *b]\n")
+    assert doc.data["layer"] == {"units": 5, "use_bias": False, "activation": "relu"}
+    assert doc.where(("layer", "units")).line == 4  # the layer's own value, not the merged one
+    assert doc.where(("layer", "activation")).line == 2
+
+
+def test_a_big_spec_written_out_in_full_loads():
+    """The alias budget counts what aliases add: 300,000 plain nodes are not a bomb."""
+    text = "vars:\n  big: [" + ", ".join(["0"] * 300_000) + "]\n"
+    assert len(loads(text, "big.yaml").data["vars"]["big"]) == 300_000
+
+
+def test_aliases_within_budget_expand_and_point_at_their_anchor():
+    doc = loads("x: &x {shape: [null, 4]}\ny: *x\n", "m.yaml", Limits(max_alias_nodes=4))
+    assert doc.data["y"] == {"shape": [None, 4]}
+    assert doc.where(("y", "shape", 1)).line == 1
+    with pytest.raises(SpecError, match="aliases expand to more than 3 nodes"):
+        loads("x: &x {shape: [null, 4]}\ny: *x\n", "m.yaml", Limits(max_alias_nodes=3))
 
 
 @pytest.mark.parametrize("text,message", [
