@@ -13,8 +13,9 @@ the codes, each with an example.
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import Location, format_path
@@ -65,6 +66,10 @@ class Context:
     def written(self, layer: PlannedLayer, key: str) -> bool:
         node = self.raw(layer.where.path)
         return isinstance(node, dict) and key in node
+
+    @functools.cached_property
+    def namespaces(self) -> dict[tuple, list["_Claim"]]:
+        return _namespaces(self)
 
     def at(self, layer: PlannedLayer, key: str) -> Location:
         """The location of a layer's key: the key itself when written, else the layer's `id`."""
@@ -126,7 +131,7 @@ def unused_inputs(ctx: Context) -> Iterator[LintWarning]:
 
 def case_only_scopes(ctx: Context) -> Iterator[LintWarning]:
     """SC201: two scope names that differ only by case."""
-    for claims in _namespaces(ctx).values():
+    for claims in ctx.namespaces.values():
         first: dict[str, _Claim] = {}
         for claim in claims:
             seen = first.setdefault(claim.name.lower(), claim)
@@ -142,7 +147,7 @@ _SUFFIX = re.compile(r"^(?P<base>.+)_(?P<n>[1-9][0-9]*)$")
 
 def reentry_like_scopes(ctx: Context) -> Iterator[LintWarning]:
     """SC202: a scope named like TensorFlow's re-entry of another (`tower_1` next to `tower`)."""
-    for (space, _), claims in _namespaces(ctx).items():
+    for (space, _), claims in ctx.namespaces.items():
         if space != "vars":
             continue  # op-only names (`residual_1` after `residual`) never reach a checkpoint
         by_name = {}
@@ -162,6 +167,7 @@ def reentry_like_scopes(ctx: Context) -> Iterator[LintWarning]:
 
 
 _TWIN_WORDS = ("left", "right", "first", "second")
+_TWIN_CANDIDATES = 16  # earlier layers of a group a layer is compared with
 
 
 def unshared_twins(ctx: Context) -> Iterator[LintWarning]:
@@ -179,7 +185,9 @@ def unshared_twins(ctx: Context) -> Iterator[LintWarning]:
     for group in groups.values():
         layers = list(group.values())
         for i, later in enumerate(layers):
-            earlier = next((e for e in layers[:i] if twins(e, later)), None)
+            # Towers come a few at a time; a long run of numbered layers (layer_0 ... layer_49999) is
+            # a stack, each reading the last: comparing with the first few keeps this linear.
+            earlier = next((e for e in layers[:min(i, _TWIN_CANDIDATES)] if twins(e, later)), None)
             if earlier is None:
                 continue
             yield LintWarning("SC301", f"'{later.path}' (scope '{later.var_scope}') has the structure of "
@@ -347,13 +355,36 @@ class _Twins:
         self.by_path = {x.path: x for x in plan.walk()}
         self.variables = {v.name: v for v in plan.variables}
         self.structures: dict[str, tuple] = {}
+        self.readers: dict[str, list[str]] = {}  # tensor key -> the layers reading it
+        self.inside: dict[str, list[str]] = {}  # block path -> the paths of the layers inside it
+        for layer in plan.walk():
+            for key in _inputs_of(layer):
+                self.readers.setdefault(key, []).append(layer.path)
+            if layer.children:
+                self.inside[layer.path] = [x.path for x in layer.walk()][1:]
+        self.downstream: dict[str, set[str]] = {}
 
     def __call__(self, a: PlannedLayer, b: PlannedLayer) -> bool:
+        if b.path in self.computed_from(a.path):
+            return False  # a stack, not twins: the cheapest test, and the common answer
         if self.structure(a) != self.structure(b):
             return False
         if set(a.inputs) == set(b.inputs):
             return False  # two heads on one tensor: sharing would make them one head
-        return not self.depends(b, a.path) and not self.depends(a, b.path)
+        return a.path not in self.computed_from(b.path)
+
+    def computed_from(self, on: str) -> set[str]:
+        """The layers whose output is computed from the tensor `on` (or a layer inside it); cached."""
+        if on not in self.downstream:
+            todo = [on, *self.inside.get(on, ())]
+            seen: set[str] = set()
+            while todo:
+                for reader in self.readers.get(todo.pop(), ()):
+                    if reader not in seen:
+                        seen.add(reader)
+                        todo.append(reader)
+            self.downstream[on] = seen
+        return self.downstream[on]
 
     def structure(self, layer: PlannedLayer) -> tuple:
         """What makes two layers interchangeable: types, ids inside, variable shapes, output shape."""
@@ -363,10 +394,6 @@ class _Twins:
                 tuple((b.local, self.variables[b.name].shape, self.variables[b.name].dtype) for b in layer.variables),
                 tuple((c.id, self.structure(c)) for c in layer.children))
         return self.structures[layer.path]
-
-    def depends(self, layer: PlannedLayer, on: str) -> bool:
-        """Whether `layer`'s output is computed from the tensor `on` (or from a layer inside it)."""
-        return any(key == on or key.startswith(on + ".") for key in _upstream(self.by_path, _inputs_of(layer)))
 
 
 def _twin_stem(name: str) -> str:
@@ -386,7 +413,12 @@ def _twin_stem(name: str) -> str:
 class _Claim:
     name: str
     what: str
-    where: Location
+    locate: Callable[[], Location] = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def where(self) -> Location:
+        """Located only for a warning: a big spec makes many claims and few mistakes."""
+        return self.locate()
 
 
 def _namespaces(ctx: Context) -> dict[tuple, list[_Claim]]:
@@ -398,7 +430,8 @@ def _namespaces(ctx: Context) -> dict[tuple, list[_Claim]]:
     """
     plan = ctx.plan
     spaces: dict[tuple, list[_Claim]] = {("ops", ""): [
-        _Claim(i.name, "input", ctx.doc.where(("inputs", i.name), at_key=True)) for i in plan.inputs]}
+        _Claim(i.name, "input", functools.partial(ctx.doc.where, ("inputs", i.name), at_key=True))
+        for i in plan.inputs]}
     seen_vars: set[str] = set()
 
     def visit(layers: tuple[PlannedLayer, ...], parent: str) -> None:
@@ -408,14 +441,15 @@ def _namespaces(ctx: Context) -> dict[tuple, list[_Claim]]:
                 key = ("name_scope" if frame.kind == "name_scope" and ctx.written(layer, "name_scope")
                        and frame.name != layer.id else "scope")
                 what = "name scope" if key == "name_scope" else "scope"
-                spaces.setdefault(("ops", parent), []).append(_Claim(frame.name, what, ctx.at(layer, key)))
+                spaces.setdefault(("ops", parent), []).append(
+                    _Claim(frame.name, what, functools.partial(ctx.at, layer, key)))
             last = layer.frames[-1] if layer.frames else None
             if (last is not None and last.kind == "variable_scope" and not layer.reuse
                     and layer.var_scope not in seen_vars):
                 seen_vars.add(layer.var_scope)
                 var_parent, _, name = layer.var_scope.rpartition("/")
                 spaces.setdefault(("vars", var_parent), []).append(
-                    _Claim(name, "variable scope", ctx.at(layer, "scope")))
+                    _Claim(name, "variable scope", functools.partial(ctx.at, layer, "scope")))
             visit(layer.children, layer.op_scope)
 
     visit(plan.layers, "")
