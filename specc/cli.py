@@ -192,10 +192,9 @@ def resolve(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fal
         if fmt is Format.json:
             typer.echo(json.dumps(data, indent=2))
         else:
-            import yaml
+            from .load import dump
 
-            typer.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120,
-                                      allow_unicode=True), nl=False)
+            typer.echo(dump(data, default_flow_style=None, width=120), nl=False)
 
 
 @app.command()

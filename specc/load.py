@@ -2,6 +2,8 @@
 
 The text is composed by libyaml (`yaml.CSafeLoader`, which keeps every node's
 line and column) where PyYAML has it, else by PyYAML's pure-Python composer.
+Plain scalars are read by YAML 1.2's core schema, as editors, check-jsonschema and
+ajv read them: `no` and `on` are text, `1e-3` is a number.
 Only YAML's standard scalar, sequence and mapping types are accepted (no
 `!!python/...` or custom tags: nothing in a spec is ever executed). Anchors and
 aliases are expanded under a budget for the nodes the aliases add, so a "billion
@@ -12,6 +14,7 @@ out in full loads. Duplicate mapping keys are an error, not last-one-wins.
 from __future__ import annotations
 
 import gc
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +39,75 @@ DEFAULT_LIMITS = Limits()
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp")}
-# libyaml's composer where PyYAML was built with it: the same nodes and marks, several times faster.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# YAML 1.2's core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution): PyYAML resolves
+# YAML 1.1, where `no`, `on` and `y` are booleans and `1e-3` is a string. Editors read 1.2.
+_CORE = [
+    (_TAG + "null", r"^(?:~|null|Null|NULL|)$", list("~nN") + [""]),
+    (_TAG + "bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    (_TAG + "int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    (_TAG + "float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", list("-+.0123456789")),
+    # Not in 1.2's core schema, but kept, as yaml-language-server keeps it: `<<: *defaults`.
+    (_TAG + "merge", r"^<<$", ["<"]),
+]
+
+
+def _core_schema(cls: type) -> type:
+    cls.yaml_implicit_resolvers = {}
+    return _with_core(cls)
+
+
+def _with_core(cls: type) -> type:
+    for tag, pattern, first in _CORE:
+        cls.add_implicit_resolver(tag, re.compile(pattern), first)
+    return cls
+
+
+@_core_schema
+class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's composer where PyYAML was built with it (the same nodes and marks, several times
+    faster), resolving plain scalars by YAML 1.2's core schema; a resolution is remembered."""
+
+    def resolve(self, kind, value, implicit):
+        if kind is not yaml.ScalarNode or not implicit[0]:
+            return super().resolve(kind, value, implicit)
+        tag = _RESOLVED.get(value)
+        if tag is None:
+            tag = _RESOLVED[value] = super().resolve(kind, value, implicit)
+        return tag
+
+
+_RESOLVED: dict[str, str] = {}
+
+
+@_with_core
+class Dumper(yaml.SafeDumper):
+    """Writes YAML that reads back as written by YAML 1.2 and 1.1 readers alike: text either would read
+    as something else (`no`, `1e-3`) is quoted."""
+
+
+def dump(data: Any, **options: Any) -> str:
+    """YAML text of plain data (block style unless told; keys in their order)."""
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, **options)
+
+
+def parse_value(text: str) -> Any:
+    """One YAML value, as a spec would read it (a `--set` value)."""
+    return yaml.load(text, Loader=Loader)
+
+
+def _core_int(node) -> int:
+    text = node.value
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)
+
+
+def _core_float(node) -> float:
+    text = node.value.lower()
+    if text.endswith((".inf", ".nan")):
+        return float(text.replace(".", ""))
+    return float(node.value)
 
 
 @contextmanager
@@ -166,7 +236,7 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
     doc = Document(name, None, lines)
     try:
         with paused_gc():
-            nodes = list(_first_two(yaml.compose_all(text, Loader=_LOADER)))
+            nodes = list(_first_two(yaml.compose_all(text, Loader=Loader)))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -209,13 +279,12 @@ class _Builder:
         self.key_marks: dict = {}
         self.aliased = 0  # nodes built again because an alias names their anchor
         self.built: set[int] = set()  # the collections built so far: one met again is an alias
-        constructor = yaml.SafeLoader("")
         self.scalars = {  # tag -> its constructor; strings, the most common, are handled inline
-            _TAG + "int": constructor.construct_yaml_int,
-            _TAG + "float": constructor.construct_yaml_float,
-            _TAG + "bool": constructor.construct_yaml_bool,
+            _TAG + "int": _core_int,
+            _TAG + "float": _core_float,
+            _TAG + "bool": lambda node: node.value in ("true", "True", "TRUE"),
             _TAG + "null": lambda node: None,
-            _TAG + "timestamp": lambda node: node.value,  # a date is just text to us
+            _TAG + "timestamp": lambda node: node.value,  # a date is just text to us (an explicit tag)
         }
 
     def fail(self, message: str, node, path: SpecPath = ()) -> SpecError:

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from .errors import SpecError, SpecPath, format_path
-from .load import Document
+from .load import Document, dump, parse_value as yaml_value
 
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
 _SEGMENT = re.compile(rf"({_NAME})((?:\[-?[0-9]+\])*)")
@@ -92,7 +92,7 @@ def parse_path(text: str) -> tuple[str | int, ...]:
 def parse_value(text: str) -> Any:
     """A value as YAML would read it (`128` an integer, `false` a bool, `[1, 2]` a list)."""
     try:
-        value = yaml.safe_load(text)
+        value = yaml_value(text)
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise OverrideSyntaxError(f"the value {text!r} is not valid YAML ({problem}); quote text with spaces "
@@ -125,7 +125,7 @@ def parse(text: str, origin: str = "--set") -> Override:
 
 def dump_value(value: Any) -> str:
     """A value as compact, one-line YAML (`true`, `64`, `[null, 8]`)."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()
+    text = dump(value, default_flow_style=True, width=10_000).strip()
     return text[: -len("...")].strip() if text.endswith("...") else text
 
 

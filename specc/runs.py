@@ -20,14 +20,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import yaml
 
 from . import api
 from . import compose as _compose
 from . import overrides as _overrides
 from .errors import SpecPath
 from .interpolate import escape
-from .load import DEFAULT_LIMITS
+from .load import DEFAULT_LIMITS, dump
 from .output import staged, write_json
 from .plan import Plan
 from .planner import DEFAULT_PLAN_LIMITS, PlanLimits
@@ -78,7 +77,7 @@ def prepare(file: str | Path, overrides: Sequence[_overrides.Override] = (),
 
 def resolved_yaml(data: Any) -> str:
     """The expanded spec as `specc resolve` prints it (a literal `${` written `$${`)."""
-    return yaml.safe_dump(escape(data), sort_keys=False, default_flow_style=None, width=120, allow_unicode=True)
+    return dump(escape(data), default_flow_style=None, width=120)
 
 
 def write_spec_files(directory: Path, prepared: Prepared) -> None:

@@ -340,11 +340,13 @@ def test_language_server_reports_each_mistake_on_its_line(yamlls, way):
     assert all(d["severity"] == 1 and d["source"].startswith("yaml-schema: specc model spec") for d in found)
 
 
-def test_language_server_reads_yaml_1_2_where_specc_reads_yaml_1_1(yamlls):
-    """specc reads YAML 1.1 (PyYAML): `no` is false. yaml-language-server reads YAML 1.2, where it is a
-    string, and flags it; docs/editors.md says to write `true`/`false`."""
+def test_language_server_and_specc_both_read_yaml_1_2(yamlls):
+    """`no` is text in YAML 1.2, as specc and yaml-language-server read it: both refuse it for a boolean."""
     text = "specc: 1\ninputs: {x: {shape: [null, 3]}}\nlayers:\n  - {id: a, type: dense, units: 3, use_bias: no}\n"
-    assert specc.loads(text, "yaml11.yaml").layers[0].params.use_bias is False
+    with pytest.raises(specc.SpecError) as info:
+        specc.loads(text, "yaml12.yaml")
+    assert info.value.message == "expected true or false, got string 'no'"
+    assert (info.value.where.line, info.value.where.col) == (4, 46)
     uri, fixed_uri = ((ROOT / "tests" / f"{name}.specc.yaml").as_uri() for name in ("yes_no", "true_false"))
     yamlls.open(uri, text)
     yamlls.open(fixed_uri, text.replace("use_bias: no", "use_bias: false"))

@@ -100,3 +100,22 @@ def test_bad_interpolation_is_located(text, message, line):
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace("?", r"\?")) as e:
         _interp(text)
     assert e.value.where.line == line
+
+
+def test_plain_values_are_read_by_yaml_1_2_core_schema():
+    """As editors, check-jsonschema and ajv read them (docs/editors.md)."""
+    doc = loads("a: no\nb: 1e-3\nc: 0o17\nd: 017\ne: -.inf\nf: y\ng: TRUE\nh: ~\ni: 0x1F\nj: 1_000\n"
+                "k: 2001-01-01\nl: -.5\nm: on\nn: 3.\n", "m.yaml")
+    assert doc.data == {"a": "no", "b": 0.001, "c": 15, "d": 17, "e": float("-inf"), "f": "y", "g": True,
+                        "h": None, "i": 31, "j": "1_000", "k": "2001-01-01", "l": -0.5, "m": "on", "n": 3.0}
+
+
+def test_dumped_text_reads_back_as_written_by_yaml_1_1_and_1_2_readers():
+    import yaml
+
+    from specc.load import dump
+
+    data = {"words": ["no", "yes", "on", "y", "1e-3", "0o17", "1_000", "plain"], "numbers": [1e-3, 17, True]}
+    text = dump(data)
+    assert loads(text, "m.yaml").data == data
+    assert yaml.safe_load(text) == data  # PyYAML's own YAML 1.1 reading agrees
