@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from .record import record
 
 SpecPath = tuple  # ("layers", 3, "share"): keys and list indices from the document root
 
@@ -18,7 +20,7 @@ def format_path(path: SpecPath) -> str:
     return out or "<root>"
 
 
-@dataclass(frozen=True)
+@record
 class Location:
     """Where in a spec file something is: file, 1-based line and column, spec path.
 

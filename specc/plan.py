@@ -9,14 +9,14 @@ follows it; nothing downstream decides anything about scopes or sharing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .errors import Location
 from .layers import Initializer, TensorInfo
+from .record import record
 
 
-@dataclass(frozen=True)
+@record
 class Frame:
     """One context the emitter enters around a layer, outermost first.
 
@@ -33,7 +33,7 @@ class Frame:
     reuse: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class VarBinding:
     """A variable a layer uses: its local name (`kernel`) and full name (`tower/kernel`).
     `borrowed`: created elsewhere and passed to the layer as the object (a tied table)."""
@@ -43,7 +43,7 @@ class VarBinding:
     borrowed: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class VariableUse:
     """One layer's use of a variable, and the name scope its ops ran in. `updates`: this
     use assigns to the variable in training (a batch norm's moving-average update)."""
@@ -54,7 +54,7 @@ class VariableUse:
     updates: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class PlannedVariable:
     name: str
     shape: tuple[int, ...]
@@ -73,7 +73,7 @@ class PlannedVariable:
         return len({u.layer for u in self.users}) > 1
 
 
-@dataclass(frozen=True)
+@record
 class PlannedInput:
     name: str
     shape: tuple[int | None, ...]
@@ -82,7 +82,7 @@ class PlannedInput:
     has_default: bool
 
 
-@dataclass(frozen=True)
+@record
 class PlannedLayer:
     """A layer or block, fully decided.
 
@@ -119,14 +119,14 @@ class PlannedLayer:
             yield from child.walk()
 
 
-@dataclass(frozen=True)
+@record
 class PlannedOutput:
     name: str
     key: str
     info: TensorInfo
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     name: str
     file: str

@@ -17,6 +17,7 @@ from typing import Iterable
 from .errors import Location, SpecError
 from .layers import LAYER_TYPES, FLOAT_DTYPES, LayerContext, TensorInfo
 from .layers.base import LayerView, layer_dtype, value_problem
+from .record import record
 from .plan import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
                    VarBinding, VariableUse)
 from .scopes import NameRegistry, join, segment_problem
@@ -51,7 +52,7 @@ def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS) -> Plan:
     return _Planner(spec, limits).run()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Var:
     name: str
     shape: tuple[int, ...]
@@ -63,7 +64,7 @@ class _Var:
     users: list[VariableUse] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record
 class _Ctx:
     """Where the walk is: name stack, variable scope, inherited reuse, enclosing block."""
 
@@ -75,7 +76,7 @@ class _Ctx:
     shared_by: tuple[str, str] | None = None
 
 
-@dataclass(frozen=True)
+@record
 class _Captured:
     """A variable scope a layer entered: its path, and the layer holding the TF scope object."""
 
@@ -315,7 +316,7 @@ class _Planner:
         problem = segment_problem(segment, at_root=not stack)
         if problem:
             raise self.fail(f"'{segment}': {problem}", spec, key)
-        return self.names.unique(join(stack, segment), f"layer '{path}' (line {spec.where.line})")
+        return self.names.unique(join(stack, segment), ("layer '{}' (line {})", path, spec.where.line))
 
     def claim_scope(self, spec: LayerSpec, path: str, var_scope: str) -> None:
         owner = self.scope_owner.get(var_scope)
@@ -419,8 +420,8 @@ class _Planner:
             else:
                 self.create_variable(spec, path, full, request, stack)
         # What TensorFlow will call them: a layer that makes `lstm_cell` per step gets lstm_cell_1, ...
-        ops = tuple(self.names.unique(join(stack, op), f"an op of layer '{path}' (line {spec.where.line})")
-                    .rsplit("/", 1)[-1] for op in inferred.ops)
+        who = ("an op of layer '{}' (line {})", path, spec.where.line)
+        ops = tuple(self.names.unique(join(stack, op), who).rsplit("/", 1)[-1] for op in inferred.ops)
         return PlannedLayer(path, spec.id, spec.type, spec.where, frames, stack, var_scope, reuse, inputs,
                             inferred.output, tuple(bindings), ops, spec.params, (), path)
 
@@ -465,7 +466,7 @@ class _Planner:
             raise self.fail(f"layer '{path}' and layer '{existing.owner}' (line {existing.owner_where.line}) both "
                             f"create variable '{full}'; give one of them another name (`variables:`) or scope, or "
                             "reuse the variable with `share`", spec)
-        actual = self.names.unique(full, f"variable '{full}' (layer '{path}', line {spec.where.line})")
+        actual = self.names.unique(full, ("variable '{}' (layer '{}', line {})", full, path, spec.where.line))
         if actual != full:
             raise self.fail(self.renamed_variable(full, actual), spec, "scope" if spec.scope != spec.id else "id")
         self.parameters += math.prod(request.shape)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Callable
 
 from .plan import Plan, PlannedLayer
+from .record import record
 
 
-@dataclass(frozen=True)
+@record
 class VariableRow:
     """One variable: who created it, who reuses it, and the op scope of every use."""
 
@@ -29,7 +30,7 @@ class VariableRow:
         return bool(self.reusers)
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     """The sharing report: totals and one row per variable."""
 

@@ -11,32 +11,10 @@ Two facts drive everything here (both measured, both tested against TensorFlow):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 # tensorflow/python/framework/ops.py: _VALID_OP_NAME_REGEX and _VALID_SCOPE_NAME_REGEX.
 _ROOT_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 _NESTED_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
-
-
-@dataclass(frozen=True)
-class ScopePath:
-    """A scope path as a value: parts, never strings glued by hand."""
-
-    parts: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, text: str) -> "ScopePath":
-        return cls(tuple(text.split("/")) if text else ())
-
-    def child(self, name: str) -> "ScopePath":
-        return ScopePath(self.parts + (name,))
-
-    @property
-    def is_root(self) -> bool:
-        return not self.parts
-
-    def __str__(self) -> str:
-        return "/".join(self.parts)
 
 
 def segment_problem(segment: str, at_root: bool) -> str | None:
@@ -61,13 +39,17 @@ def segment_problem(segment: str, at_root: bool) -> str | None:
 
 
 class NameRegistry:
-    """`tf.Graph.unique_name`, replayed, remembering who claimed each name."""
+    """`tf.Graph.unique_name`, replayed, remembering who claimed each name.
+
+    A claimant is a description, or a tuple (template, *args) formatted only when asked for:
+    a big model claims hundreds of thousands of names and a message needs one.
+    """
 
     def __init__(self) -> None:
         self._in_use: dict[str, int] = {}
-        self._claimed_by: dict[str, str] = {}
+        self._claimed_by: dict[str, str | tuple] = {}
 
-    def unique(self, name: str, claimant: str) -> str:
+    def unique(self, name: str, claimant: str | tuple) -> str:
         """Claim `name` (a full name such as `tower/MatMul`) and return what TensorFlow calls it."""
         key = name.lower()
         i = self._in_use.get(key, 0)
@@ -85,7 +67,10 @@ class NameRegistry:
 
     def claimant(self, name: str) -> str | None:
         """Who first claimed `name` (compared case-insensitively, as TensorFlow does)."""
-        return self._claimed_by.get(name.lower())
+        who = self._claimed_by.get(name.lower())
+        if isinstance(who, tuple):
+            return who[0].format(*who[1:])
+        return who
 
     def in_use(self) -> dict[str, int]:
         """A copy of the namespace, comparable with `tf.Graph._names_in_use` in tests."""
@@ -93,5 +78,6 @@ class NameRegistry:
 
 
 def join(scope: str, name: str) -> str:
-    """A full name under `scope` ('' is the root)."""
-    return str(ScopePath.parse(scope).child(name))
+    """A full name under `scope` ('' is the root). Names are checked segments (segment_problem),
+    so joining them with '/' is all a path needs; this runs for every name a model claims."""
+    return f"{scope}/{name}" if scope else name

@@ -6,15 +6,15 @@ node they may complain about carries its Location.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import Location
 from .layers import LAYER_TYPES, Initializer
 from .load import Document
+from .record import record
 
 
-@dataclass(frozen=True)
+@record
 class Ref:
     """A reference to an input or a layer (dotted for nested layers), and where it was written."""
 
@@ -25,7 +25,7 @@ class Ref:
         return self.text
 
 
-@dataclass(frozen=True)
+@record
 class InputSpec:
     """A placeholder: `name` is both the input's key in the spec and its op name."""
 
@@ -37,7 +37,7 @@ class InputSpec:
     where: Location
 
 
-@dataclass(frozen=True)
+@record
 class LayerSpec:
     """One layer or block as written.
 
@@ -83,7 +83,7 @@ class LayerSpec:
         return doc.where(self.path + (key,), at_key=True)
 
 
-@dataclass(frozen=True)
+@record
 class Spec:
     """A whole model spec, validated and typed."""
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import SpecError
+from ..record import record
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 DTYPES = FLOAT_DTYPES + ("int8", "int16", "int32", "int64", "uint8", "bool")
@@ -33,7 +33,7 @@ INITIALIZERS: dict[str, tuple[tuple[str, ...], Callable[[Any, dict], Any]]] = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Initializer:
     """An initializer by name with its arguments, e.g. truncated_normal(stddev=0.02)."""
 
@@ -62,7 +62,7 @@ class Initializer:
         return INITIALIZERS[self.type][1](tf.compat.v1, dict(self.args))
 
 
-@dataclass(frozen=True)
+@record
 class TensorInfo:
     """A tensor's static shape (None where unknown) and dtype."""
 
@@ -74,7 +74,7 @@ class TensorInfo:
         return f"{self.dtype}[{dims}]"
 
 
-@dataclass(frozen=True)
+@record
 class VarRequest:
     """A variable a layer asks for by its local name inside the layer's variable scope."""
 
@@ -90,7 +90,7 @@ class VarRequest:
     borrow: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Inferred:
     """What a layer produces: its output, the variables it needs, and the names its ops
     ask for directly inside its name scope, in creation order (`MatMul`, or `lstm_cell`
@@ -102,7 +102,7 @@ class Inferred:
     ops: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class LayerView:
     """Another, already planned layer as a layer type may see it (`tie: emb`).
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import ClassVar
 
+from ..record import record
 from .activations import ACTIVATION_OPS, activation
 from .base import Inferred, Initializer, LayerContext, TensorInfo, VarRequest, same_dtype
 from .declare import ACTIVATION, BOOL, INITIALIZER, POSITIVE_INT, enum, layer, param, per_axis, to_axes
@@ -124,7 +124,7 @@ Conv2D = layer("conv2d", scoped=True,
 
 # -- max_pool2d, avg_pool2d, global_avg_pool ---------------------------------------------
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class _Pool:
     OP: ClassVar[str]
     pool_size: tuple[int, int] = param(per_axis(2), "The window: one integer for both axes, or [height, width].",

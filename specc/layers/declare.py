@@ -21,6 +21,7 @@ import functools
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
+from ..record import record
 from .activations import ACTIVATIONS
 from .base import DTYPES, FLOAT_DTYPES, INITIALIZERS
 
@@ -261,7 +262,7 @@ def layer(name: str, *, doc: str, example: dict, scoped: bool = False, arity: st
     def register(cls: type) -> type:
         if name in REGISTERED:
             raise ValueError(f"layer type '{name}' is declared twice")
-        cls = dataclass(frozen=True, kw_only=True)(cls)
+        cls = record(kw_only=True)(cls)
         module = __import__(cls.__module__, fromlist=["_"])
         REGISTERED[name] = LayerType(
             name, cls, doc, arity, scoped, inputs, example, variables, ops, tuple((aliases or {}).items()),

@@ -17,8 +17,8 @@ deliberate: static_rnn sets a caching device, so TF 1 reads each variable once
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
+from ..record import record
 from .activations import activation
 from .base import Inferred, Initializer, LayerContext, TensorInfo, VarRequest, same_dtype
 from .declare import ACTIVATION, BOOL, NUMBER, POSITIVE_INT, REF, enum, layer, nested, param, parse_params
@@ -33,7 +33,7 @@ GLOROT, ZEROS = Initializer("glorot_uniform"), Initializer("zeros")
 MAX_STEPS = 4096
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(kw_only=True)
 class Cell:
     type: str = param(enum(*CELLS), "`lstm` (LSTMCell), `gru` (GRUCell) or `basic` (BasicRNNCell).", required=True,
                       example="lstm")
