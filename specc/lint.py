@@ -181,13 +181,15 @@ def unshared_twins(ctx: Context) -> Iterator[LintWarning]:
         # One layer per source location: the copies one `repeat` makes (BERT's layer_0 ... layer_11)
         # are separate on purpose, and comparing thousands of them pairwise would be slow.
         groups.setdefault((parent, _twin_stem(name)), {}).setdefault(_source(layer.where), layer)
-    twins = _Twins(ctx.plan)
-    for group in groups.values():
-        layers = list(group.values())
-        for i, later in enumerate(layers):
-            # Towers come a few at a time; a long run of numbered layers (layer_0 ... layer_49999) is
-            # a stack, each reading the last: comparing with the first few keeps this linear.
-            earlier = next((e for e in layers[:min(i, _TWIN_CANDIDATES)] if twins(e, later)), None)
+    # Towers come a few at a time; a long run of numbered layers (layer_0 ... layer_49999) is a
+    # stack, each reading the last: comparing each layer with the first few of its group keeps
+    # this linear.
+    candidates = {key: list(group.values())[:_TWIN_CANDIDATES] for key, group in groups.items()}
+    twins = _Twins(ctx.plan, [e for heads in candidates.values() for e in heads])
+    for key, group in groups.items():
+        heads = candidates[key]
+        for i, later in enumerate(group.values()):
+            earlier = twins.first(heads[:i], later)
             if earlier is None:
                 continue
             yield LintWarning("SC301", f"'{later.path}' (scope '{later.var_scope}') has the structure of "
@@ -349,42 +351,41 @@ def _live(ctx: Context) -> set[str]:
 
 
 class _Twins:
-    """Whether two layers are twins: the same structure, different inputs, neither computed from the other."""
+    """Whether a layer is the twin of an earlier one (a head): the same structure, different inputs,
+    and not computed from it (an earlier layer is never computed from a later one: layers are
+    planned in order)."""
 
-    def __init__(self, plan: Plan):
-        self.by_path = {x.path: x for x in plan.walk()}
+    def __init__(self, plan: Plan, heads: list[PlannedLayer]):
         self.variables = {v.name: v for v in plan.variables}
         self.structures: dict[str, tuple] = {}
-        self.readers: dict[str, list[str]] = {}  # tensor key -> the layers reading it
-        self.inside: dict[str, list[str]] = {}  # block path -> the paths of the layers inside it
-        for layer in plan.walk():
-            for key in _inputs_of(layer):
-                self.readers.setdefault(key, []).append(layer.path)
-            if layer.children:
-                self.inside[layer.path] = [x.path for x in layer.walk()][1:]
-        self.downstream: dict[str, set[str]] = {}
+        self.bit = {e.path: 1 << i for i, e in enumerate(heads)}
+        # A tensor key -> the heads it is computed from (or inside), as bits; one pass in build order.
+        self.mask: dict[str, int] = {}
+        self.reads: dict[str, int] = {}  # a layer -> the heads its inputs are computed from
+        for layer in plan.layers:
+            self._visit(layer, 0)
 
-    def __call__(self, a: PlannedLayer, b: PlannedLayer) -> bool:
-        if b.path in self.computed_from(a.path):
-            return False  # a stack, not twins: the cheapest test, and the common answer
-        if self.structure(a) != self.structure(b):
-            return False
-        if set(a.inputs) == set(b.inputs):
-            return False  # two heads on one tensor: sharing would make them one head
-        return a.path not in self.computed_from(b.path)
+    def _visit(self, layer: PlannedLayer, enclosing: int) -> None:
+        own = enclosing | self.bit.get(layer.path, 0)
+        for child in layer.children:
+            self._visit(child, own)
+        reads = 0
+        for key in _inputs_of(layer):
+            reads |= self.mask.get(key, 0)
+        self.reads[layer.path] = reads
+        self.mask[layer.path] = reads | own
 
-    def computed_from(self, on: str) -> set[str]:
-        """The layers whose output is computed from the tensor `on` (or a layer inside it); cached."""
-        if on not in self.downstream:
-            todo = [on, *self.inside.get(on, ())]
-            seen: set[str] = set()
-            while todo:
-                for reader in self.readers.get(todo.pop(), ()):
-                    if reader not in seen:
-                        seen.add(reader)
-                        todo.append(reader)
-            self.downstream[on] = seen
-        return self.downstream[on]
+    def first(self, heads: list[PlannedLayer], later: PlannedLayer) -> PlannedLayer | None:
+        """The first of `heads` that `later` is a twin of, or None."""
+        reads = self.reads[later.path]
+        for head in heads:
+            if reads & self.bit[head.path]:
+                continue  # a stack, not twins
+            if self.structure(head) != self.structure(later):
+                continue
+            if set(head.inputs) != set(later.inputs):  # two heads on one tensor: sharing would make them one
+                return head
+        return None
 
     def structure(self, layer: PlannedLayer) -> tuple:
         """What makes two layers interchangeable: types, ids inside, variable shapes, output shape."""
@@ -405,8 +406,12 @@ def _twin_stem(name: str) -> str:
                 return low[len(word) + 1:]
             if low.endswith(sep + word) and len(low) > len(word) + 1:
                 return low[:-len(word) - 1]
-    match = re.fullmatch(r"(.+?)(?:[_-]?[0-9]+|[_-][a-z])", low)
-    return match[1] if match else low
+    # The shortest stem (at least one character) followed by a number or a one-letter suffix.
+    match = _NUMBERED.search(low, 1)
+    return low[:match.start()] if match else low
+
+
+_NUMBERED = re.compile(r"(?:[_-]?[0-9]+|[_-][a-z])$")
 
 
 @dataclass(frozen=True)
