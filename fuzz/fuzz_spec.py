@@ -19,7 +19,7 @@ import atheris
 with atheris.instrument_imports():
     from specc.api import parse, plan
     from specc.errors import SpecError
-    from specc.load import Limits, loads
+    from specc.read import Limits, loads
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = Limits(max_file_bytes=64 * 1024, max_alias_nodes=20_000, max_depth=50)

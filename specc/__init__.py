@@ -1,14 +1,28 @@
 """specc: a declarative model-spec compiler for TensorFlow 1 graphs.
 
-    load -> interpolate -> validate -> expand -> plan -> emit -> report
+    read -> compose -> interpolate -> validate -> expand -> spec -> plan -> emit -> report
 
 Importing specc never imports TensorFlow; only `build` and `check` do.
 """
 
 from .api import build, check, diff, load, loads, plan, resolve, resolves
 from .errors import BuildError, CheckpointError, IncompatibleCheckpoint, Location, MappingError, SpecError
-from .plan import Plan
-
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "Plan":  # the plan's types come with the layer registry: imported when asked for
+        from .plans import Plan
+
+        return Plan
+    raise AttributeError(f"module 'specc' has no attribute {name!r}")
+
+
+def __getattr__(name: str):
+    if name == "Plan":  # the planner's types come with the layer registry: imported when asked for
+        from .plans import Plan
+
+        return Plan
+    raise AttributeError(f"module 'specc' has no attribute {name!r}")
 __all__ = ["build", "load", "loads", "plan", "resolve", "resolves", "Plan", "SpecError", "BuildError", "Location", "__version__",
            "check", "diff", "CheckpointError", "IncompatibleCheckpoint", "MappingError"]

@@ -24,10 +24,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import load as _load
+from . import read as _load
 from . import overrides as _overrides
-from .errors import SpecPath
-from .load import DEFAULT_LIMITS, Document, Limits
+from .errors import SpecPath, UnknownPath
+from .read import DEFAULT_LIMITS, Document, Limits
 
 BASE_KEYS = ("base", "include")
 MARKERS = ("remove", "replace")  # on a layer of a spec that extends another
@@ -75,7 +75,7 @@ def check_sweep(doc: Document) -> None:
             _overrides.locate(doc.data, keys)
         except _overrides.OverrideSyntaxError as e:
             raise doc.error(str(e), at, at_key=True) from None
-        except _overrides.Unknown as e:
+        except UnknownPath as e:
             raise doc.error(f"sweep path '{target}': {e.message}", at, at_key=True) from None
 
 

@@ -78,6 +78,28 @@ class SpecErrors(SpecError):
         return "\n".join(e.render() for e in self.errors)
 
 
+class OverrideSyntaxError(ValueError):
+    """A `--set` that cannot be parsed (no `=`, a malformed path, a value that is not YAML): a usage error."""
+
+
+class UnknownPath(Exception):
+    """A `--set` or sweep path that names no node: `message` says why, `at` is the deepest node it
+    reached. Raised while a path is followed; turned into a located SpecError by its caller."""
+
+    def __init__(self, message: str, at: SpecPath):
+        super().__init__(message)
+        self.message, self.at = message, tuple(at)
+
+
+class OutputRefused(Exception):
+    """An output that must not be clobbered (a directory specc did not write, without --force; the spec
+    itself): a usage error."""
+
+
+class GraphvizMissing(RuntimeError):
+    """SVG was asked for and Graphviz's `dot` is not installed."""
+
+
 class BuildError(Exception):
     """The graph TensorFlow built differs from the plan: a bug in specc, never the user's."""
 

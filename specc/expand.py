@@ -36,7 +36,7 @@ from typing import Any, Iterator
 
 from .errors import SpecError, SpecErrors
 from .interpolate import Resolver
-from .load import Document
+from .read import Document
 from .validate import layer_keys, reference_keys, validate_part
 
 INDEX = "{i}"  # in a repeated layer's `scope`: the copy's index, 0 to N-1

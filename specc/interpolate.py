@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from .errors import SpecError
-from .load import Document
+from .read import Document
 
 _PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _BINARY = {

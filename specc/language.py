@@ -66,7 +66,7 @@ def checkout() -> Path | None:
 
 def write_schemas(directory: Path) -> list[Path]:
     """Write the published schemas ("written" and "resolved") into `directory`, atomically."""
-    from .output import write_text
+    from .builddir import write_text
 
     directory.mkdir(parents=True, exist_ok=True)
     out = []
@@ -121,7 +121,7 @@ def table_in(text: str) -> str | None:
 
 def write_layer_table(page: Path) -> Path:
     """Replace the generated table in a docs page (between its markers) with the current one."""
-    from .output import write_text
+    from .builddir import write_text
 
     text = page.read_text("utf-8")
     if table_in(text) is None:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import Location, format_path
-from .load import Document
-from .plan import Plan, PlannedLayer
+from .read import Document
+from .plans import Plan, PlannedLayer
 from .spec import Spec
 
 
@@ -270,7 +270,7 @@ def lint_file(path, limits=None, overrides=()) -> tuple[Plan, list[LintWarning]]
     from dataclasses import replace
 
     from . import api
-    from .load import DEFAULT_LIMITS
+    from .read import DEFAULT_LIMITS
     from .planner import DEFAULT_PLAN_LIMITS
 
     limits = limits or DEFAULT_PLAN_LIMITS

@@ -31,16 +31,12 @@ from typing import Any
 
 import yaml
 
-from .errors import SpecError, SpecPath, format_path
-from .load import Document, dump, parse_value as yaml_value
+from .errors import OverrideSyntaxError, SpecError, SpecPath, UnknownPath, format_path
+from .read import Document, dump, parse_value as yaml_value
 
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
 _SEGMENT = re.compile(rf"({_NAME})((?:\[-?[0-9]+\])*)")
 _INDEX = re.compile(r"\[(-?[0-9]+)\]")
-
-
-class OverrideSyntaxError(ValueError):
-    """A `--set` that cannot be parsed (no `=`, a malformed path, a value that is not YAML): a usage error."""
 
 
 @dataclass(frozen=True)
@@ -131,14 +127,6 @@ def dump_value(value: Any) -> str:
 
 # -- finding the node a path names ---------------------------------------------------------
 
-class Unknown(Exception):
-    """A path that names no node: `message` says why, `at` is the deepest node it reached."""
-
-    def __init__(self, message: str, at: SpecPath):
-        super().__init__(message)
-        self.message, self.at = message, tuple(at)
-
-
 def locate(data: Any, keys: tuple[str | int, ...]) -> tuple[SpecPath, bool]:
     """The data path that `keys` names in `data`, and whether the node exists already.
 
@@ -147,7 +135,7 @@ def locate(data: Any, keys: tuple[str | int, ...]) -> tuple[SpecPath, bool]:
     `inputs`) only take the names they have.
 
     Raises:
-        Unknown: the path names nothing, with a did-you-mean.
+        UnknownPath: the path names nothing, with a did-you-mean.
     """
     from .validate import schema
 
@@ -155,23 +143,23 @@ def locate(data: Any, keys: tuple[str | int, ...]) -> tuple[SpecPath, bool]:
     for i, key in enumerate(keys):
         if isinstance(key, int):
             if not isinstance(node, list):
-                raise Unknown(f"{_what(path, node)} is not a list, so [{key}] names nothing", path)
+                raise UnknownPath(f"{_what(path, node)} is not a list, so [{key}] names nothing", path)
             if not -len(node) <= key < len(node):
-                raise Unknown(f"{_what(path, node)} has {len(node)} entries, so [{key}] names nothing", path)
+                raise UnknownPath(f"{_what(path, node)} has {len(node)} entries, so [{key}] names nothing", path)
             index = key % len(node)
             node, path, sub = node[index], path + (index,), _item_schema(sub, node)
             continue
         if isinstance(node, list):
             ids = _ids(node)
             if not ids:
-                raise Unknown(f"{_what(path, node)} is a list: name an entry by index, [0] to [{len(node) - 1}]", path)
+                raise UnknownPath(f"{_what(path, node)} is a list: name an entry by index, [0] to [{len(node) - 1}]", path)
             if key not in ids:
-                raise Unknown(f"no layer '{key}' in {_what(path, node)}; {_hint(key, list(ids))}", path)
+                raise UnknownPath(f"no layer '{key}' in {_what(path, node)}; {_hint(key, list(ids))}", path)
             index = ids[key]
             node, path, sub = node[index], path + (index,), _item_schema(sub, node)
             continue
         if not isinstance(node, dict):
-            raise Unknown(f"{_what(path, node)} is {_short(node)}, not a mapping: there is no '{key}' inside it", path)
+            raise UnknownPath(f"{_what(path, node)} is {_short(node)}, not a mapping: there is no '{key}' inside it", path)
         if key in node:
             node, path, sub = node[key], path + (key,), _value_schema(sub, node, key)
             continue
@@ -186,10 +174,10 @@ def locate(data: Any, keys: tuple[str | int, ...]) -> tuple[SpecPath, bool]:
             _check_new(keys[i + 1:], allowed[key], path + (key,))
             return path + tuple(keys[i:]), False
         if not path and isinstance(data.get("vars"), dict) and key in data["vars"]:
-            raise Unknown(f"the spec has no top-level key '{key}'; did you mean 'vars.{key}'?", path)
+            raise UnknownPath(f"the spec has no top-level key '{key}'; did you mean 'vars.{key}'?", path)
         close = difflib.get_close_matches(key, list(dict.fromkeys([*node, *allowed, *ids])), n=1)
         fix = f"did you mean '{close[0]}'?" if close else _hint(key, [*node, *ids])
-        raise Unknown(f"{_what(path, node)} has no {_noun(path, node)} '{key}'; {fix}", path)
+        raise UnknownPath(f"{_what(path, node)} has no {_noun(path, node)} '{key}'; {fix}", path)
     return path, True
 
 
@@ -198,7 +186,7 @@ def _check_new(rest: tuple, sub: dict, path: SpecPath) -> None:
     for key in rest:
         allowed = _fixed_keys(sub, {})
         if isinstance(key, int) or key not in allowed:
-            raise Unknown(f"'{format_path(path)}' is not set in the spec, so '{key}' inside it names nothing; "
+            raise UnknownPath(f"'{format_path(path)}' is not set in the spec, so '{key}' inside it names nothing; "
                           f"set '{format_path(path)}' whole", path[:-1])
         sub, path = allowed[key], path + (key,)
 
@@ -305,7 +293,7 @@ def _item_schema(sub: Any, instance: list) -> dict:
 
 # -- applying ------------------------------------------------------------------------------
 
-def error(doc: Document, override: Override, unknown: Unknown) -> SpecError:
+def error(doc: Document, override: Override, unknown: UnknownPath) -> SpecError:
     """The SpecError for an override whose path names nothing: at the deepest node it reached."""
     return doc.error(f"{override.origin} {override.target}: {unknown.message}", unknown.at, at_key=bool(unknown.at))
 
@@ -328,7 +316,7 @@ def apply(doc: Document, overrides: tuple[Override, ...] | list[Override]) -> tu
     for override in overrides:
         try:
             path, _ = locate(data, override.keys)
-        except Unknown as unknown:
+        except UnknownPath as unknown:
             raise error(current, override, unknown) from None
         mark = current.mark(path)  # the replaced node's own, or its nearest ancestor's for a new key
         for table in (marks, key_marks):

@@ -15,25 +15,15 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from .errors import Location, SpecError
+from .limits import DEFAULT_PLAN_LIMITS, PlanLimits
 from .layers import LAYER_TYPES, FLOAT_DTYPES, LayerContext, TensorInfo
 from .layers.base import LayerView, layer_dtype, value_problem
 from .record import record
-from .plan import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
+from .plans import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
                    VarBinding, VariableUse)
 from .scopes import NameRegistry, join, segment_problem
 from .spec import LayerSpec, Ref, Spec
 
-
-@dataclass(frozen=True)
-class PlanLimits:
-    """Bounds a plan must stay within (documented; `--max-params` and `--max-layers` lift them)."""
-
-    # A typo in `units` should fail here, not as an out-of-memory at session start.
-    max_params: int = 10_000_000_000
-    max_layers: int = 100_000
-
-
-DEFAULT_PLAN_LIMITS = PlanLimits()
 
 
 def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS) -> Plan:

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from typing import Any, Callable
 
-from .plan import Plan, PlannedLayer
+from .plans import Plan, PlannedLayer
 from .record import record
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import Location
 from .layers import LAYER_TYPES, Initializer
-from .load import Document
+from .read import Document
 from .record import record
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from .errors import SpecError, SpecErrors
 from .language import schema as _language_schema
 from .layers import LAYER_TYPES
-from .load import Document
+from .read import Document
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError

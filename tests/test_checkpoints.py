@@ -1,7 +1,7 @@
 """Checkpoint compatibility: mapping rules, `specc diff`, `specc check`, `build --init-from`.
 
-Stages, in the order of the pipeline: the rules (specc.mapping) and the comparison
-(specc.compat) on plain names, `diff` on plans (no TensorFlow), then real
+Stages, in the order of the pipeline: the rules (specc.checkpoints.mapping) and the comparison
+(specc.checkpoints.restore) on plain names, `diff` on plans (no TensorFlow), then real
 checkpoints written by the hand-written TF1 program of TensorFlow's classic MNIST
 tutorial (tensorflow/examples/tutorials/mnist/mnist.py, `inference()`), checked
 and restored into specs/legacy_tutorial.yaml.
@@ -22,9 +22,9 @@ import pytest
 from typer.testing import CliRunner
 
 import specc
-from specc.compat import VarInfo, compare
+from specc.checkpoints.restore import VarInfo, compare
 from specc.errors import MappingError
-from specc.mapping import parse_rule, parse_rules, rename, suggest
+from specc.checkpoints.mapping import parse_rule, parse_rules, rename, suggest
 
 from .conftest import ROOT
 

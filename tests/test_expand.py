@@ -19,7 +19,7 @@ import specc
 from specc.cli import app
 from specc.errors import SpecError
 from specc.expand import needs_expansion
-from specc.load import loads as load_text
+from specc.read import loads as load_text
 from specc.report import report
 from specc.validate import validate
 

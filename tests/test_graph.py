@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 import specc
 from specc.cli import app
-from specc.scopegraph import to_dot, to_html
-from specc.scopepage import page_data
+from specc.picture.graph import to_dot, to_html
+from specc.picture.page import page_data
 
 from .conftest import ROOT, SPECS, event_graph_defs
 

@@ -6,7 +6,7 @@ import pytest
 
 from specc.errors import SpecError
 from specc.interpolate import interpolate
-from specc.load import Limits, loads
+from specc.read import Limits, loads
 
 
 def test_every_node_has_its_line_and_column():
@@ -113,7 +113,7 @@ def test_plain_values_are_read_by_yaml_1_2_core_schema():
 def test_dumped_text_reads_back_as_written_by_yaml_1_1_and_1_2_readers():
     import yaml
 
-    from specc.load import dump
+    from specc.read import dump
 
     data = {"words": ["no", "yes", "on", "y", "1e-3", "0o17", "1_000", "plain"], "numbers": [1e-3, 17, True]}
     text = dump(data)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from specc.output import MARKER, OutputRefused, staged
+from specc.builddir import MARKER, staged
+from specc.errors import OutputRefused
 
 from .conftest import SPECS
 
@@ -44,7 +45,7 @@ def test_killed_while_writing_leaves_the_previous_build(tmp_path):
     rc = run_child(f"""
         import os, signal
         from pathlib import Path
-        from specc.output import staged
+        from specc.builddir import staged
         with staged(Path({str(out)!r}), {str(SIAMESE)!r}) as tmp:
             (tmp / "graph.pbtxt").write_text("half")
             os.kill(os.getpid(), signal.SIGKILL)
@@ -63,7 +64,7 @@ def test_killed_between_the_two_renames_the_previous_build_comes_back(tmp_path):
     rc = run_child(f"""
         import os, signal
         from pathlib import Path
-        import specc.output as output
+        import specc.builddir as output
         real_rename = os.rename
         def rename_then_die(a, b):
             real_rename(a, b)

@@ -16,8 +16,9 @@ import specc
 from specc import overrides
 from specc.cli import app
 from specc.errors import SpecError
-from specc.load import loads
-from specc.overrides import OverrideSyntaxError, parse
+from specc.read import loads
+from specc.errors import OverrideSyntaxError
+from specc.overrides import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "specs" / "experiments" / "small_encoder.yaml"
@@ -237,8 +238,8 @@ def test_explain_and_validate_with_set_never_import_tensorflow():
     script = textwrap.dedent(f"""
         import json, sys
         from specc.cli import app
-        import specc.compose, specc.overrides, specc.runs, specc.sweep, specc.training
-        assert len(specc.sweep.experiment({str(experiment)!r}).variants) == 4
+        import specc.compose, specc.overrides, specc.experiments.runs, specc.experiments.sweep, specc.experiments.training
+        assert len(specc.experiments.sweep.experiment({str(experiment)!r}).variants) == 4
         codes = []
         for args in (["explain", {str(SMALL)!r}, "--set", "vars.hidden=8", "--set", "layers.encoder.share=false"],
                      ["validate", {str(SMALL)!r}, "--set", "layers[2].units=5"],

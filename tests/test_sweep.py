@@ -19,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from specc import sweep
+from specc.experiments import sweep
 from specc.cli import app
 from specc.errors import SpecError
 from specc.overrides import parse

@@ -15,7 +15,7 @@ import specc
 from specc.cli import app
 from specc.errors import SpecError
 from specc.overrides import parse
-from specc.runs import prepare, write_run
+from specc.experiments.runs import prepare, write_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "specs" / "experiments" / "small_encoder.yaml"

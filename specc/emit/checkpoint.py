@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from ..compat import CheckpointMatch, Comparison, VarInfo, compare, plan_variables, problems
+from ..checkpoints.restore import CheckpointMatch, Comparison, VarInfo, compare, plan_variables, problems
 from ..errors import CheckpointError, IncompatibleCheckpoint
-from ..mapping import Rule
+from ..checkpoints.mapping import Rule
 from .tfimport import tensorflow
 
 # Bookkeeping entries of object-based (TF2) checkpoints, not variables.

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BuildError
-from ..plan import Plan, PlannedLayer
+from ..plans import Plan, PlannedLayer
 from .tfimport import tensorflow
 
 

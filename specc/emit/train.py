@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..training import TrainConfig, batches
+from ..experiments.training import TrainConfig, batches
 from .tfimport import tensorflow
 
 CHECKPOINT = "model.ckpt"

@@ -14,12 +14,8 @@ from types import ModuleType
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from .output import check_target
-from .planner import DEFAULT_PLAN_LIMITS, PlanLimits
+from ..limits import DEFAULT_PLAN_LIMITS, PlanLimits
 
 ForceOpt = Annotated[bool, typer.Option(
     "--force", help="Replace an output directory specc did not write (train); rebuild complete variants (sweep).")]
@@ -43,8 +39,9 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
               max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
         """Build the graph and train it as its `train:` section says: checkpoint, metrics.json, loss scalars."""
         with cli._guard(debug, fmt):
-            from .runs import prepare, write_run
-            from .training import config
+            from ..builddir import check_target
+            from ..experiments.runs import prepare, write_run
+            from ..experiments.training import config
 
             prepared = prepare(file, overrides or (), PlanLimits(max_params, max_layers))
             cfg = config(prepared.spec, prepared.plan)  # no `train:` section: an error before anything is built
@@ -70,7 +67,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
               max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
         """Build (and train) every variant of an experiment's `sweep:` grid; compare them in a table and summaries."""
         with cli._guard(debug, fmt):
-            from . import sweep as _sweep
+            from ..experiments import sweep as _sweep
 
             exp = _sweep.experiment(file, overrides or ())
             with _progress(not quiet and fmt is Format.table) as bar:
@@ -86,20 +83,23 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
             else:
                 _print_sweep(cli._out(quiet), outcome)
             if outcome.failed:
-                err = Console(stderr=True, highlight=False, soft_wrap=True)
+                err = cli._console(stderr=True)
                 for row in outcome.failed:
                     err.print(f"variant {row['variant']} failed: {row.get('detail') or row.get('error')}", markup=False)
                 raise typer.Exit(cli.EXIT_SPEC)
 
 
-def _progress(show: bool) -> Progress:
+def _progress(show: bool):
     """A progress bar on stderr, gone when done (stdout keeps only the results)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TextColumn("{task.fields[note]}"), console=Console(stderr=True), disable=not show,
                     transient=True)
 
 
-def _print_training(console: Console, cfg, summary: dict, directory: Path) -> None:
+def _print_training(console, cfg, summary: dict, directory: Path) -> None:
     first, final = summary["first_loss"], summary["final_loss"]
     losses = f"loss {first:.4f} -> {final:.4f}" if None not in (first, final) else "the loss is not finite"
     console.print(f"trained {summary['steps']} steps ({cfg.loss}, {cfg.optimizer}, learning rate "
@@ -108,8 +108,10 @@ def _print_training(console: Console, cfg, summary: dict, directory: Path) -> No
                   "graph files, TensorBoard events)")
 
 
-def _print_sweep(console: Console, outcome) -> None:
-    from .sweep import table_rows
+def _print_sweep(console, outcome) -> None:
+    from rich.table import Table
+
+    from ..experiments.sweep import table_rows
 
     headers, rows = table_rows(outcome)
     table = Table(title=f"Experiment {outcome.experiment.name}", title_justify="left")

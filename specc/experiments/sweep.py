@@ -32,13 +32,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from . import compose as _compose
-from . import overrides as _overrides
-from .errors import SpecError
-from .load import DEFAULT_LIMITS, Document
-from .output import MARKER, OutputRefused, check_target, write_json, write_text
-from .planner import DEFAULT_PLAN_LIMITS, PlanLimits
-from .spec import name_from_file
+from .. import compose as _compose
+from .. import overrides as _overrides
+from ..errors import OutputRefused, SpecError
+from ..read import DEFAULT_LIMITS, Document
+from ..builddir import MARKER, check_target, write_json, write_text
+from ..planner import DEFAULT_PLAN_LIMITS, PlanLimits
+from ..spec import name_from_file
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_CSV = "summary.csv"

@@ -17,15 +17,15 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
-import typer
-from rich.console import Console
+from typing import TYPE_CHECKING
 
-from . import api
-from .compat import render_init_from
-from .errors import CheckpointError, MappingError, SpecError, SpecErrors
-from .planner import DEFAULT_PLAN_LIMITS, PlanLimits
-from .output import OutputRefused, check_target, staged, write_json
-from .report import RENDERERS, plan_json, report, report_json
+import typer
+
+from ..errors import CheckpointError, MappingError, OutputRefused, SpecError, SpecErrors
+from ..limits import DEFAULT_LIMITS, DEFAULT_PLAN_LIMITS, PlanLimits
+
+if TYPE_CHECKING:  # each command imports what it needs, so `specc --help` starts fast
+    from rich.console import Console
 
 EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 EXIT_INCOMPATIBLE = 4  # a checkpoint does not restore into the spec
@@ -36,6 +36,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's own help and usage errors: rich's formatter imports markdown-it and rich's traceback
+    # machinery, a third of a second before `specc --help` could print anything.
+    rich_markup_mode=None,
 )
 
 
@@ -58,7 +61,8 @@ MapOpt = Annotated[Optional[list[str]], typer.Option(
 
 
 def _parse_sets(values: Optional[list[str]]) -> list:
-    from .overrides import OverrideSyntaxError, parse
+    from ..errors import OverrideSyntaxError
+    from ..overrides import parse
 
     try:
         return [parse(v) for v in values or ()]
@@ -75,7 +79,7 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
 @contextmanager
 def _guard(debug: bool, fmt: Format = Format.table) -> Iterator[None]:
     """The one place that turns exceptions into messages and exit codes."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = _console(stderr=True)
     try:
         yield
     except (typer.Exit, typer.Abort):
@@ -114,7 +118,7 @@ def _guard(debug: bool, fmt: Format = Format.table) -> Iterator[None]:
 
 def _error_json(e: SpecError) -> dict:
     w = e.where
-    from .errors import format_path
+    from ..errors import format_path
 
     out = {"file": w.file, "line": w.line, "column": w.col, "path": format_path(w.path), "message": e.message}
     return {**out, "expanded_from": list(w.via)} if w.via else out
@@ -124,10 +128,16 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def _out(quiet: bool = False) -> Console:
+def _console(**options) -> "Console":
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True, **options)
+
+
+def _out(quiet: bool = False) -> "Console":
     # Piped output is read by tools and people alike: give tables room instead of rich's 80 columns.
     width = None if sys.stdout.isatty() else 160
-    return Console(highlight=False, soft_wrap=True, quiet=quiet, width=width)
+    return _console(quiet=quiet, width=width)
 
 
 @app.command()
@@ -138,7 +148,7 @@ def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fa
              overrides: SetOpt = None) -> None:
     """Check a spec (schema, references, scopes, sharing, shapes) without TensorFlow; lint warnings follow."""
     with _guard(debug, fmt):
-        from .lint import lint_file, render_table, summary
+        from ..lint import lint_file, render_table, summary
 
         plan, warnings = lint_file(file, PlanLimits(max_params, max_layers), overrides or ())
         failed = strict and bool(warnings)  # --strict: a warning fails validation like an error
@@ -154,7 +164,7 @@ def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fa
                                   f"{_count(layers, 'layer')}, {_count(len(plan.variables), 'variable')}, "
                                   f"{_count(plan.parameters, 'parameter')})")
             if warnings:  # on stderr, after the ok line: stdout keeps one line a script can read
-                err = Console(stderr=True, highlight=False, soft_wrap=True)
+                err = _console(stderr=True)
                 render_table(warnings, err)
                 err.print(summary(warnings, strict), markup=False)
         if failed:
@@ -169,6 +179,9 @@ def explain(file: SpecFile,
             max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Show which variables are shared, by whom, and where each use's ops land. No TensorFlow."""
     with _guard(debug, fmt):
+        from .. import api
+        from ..report import RENDERERS, report, report_json
+        
         plan = api.plan(file, PlanLimits(max_params, max_layers), overrides or ())
         rep = report(plan)
         if fmt is Format.json:
@@ -183,16 +196,16 @@ def resolve(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fal
             max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Print the spec fully expanded (templates, repeats, defaults, vars) as YAML (JSON with -f json). No TensorFlow."""
     with _guard(debug, fmt):
+        from .. import api
         from dataclasses import replace
 
-        from .interpolate import escape
-        from .load import DEFAULT_LIMITS
+        from ..interpolate import escape
 
         data = escape(api.resolve(file, replace(DEFAULT_LIMITS, max_layers=max_layers), overrides or ()).data)
         if fmt is Format.json:
             typer.echo(json.dumps(data, indent=2))
         else:
-            from .load import dump
+            from ..read import dump
 
             typer.echo(dump(data, default_flow_style=None, width=120), nl=False)
 
@@ -208,15 +221,20 @@ def build(file: SpecFile,
           mapping: MapOpt = None, overrides: SetOpt = None) -> None:
     """Build the TF1 graph: graph.pbtxt, model.meta, plan.json, resolved.yaml, overrides.json and TensorBoard events."""
     with _guard(debug, fmt):
+        from .. import api
+        from ..builddir import check_target, staged, write_json
+        from ..checkpoints.restore import render_init_from
+        from ..report import RENDERERS, plan_json, report_json
+        
         if mapping and init_from is None:
             raise MappingError("--map renames a checkpoint's variables: it needs --init-from CKPT")
-        from .runs import prepare, write_spec_files
+        from ..experiments.runs import prepare, write_spec_files
 
         prepared = prepare(file, overrides or (), PlanLimits(max_params, max_layers))
         plan = prepared.plan
         directory = output or Path("build") / plan.name
         check_target(directory, str(file), force)
-        from .emit.files import write_graph_files
+        from ..emit.files import write_graph_files
 
         model = api.build(plan, verbose=verbose, init_from=init_from, mapping=mapping or ())
         rep = model.report
@@ -253,7 +271,8 @@ def diff(old: Annotated[Path, typer.Argument(help="The spec a checkpoint was sav
          ) -> None:
     """Compare two specs' variables: does a checkpoint of OLD restore into NEW (exit 0) or not (4)? No TensorFlow."""
     with _guard(debug, fmt):
-        from .diff import RENDERERS as DIFF_RENDERERS, diff_json
+        from .. import api
+        from ..checkpoints.diff import RENDERERS as DIFF_RENDERERS, diff_json
 
         limits = PlanLimits(max_params, max_layers)
         result = api.diff(api.plan(old, limits, old_overrides or ()), api.plan(new, limits, overrides or ()),
@@ -276,7 +295,8 @@ def check(file: SpecFile,
           max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Compare a spec with a checkpoint: does every variable restore (exit 0) or not (4)? Prints the assignment map."""
     with _guard(debug, fmt):
-        from .compat import check_json, render_check_table
+        from .. import api
+        from ..checkpoints.restore import check_json, render_check_table
 
         plan = api.plan(file, PlanLimits(max_params, max_layers), overrides or ())
         found = api.check(plan, checkpoint, mapping or ())
@@ -290,7 +310,7 @@ def check(file: SpecFile,
 
 
 def _warn(warnings) -> None:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = _console(stderr=True)
     for w in warnings:
         err.print(f"warning: {w}", markup=False)
 
@@ -302,7 +322,7 @@ def lint(file: SpecFile, strict: StrictOpt = False, fmt: FormatOpt = Format.tabl
          max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Warn about specs that build but probably not as meant (codes: docs/lint.md). No TensorFlow."""
     with _guard(debug, fmt):
-        from .lint import lint_file, lint_json, render_table, summary
+        from ..lint import lint_file, lint_json, render_table, summary
 
         _, warnings = lint_file(file, PlanLimits(max_params, max_layers), overrides or ())
         failed = strict and bool(warnings)
@@ -329,7 +349,7 @@ def graph(file: SpecFile,
           max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
           max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Draw the scope tree: blocks as boxes, layers with their op scopes, variables, sharing. No TensorFlow."""
-    from . import scopegraph
+    from ..picture import graph as scopegraph
 
     try:  # usage errors (exit 2) before any work: an unknown extension, SVG without Graphviz
         kind = scopegraph.format_for(output, picture.value if picture else None)
@@ -339,6 +359,7 @@ def graph(file: SpecFile,
         raise typer.BadParameter("SVG needs Graphviz's `dot`, which is not on PATH (apt-get install graphviz, "
                                  "brew install graphviz); write .dot or .html instead", param_hint="'--format'")
     with _guard(debug):
+        from .. import api
         plan = api.plan(file, PlanLimits(max_params, max_layers), overrides or ())
         if output is not None and output.resolve() == file.resolve():
             raise OutputRefused(f"{output} is the spec itself; choose another output file")
@@ -362,7 +383,7 @@ def schema(
                                                    "them to; default: the source checkout's schemas/.")] = None,
 ) -> None:
     """Print the JSON Schema of the spec format (generated from the layer registry)."""
-    from . import language
+    from .. import language
 
     if not write:
         typer.echo(language.dumps("resolved" if resolved else "written"), nl=False)
@@ -380,7 +401,7 @@ def schema(
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__
 
         typer.echo(f"specc {__version__}")
         raise typer.Exit()
@@ -394,7 +415,7 @@ def main_options(
     """specc: declarative model specs -> TensorFlow 1 graphs."""
 
 
-from .cli_runs import register as _register_runs  # noqa: E402
+from .runs import register as _register_runs  # noqa: E402
 
 _register_runs(app, sys.modules[__name__])  # `train` and `sweep`, with the options above
 
@@ -405,8 +426,3 @@ def main() -> None:
     # cycles: with the default thresholds the collector would walk them all again and again.
     gc.set_threshold(100_000, 50, 100)
     app()
-
-
-if __name__ == "__main__":
-    main()
-    sys.exit(0)

@@ -16,8 +16,9 @@ import subprocess
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .output import OutputRefused, write_text
-from .plan import Plan, PlannedLayer, PlannedVariable
+from ..builddir import write_text
+from ..errors import GraphvizMissing, OutputRefused
+from ..plans import Plan, PlannedLayer, PlannedVariable
 
 FORMATS = ("dot", "svg", "html")
 EXTENSIONS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".html": "html", ".htm": "html"}
@@ -26,10 +27,6 @@ EXTENSIONS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".html": "html", ".htm
 # variables and reuse edges orange, the data's own edges pale.
 _BLOCKS, _BLOCK_EDGE, _REUSE_EDGE = ("#eef2f7", "#f9fafb"), "#8a9bb5", "#c2410c"
 _VAR, _SHARED = "#fbf6e9", "#ffe6cc"
-
-
-class GraphvizMissing(RuntimeError):
-    """SVG was asked for and Graphviz's `dot` is not installed."""
 
 
 def format_for(output: Path | None, fmt: str | None) -> str:
@@ -236,7 +233,7 @@ def to_svg(plan: Plan, timeout: float = 300) -> str:
 
 
 def to_html(plan: Plan) -> str:
-    from .scopepage import page
+    from .page import page
 
     return page(plan)
 

@@ -16,11 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .errors import OutputRefused
+
 MARKER = ".specc-build.json"
-
-
-class OutputRefused(Exception):
-    """The output directory holds something a build must not clobber (without --force)."""
 
 
 def check_target(directory: Path, spec_file: str, force: bool) -> None:

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from .errors import MappingError
+from ..errors import MappingError
 
 REGEX_PREFIX = "re:"
 

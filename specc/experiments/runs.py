@@ -21,17 +21,17 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 
-from . import api
-from . import compose as _compose
-from . import overrides as _overrides
-from .errors import SpecPath
-from .interpolate import escape
-from .load import DEFAULT_LIMITS, dump
-from .output import staged, write_json
-from .plan import Plan
-from .planner import DEFAULT_PLAN_LIMITS, PlanLimits
-from .report import plan_json, report, report_json
-from .spec import Spec
+from .. import api
+from .. import compose as _compose
+from .. import overrides as _overrides
+from ..errors import SpecPath
+from ..interpolate import escape
+from ..read import DEFAULT_LIMITS, dump
+from ..builddir import staged, write_json
+from ..plans import Plan
+from ..planner import DEFAULT_PLAN_LIMITS, PlanLimits
+from ..report import plan_json, report, report_json
+from ..spec import Spec
 from .training import config as train_config, data_path, load_data
 
 RESOLVED_FILE = "resolved.yaml"
@@ -103,8 +103,8 @@ def write_run(directory: Path, prepared: Prepared, *, train: bool = False, varia
         SpecError: a `train:` section that does not fit the model, or bad training data.
         OutputRefused: another specc process is writing `directory`.
     """
-    from .emit.files import write_graph_files
-    from .emit.tfimport import tensorflow
+    from ..emit.files import write_graph_files
+    from ..emit.tfimport import tensorflow
 
     tensorflow(verbose)  # imported before the clock starts: build_seconds is the build's own time
     plan, spec = prepared.plan, prepared.spec
@@ -121,7 +121,7 @@ def write_run(directory: Path, prepared: Prepared, *, train: bool = False, varia
         write_spec_files(tmp, prepared)
         metrics = None
         if cfg is not None:
-            from .emit.train import train as run_training
+            from ..emit.train import train as run_training
 
             metrics = run_training(model, cfg, data, tmp, on_step)
             write_json(tmp / METRICS_FILE, metrics)

@@ -17,9 +17,9 @@ import shlex
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .compat import Comparison, VarInfo, compare, plan_variables
+from .restore import Comparison, VarInfo, compare, plan_variables
 from .mapping import Rule, parse_rules, suggest
-from .plan import Plan
+from ..plans import Plan
 
 
 @dataclass(frozen=True)

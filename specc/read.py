@@ -23,19 +23,8 @@ from typing import Any
 import yaml
 
 from .errors import Location, SpecError, SpecPath
+from .limits import DEFAULT_LIMITS, Limits
 
-
-@dataclass(frozen=True)
-class Limits:
-    """Input bounds; each one is documented in docs/spec-language.md."""
-
-    max_file_bytes: int = 8 * 1024 * 1024
-    max_alias_nodes: int = 200_000  # the nodes that aliases add, expanding their anchors
-    max_depth: int = 100
-    max_layers: int = 100_000  # after templates and repeats are expanded (the planner's budget too)
-
-
-DEFAULT_LIMITS = Limits()
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp")}

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:
     import numpy as np
 
-    from .plan import Plan, PlannedInput
-    from .spec import Spec
+    from ..plans import Plan, PlannedInput
+    from ..spec import Spec
 
 LOSSES = ("softmax_cross_entropy", "sigmoid_cross_entropy", "mse", "contrastive")
 OPTIMIZERS = ("sgd", "momentum", "adam")

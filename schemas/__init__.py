@@ -1,1 +1,0 @@
-"""The JSON Schema of the spec format, shipped inside the package as `specc.schemas`."""

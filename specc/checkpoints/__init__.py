@@ -1,0 +1,1 @@
+"""Checkpoint compatibility without TensorFlow: rename rules, restore checks, spec diffs."""

@@ -1,0 +1,5 @@
+"""`python -m specc.cli`: the `specc` command."""
+
+from .app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Experiments: the `train:` section, run directories and sweeps."""

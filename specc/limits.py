@@ -1,0 +1,33 @@
+"""Every bound specc keeps, in one place (documented in docs/spec-language.md#limits).
+
+Reading a file is bounded by `Limits`, planning by `PlanLimits`; `--max-params` and
+`--max-layers` lift the second. Imported by the command line before anything else, so it
+imports nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input bounds."""
+
+    max_file_bytes: int = 8 * 1024 * 1024
+    max_alias_nodes: int = 200_000  # the nodes that aliases add, expanding their anchors
+    max_depth: int = 100
+    max_layers: int = 100_000  # after templates and repeats are expanded (the planner's budget too)
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """Bounds a plan must stay within."""
+
+    # A typo in `units` should fail here, not as an out-of-memory at session start.
+    max_params: int = 10_000_000_000
+    max_layers: int = 100_000
+
+
+DEFAULT_LIMITS = Limits()
+DEFAULT_PLAN_LIMITS = PlanLimits()

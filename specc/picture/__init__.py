@@ -1,0 +1,1 @@
+"""The scope picture: a plan drawn as Graphviz dot, SVG, or one offline HTML page."""
