@@ -1,0 +1,110 @@
+"""How `specc validate` and `specc explain` scale: whole processes on generated dense chains, against
+`python -c "import tensorflow"` measured in the same run.
+
+    python bench/scale.py [--sizes 1000,10000,50000,100000] [--repeat 3]
+
+Each spec is a chain of `{id: layer_i, type: dense, units: 8, activation: relu}`. Every figure
+is the median of --repeat fresh processes, as a user waits for them (interpreter start-up and
+imports included); peak memory is the process's maximum resident set. The growth exponent is
+the slope of log(time - start-up) over log(layers) from the second size on, start-up being
+`specc validate specs/siamese.yaml`. Bombs (aliases, expressions, repeats) must be refused,
+exit code 1, and the time to refuse them is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECC = str(Path(sys.executable).with_name("specc"))
+
+
+def chain(n: int) -> str:
+    lines = ["specc: 1", "name: chain", "inputs:", "  x: {shape: [null, 8]}", "layers:"]
+    lines += [f"  - {{id: layer_{i}, type: dense, units: 8, activation: relu}}" for i in range(n)]
+    return "\n".join(lines) + "\n"
+
+
+BOMBS = {
+    "billion laughs (aliases)": "\n".join(
+        ["specc: 1", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+        + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]) + "\n",
+    "string repeat (expression)": "specc: 1\nvars: {s: \"${'x' * 10 ** 9}\"}\ninputs: {x: {shape: [1]}}\n"
+                                  "layers: [{id: a, type: identity}]\n",
+    "nested repeat (10,000 x 10,000)": "specc: 1\ninputs: {x: {shape: [null, 4]}}\nlayers:\n"
+                                       "  - {id: outer, type: block, repeat: 10000, layers: "
+                                       "[{id: inner, type: dense, units: 4, repeat: 10000}]}\n",
+}
+
+
+def run(command: list[str], expect: int = 0) -> tuple[float, int]:
+    """Seconds and peak resident memory (KiB) of one process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, "NO_COLOR": "1"})
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != expect:
+        raise SystemExit(f"{' '.join(command)}: exit code {code}, expected {expect}:\n"
+                         f"{process.stderr.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss
+
+
+def median(command: list[str], repeat: int, expect: int = 0) -> tuple[float, int]:
+    runs = [run(command, expect) for _ in range(repeat)]
+    return statistics.median(s for s, _ in runs), max(m for _, m in runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000,50000,100000")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for n in sizes:
+            files[n] = Path(tmp) / f"chain_{n}.yaml"
+            files[n].write_text(chain(n), encoding="utf-8")
+        tf_s, tf_mem = median([sys.executable, "-c", "import tensorflow"], args.repeat)
+        help_s, _ = median([SPECC, "--help"], args.repeat)
+        small_s, _ = median([SPECC, "validate", str(ROOT / "specs" / "siamese.yaml")], args.repeat)
+        print(f"python -c 'import tensorflow': {tf_s:.2f} s, {tf_mem / 1024:.0f} MiB")
+        print(f"specc --help: {help_s:.3f} s ({help_s / tf_s:.2f}x)")
+        print(f"specc validate specs/siamese.yaml: {small_s:.3f} s ({small_s / tf_s:.2f}x)")
+        print()
+        print(f"{'layers':>8} {'command':>9} {'seconds':>8} {'x import tf':>11} {'peak MiB':>9}")
+        results: dict[str, list[tuple[int, float]]] = {"validate": [], "explain": []}
+        for n in sizes:
+            for command in ("validate", "explain"):
+                seconds, memory = median([SPECC, command, str(files[n])], args.repeat)
+                results[command].append((n, seconds))
+                print(f"{n:>8,} {command:>9} {seconds:>8.2f} {seconds / tf_s:>11.2f} {memory / 1024:>9.0f}")
+        print()
+        for command, points in results.items():
+            fit = [(math.log(n), math.log(max(s - small_s, 1e-3))) for n, s in points[1:]]
+            if len(fit) >= 2:
+                mx = statistics.fmean(x for x, _ in fit)
+                my = statistics.fmean(y for _, y in fit)
+                slope = sum((x - mx) * (y - my) for x, y in fit) / sum((x - mx) ** 2 for x, _ in fit)
+                print(f"growth exponent of `specc {command}` from {points[1][0]:,} layers: {slope:.2f}")
+        print()
+        for name, text in BOMBS.items():
+            bomb = Path(tmp) / "bomb.yaml"
+            bomb.write_text(text, encoding="utf-8")
+            seconds, memory = median([SPECC, "validate", str(bomb)], args.repeat, expect=1)
+            print(f"refused {name}: {seconds:.2f} s, {memory / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
