@@ -7,7 +7,10 @@ Importing specc never imports TensorFlow; only `build` and `check` do.
 
 from .api import build, check, diff, load, loads, plan, resolve, resolves
 from .errors import BuildError, CheckpointError, IncompatibleCheckpoint, Location, MappingError, SpecError
+
 __version__ = "0.1.0"
+__all__ = ["build", "load", "loads", "plan", "resolve", "resolves", "Plan", "SpecError", "BuildError", "Location",
+           "__version__", "check", "diff", "CheckpointError", "IncompatibleCheckpoint", "MappingError"]
 
 
 def __getattr__(name: str):
@@ -16,13 +19,3 @@ def __getattr__(name: str):
 
         return Plan
     raise AttributeError(f"module 'specc' has no attribute {name!r}")
-
-
-def __getattr__(name: str):
-    if name == "Plan":  # the planner's types come with the layer registry: imported when asked for
-        from .plans import Plan
-
-        return Plan
-    raise AttributeError(f"module 'specc' has no attribute {name!r}")
-__all__ = ["build", "load", "loads", "plan", "resolve", "resolves", "Plan", "SpecError", "BuildError", "Location", "__version__",
-           "check", "diff", "CheckpointError", "IncompatibleCheckpoint", "MappingError"]

@@ -19,16 +19,19 @@ published files; a test fails when they are stale.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 from pathlib import Path
 from typing import Any
 
 from .layers import LAYER_TYPES, LayerType
+from .spec import TrainSpec
 from .layers.declare import (BOOL, FLOAT_DTYPE, INT32_MAX, NAME_PATTERN, NO_DEFAULT, REF, SEGMENT_PATTERN, SHARED_DEFS,
                              DTYPE, property_schema, ref_def)
 
 MODES = ("written", "validated", "resolved")
+_TRAIN = {f.name: f.default for f in dataclasses.fields(TrainSpec)}  # the train section's defaults
 SCHEMA_ID = "https://specc.dev/schemas/specc-v1.schema.json"
 RESOLVED_ID = "https://specc.dev/schemas/specc-v1.resolved.schema.json"
 FILES = {"written": "specc-v1.schema.json", "resolved": "specc-v1.resolved.schema.json"}
@@ -288,20 +291,20 @@ class _Generator:
                               {"enum": ["softmax_cross_entropy", "sigmoid_cross_entropy", "mse", "contrastive"]}),
                 "output": _desc("The model output the loss reads; default: the only output.", {"type": "string"}),
                 "labels": _desc("The input that holds the labels.", ref_def("id")),
-                "optimizer": _desc("The optimizer.", {"enum": ["sgd", "momentum", "adam"]}, default="adam"),
+                "optimizer": _desc("The optimizer.", {"enum": ["sgd", "momentum", "adam"]}, default=_TRAIN["optimizer"]),
                 "learning_rate": _desc("The learning rate.", {"type": "number", "exclusiveMinimum": 0},
-                                       default=0.01),
-                "momentum": _desc("For `optimizer: momentum`.", {"type": "number", "minimum": 0}, default=0.9),
+                                       default=_TRAIN["learning_rate"]),
+                "momentum": _desc("For `optimizer: momentum`.", {"type": "number", "minimum": 0}, default=_TRAIN["momentum"]),
                 "steps": _desc("Training steps.", {"type": "integer", "minimum": 1, "maximum": 100_000_000},
-                               default=100),
+                               default=_TRAIN["steps"]),
                 "batch_size": _desc("Examples per step.", {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
-                                    default=32),
+                                    default=_TRAIN["batch_size"]),
                 "seed": _desc("Seeds the data (synthetic data, batch order); default: the spec's `seed`.",
                               {"type": "integer"}),
                 "data": _desc("`synthetic`, or an .npz file of arrays named like the inputs, relative to the "
-                              "spec file.", {"type": "string", "minLength": 1}, default="synthetic"),
+                              "spec file.", {"type": "string", "minLength": 1}, default=_TRAIN["data"]),
                 "margin": _desc("For `loss: contrastive`: the distance dissimilar pairs are pushed beyond.",
-                                {"type": "number", "exclusiveMinimum": 0}, default=1.0),
+                                {"type": "number", "exclusiveMinimum": 0}, default=_TRAIN["margin"]),
                 "feed": _desc("Inputs fed a constant at every step, e.g. `{is_training: true}`.",
                               {"type": "object", "propertyNames": ref_def("id"),
                                "additionalProperties": {"type": ["number", "boolean", "array"]}}),

@@ -84,6 +84,33 @@ class LayerSpec:
 
 
 @record
+class TrainSpec:
+    """The `train:` section as written; specc.experiments.training checks it against the plan.
+
+    Attributes:
+        output: the model output the loss reads; None: the only one.
+        seed: the data's seed; None: the spec's.
+        data: "synthetic", or an .npz file as written (relative to the file that writes it).
+        feed: inputs fed a constant at every step.
+        keys: the keys the section sets (an error points at one of them, or at the section).
+    """
+
+    loss: str
+    labels: str
+    output: str | None = None
+    optimizer: str = "adam"
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    steps: int = 100
+    batch_size: int = 32
+    seed: int | None = None
+    data: str = "synthetic"
+    margin: float = 1.0
+    feed: tuple[tuple[str, Any], ...] = ()
+    keys: frozenset[str] = frozenset()
+
+
+@record
 class Spec:
     """A whole model spec, validated and typed."""
 
@@ -94,6 +121,7 @@ class Spec:
     outputs: tuple[Ref, ...]
     vars: tuple[tuple[str, Any], ...]
     document: Document
+    train: TrainSpec | None = None
 
     @property
     def file(self) -> str:
@@ -203,7 +231,19 @@ def from_document(doc: Document) -> Spec:
     outputs = tuple(ref(t, ("outputs", i)) for i, t in enumerate(data.get("outputs", [])))
     name = data.get("name") or name_from_file(doc.file, "model")
     return Spec(name, int(data.get("seed", 0)), tuple(inputs), layers, outputs,
-                tuple((data.get("vars") or {}).items()), doc)
+                tuple((data.get("vars") or {}).items()), doc, _train(data.get("train")))
+
+
+_TRAIN_NUMBERS = {"learning_rate": float, "momentum": float, "steps": int, "batch_size": int, "seed": int,
+                  "margin": float}
+
+
+def _train(raw: dict | None) -> TrainSpec | None:
+    """The `train:` section (validated: its keys and their types are the schema's)."""
+    if raw is None:
+        return None
+    values = {k: _TRAIN_NUMBERS[k](v) if k in _TRAIN_NUMBERS else v for k, v in raw.items() if k != "feed"}
+    return TrainSpec(**values, feed=tuple((raw.get("feed") or {}).items()), keys=frozenset(raw))
 
 
 def name_from_file(file: str, fallback: str) -> str:

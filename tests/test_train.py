@@ -226,3 +226,14 @@ def test_cli_train_without_a_train_section_exits_1(tmp_path):
     assert result.exit_code == 1
     assert "the spec has no `train:` section" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_the_train_section_is_part_of_the_spec_with_its_defaults():
+    from specc.spec import TrainSpec
+
+    spec = specc.load(Path(__file__).parent.parent / "specs" / "experiments" / "width_and_sharing.yaml")
+    assert spec.train == TrainSpec(loss="softmax_cross_entropy", labels="y", optimizer="adam", learning_rate=0.01,
+                                   steps=50, batch_size=32, data="synthetic",
+                                   keys=frozenset({"loss", "labels", "optimizer", "learning_rate", "steps",
+                                                   "batch_size", "data"}))
+    assert specc.loads("specc: 1\ninputs: {x: {shape: [null, 2]}}\nlayers: [{id: a, type: identity}]\n").train is None

@@ -39,9 +39,11 @@ _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A checked `train:` section.
+    """A `train:` section checked against the plan (spec.TrainSpec holds it as written, and its defaults).
 
     Attributes:
+        output: the model output the loss reads.
+        seed: the data's seed.
         data: "synthetic", or the absolute path of an .npz file (a relative path in the
             spec is relative to the file that writes it).
         feed: inputs fed a constant every step (`{is_training: true}`).
@@ -50,15 +52,15 @@ class TrainConfig:
     loss: str
     output: str
     labels: str
-    optimizer: str = "adam"
-    learning_rate: float = 0.01
-    momentum: float = 0.9
-    steps: int = 100
-    batch_size: int = 32
-    seed: int = 0
-    data: str = SYNTHETIC
-    margin: float = 1.0
-    feed: tuple[tuple[str, Any], ...] = ()
+    optimizer: str
+    learning_rate: float
+    momentum: float
+    steps: int
+    batch_size: int
+    seed: int
+    data: str
+    margin: float
+    feed: tuple[tuple[str, Any], ...]
 
     def to_json(self) -> dict:
         return {"loss": self.loss, "output": self.output, "labels": self.labels, "optimizer": self.optimizer,
@@ -68,7 +70,7 @@ class TrainConfig:
 
 
 def has_train(spec: "Spec") -> bool:
-    return isinstance(spec.document.data, dict) and "train" in spec.document.data
+    return spec.train is not None
 
 
 def check_train(spec: "Spec", plan: "Plan") -> None:
@@ -85,16 +87,15 @@ def config(spec: "Spec", plan: "Plan") -> TrainConfig:
             labels whose shape or dtype the loss cannot use; a data file that does not exist;
             inputs that synthetic data cannot fill.
     """
-    doc = spec.document
-    raw = doc.data.get("train") if isinstance(doc.data, dict) else None
-    if raw is None:
+    doc, train = spec.document, spec.train
+    if train is None:
         raise doc.error("the spec has no `train:` section; add one with at least `loss` and `labels` "
                         "(see docs/experiments.md#training)", ())
     at = ("train",)
     outputs = {o.name: o for o in plan.outputs}
     inputs = {i.name: i for i in plan.inputs}
-    if "output" in raw:
-        output = raw["output"]
+    if train.output is not None:
+        output = train.output
         if output not in outputs:
             raise doc.error(f"the model has no output '{output}'; {_hint(output, list(outputs))}", at + ("output",))
     elif len(outputs) == 1:
@@ -102,31 +103,28 @@ def config(spec: "Spec", plan: "Plan") -> TrainConfig:
     else:
         raise doc.error(f"the model has {len(outputs)} outputs ({', '.join(outputs)}); say which one the loss reads "
                         "with `output:`", at)
-    labels = raw["labels"]
+    labels = train.labels
     if labels not in inputs:
         raise doc.error(f"no input '{labels}' to read labels from; {_hint(labels, list(inputs))}", at + ("labels",))
-    feed = raw.get("feed") or {}
-    for name in feed:
+    for name, _ in train.feed:
         if name not in inputs:
             raise doc.error(f"no input '{name}' to feed; {_hint(name, list(inputs))}", at + ("feed", name), at_key=True)
-    loss = raw["loss"]
+    loss = train.loss
     _check_shapes(doc, loss, output, outputs[output].info, inputs[labels], at)
-    data = raw.get("data", SYNTHETIC)
+    data = train.data
     if data != SYNTHETIC:
         data = data_path(doc, data)
         if not Path(data).is_file():
             raise doc.error(f"no such data file: {data} (a relative `data:` path is relative to the spec file "
                             "that writes it)", at + ("data",))
     result = TrainConfig(
-        loss=loss, output=output, labels=labels, optimizer=raw.get("optimizer", "adam"),
-        learning_rate=float(raw.get("learning_rate", 0.01)), momentum=float(raw.get("momentum", 0.9)),
-        steps=int(raw.get("steps", 100)), batch_size=int(raw.get("batch_size", 32)),
-        seed=int(raw.get("seed", plan.seed)), data=data, margin=float(raw.get("margin", 1.0)),
-        feed=tuple(feed.items()))
+        loss=loss, output=output, labels=labels, optimizer=train.optimizer, learning_rate=train.learning_rate,
+        momentum=train.momentum, steps=train.steps, batch_size=train.batch_size,
+        seed=plan.seed if train.seed is None else train.seed, data=data, margin=train.margin, feed=train.feed)
     for inp in _fed(plan, result):
         if inp.shape and inp.shape[0] is not None and inp.shape[0] != result.batch_size:
             raise doc.error(f"input '{inp.name}' has a fixed batch of {inp.shape[0]}, so `batch_size` must be "
-                            f"{inp.shape[0]}", at + ("batch_size",) if "batch_size" in raw else at)
+                            f"{inp.shape[0]}", at + ("batch_size",) if "batch_size" in train.keys else at)
         if data == SYNTHETIC and any(d is None for d in inp.shape[1:]):
             raise doc.error(f"synthetic data needs every dimension of input '{inp.name}' but the first "
                             f"(got {list(inp.shape)}); give the sizes, or train on an .npz file",
