@@ -18,7 +18,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import yaml
 
@@ -114,12 +114,60 @@ def paused_gc():
             gc.enable()
 
 
+class MarkTree(Mapping):
+    """Path -> (line, col) of the nodes of one file as read, from a compact tree the builder makes.
+
+    Each node's entry is (line, col) for a scalar, (line, col, [entries]) for a sequence and
+    (line, col, {key: (key line, key col, entry)}) for a mapping, following the data the builder
+    made (keys as text, `<<` merges filled in, aliases expanded). `keys`: the marks of the
+    mapping keys that name the nodes, instead of the nodes'. A table keyed by every node's path
+    would cost a 50,000-layer spec half a second and twice the memory; a file's own node tree
+    kept alive, three times the memory.
+    """
+
+    def __init__(self, root: tuple, keys: bool = False):
+        self._root, self._keys = root, keys
+
+    def __getitem__(self, path: SpecPath) -> tuple[int, int]:
+        entry, named = self._root, None
+        for part in path:
+            kids = entry[2] if len(entry) > 2 else None
+            if isinstance(kids, dict) and isinstance(part, str) and part in kids:
+                line, col, entry = kids[part]
+                named = (line, col)
+            elif isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids):
+                entry, named = kids[part], None
+            else:
+                raise KeyError(path)
+        if self._keys:
+            if named is None:
+                raise KeyError(path)
+            return named
+        return entry[0], entry[1]
+
+    def __iter__(self) -> Iterator[SpecPath]:
+        todo: list[tuple[SpecPath, tuple, bool]] = [((), self._root, False)]  # (path, entry, named by a key)
+        while todo:
+            path, entry, named = todo.pop()
+            if named or not self._keys:
+                yield path
+            kids = entry[2] if len(entry) > 2 else None
+            if isinstance(kids, dict):
+                todo += [(path + (key,), child, True) for key, (_, _, child) in kids.items()]
+            elif isinstance(kids, list):
+                todo += [(path + (i,), child, False) for i, child in enumerate(kids)]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass(frozen=True)
 class Document:
     """A loaded spec: its data and where each node came from.
 
     `marks` maps a spec path to the (line, col) of its value node and
-    `key_marks` to the (line, col) of the mapping key that names it. Paths that
+    `key_marks` to the (line, col) of the mapping key that names it (a MarkTree for a file as
+    read; dicts once composition or expansion has moved nodes). Paths that
     were created later (defaults, expansion) borrow the mark of their nearest
     ancestor. `origins` maps the path of a node that expansion made (a template
     instance, a repeat's copy) to how it was made, for messages.
@@ -132,8 +180,8 @@ class Document:
     file: str
     data: Any
     lines: tuple[str, ...] = ()
-    marks: dict = field(default_factory=dict, compare=False)
-    key_marks: dict = field(default_factory=dict, compare=False)
+    marks: Mapping = field(default_factory=dict, compare=False)
+    key_marks: Mapping = field(default_factory=dict, compare=False)
     origins: dict = field(default_factory=dict, compare=False)
     sources: dict = field(default_factory=dict, compare=False)
 
@@ -244,8 +292,8 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
         )
     builder = _Builder(doc, limits)
     with paused_gc():
-        data = builder.build(nodes[0], (), 0, False)
-    return Document(name, data, lines, builder.marks, builder.key_marks)
+        data, marks = builder.build(nodes[0], (), 0, False)
+    return Document(name, data, lines, MarkTree(marks), MarkTree(marks, keys=True))
 
 
 def _first_two(iterable):
@@ -264,17 +312,8 @@ class _Builder:
 
     def __init__(self, doc: Document, limits: Limits):
         self.doc, self.limits = doc, limits
-        self.marks: dict = {}
-        self.key_marks: dict = {}
         self.aliased = 0  # nodes built again because an alias names their anchor
         self.built: set[int] = set()  # the collections built so far: one met again is an alias
-        self.scalars = {  # tag -> its constructor; strings, the most common, are handled inline
-            _TAG + "int": _core_int,
-            _TAG + "float": _core_float,
-            _TAG + "bool": lambda node: node.value in ("true", "True", "TRUE"),
-            _TAG + "null": lambda node: None,
-            _TAG + "timestamp": lambda node: node.value,  # a date is just text to us (an explicit tag)
-        }
 
     def fail(self, message: str, node, path: SpecPath = ()) -> SpecError:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
@@ -294,24 +333,25 @@ class _Builder:
                     f"aliases expand to more than {self.limits.max_alias_nodes:,} nodes (anchors and aliases that "
                     "multiply, like a 'billion laughs' file); refusing to expand them", node, path)
         mark = node.start_mark
-        self.marks.setdefault(path, (mark.line + 1, mark.column + 1))
         if kind is yaml.ScalarNode:
             tag = node.tag
             if tag == _STR:
-                return node.value
-            construct = self.scalars.get(tag)
+                return node.value, (mark.line + 1, mark.column + 1)
+            construct = _SCALARS.get(tag)
             if construct is None:
                 raise self.unsupported(node, path)
-            return construct(node)
+            return construct(node), (mark.line + 1, mark.column + 1)
         if depth >= self.limits.max_depth:
             raise self.fail(f"nesting deeper than {self.limits.max_depth} levels", node, path)
         if kind is yaml.SequenceNode:
             if node.tag != _SEQ:
                 raise self.unsupported(node, path)
-            return [self.build(item, path + (i,), depth + 1, aliased) for i, item in enumerate(node.value)]
+            items = [self.build(item, path + (i,), depth + 1, aliased) for i, item in enumerate(node.value)]
+            return [value for value, _ in items], (mark.line + 1, mark.column + 1, [m for _, m in items])
         if node.tag != _MAP:
             raise self.unsupported(node, path)
-        return self.mapping(node, path, depth, aliased)
+        kids: dict[str, tuple] = {}
+        return self.mapping(node, path, depth, aliased, kids), (mark.line + 1, mark.column + 1, kids)
 
     def unsupported(self, node, path: SpecPath) -> SpecError:
         return self.fail(
@@ -321,48 +361,58 @@ class _Builder:
     def key(self, node, path: SpecPath) -> str:
         if type(node) is not yaml.ScalarNode:
             raise self.fail("mapping keys must be plain scalars", node, path)
-        if node.tag == _STR:
-            return node.value
-        construct = self.scalars.get(node.tag)
-        if construct is None:
+        if node.tag != _STR and node.tag not in _SCALARS:
             raise self.unsupported(node, path)
-        key = construct(node)
-        return key if isinstance(key, str) else str(key)
+        return _key_text(node)
 
-    def mapping(self, node, path: SpecPath, depth: int, aliased: bool, taken: frozenset = frozenset()) -> dict:
+    def mapping(self, node, path: SpecPath, depth: int, aliased: bool, kids: dict,
+                taken: frozenset = frozenset()) -> dict:
         """The mapping's own keys, then what `<<` merges fill in (the first source that has a key wins);
-        keys in `taken` are set already, by the mapping a merge source fills."""
+        keys in `taken` are set already, by the mapping a merge source fills. `kids` gets each key's
+        (key line, key col, marks)."""
         out: dict = {}
         merges = []
-        key_marks = self.key_marks
+        first: dict[str, int] = {}  # key -> the line that set it
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 merges.append(value_node)
                 continue
             key = self.key(key_node, path)
             child = path + (key,)
-            if key in out:
-                first = key_marks[child]
+            if key in first:
                 raise self.fail(
-                    f"duplicate key {key!r} (first set at line {first[0]}); YAML would silently keep "
+                    f"duplicate key {key!r} (first set at line {first[key]}); YAML would silently keep "
                     "the last one, so remove one of them",
                     key_node, child,
                 )
-            if key in taken:
-                out[key] = None  # shadowed: only its duplicates matter
-                continue
             mark = key_node.start_mark
-            key_marks[child] = (mark.line + 1, mark.column + 1)
-            out[key] = self.build(value_node, child, depth + 1, aliased)
-        for key in taken & out.keys():
-            del out[key]
+            first[key] = mark.line + 1
+            if key in taken:
+                continue  # shadowed: only its duplicates matter
+            out[key], marks = self.build(value_node, child, depth + 1, aliased)
+            kids[key] = (mark.line + 1, mark.column + 1, marks)
         for value_node in merges:
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
             for source in sources:
                 if not isinstance(source, yaml.MappingNode):
                     raise self.fail("`<<` merges only mappings", source, path)
-                out.update(self.mapping(source, path, depth + 1, True, taken | out.keys()))
+                out.update(self.mapping(source, path, depth + 1, True, kids, taken | out.keys()))
         return out
 
 
 _STR, _SEQ, _MAP, _MERGE = _TAG + "str", _TAG + "seq", _TAG + "map", _TAG + "merge"
+_SCALARS = {  # tag -> its constructor; strings, the most common, are handled inline
+    _TAG + "int": _core_int,
+    _TAG + "float": _core_float,
+    _TAG + "bool": lambda node: node.value in ("true", "True", "TRUE"),
+    _TAG + "null": lambda node: None,
+    _TAG + "timestamp": lambda node: node.value,  # a date is just text to us (an explicit tag)
+}
+
+
+def _key_text(node) -> str:
+    """A mapping key as the data holds it: text (`1: x` has the key "1")."""
+    if node.tag == _STR:
+        return node.value
+    key = _SCALARS[node.tag](node)
+    return key if isinstance(key, str) else str(key)
