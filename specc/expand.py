@@ -91,7 +91,36 @@ def expand(doc: Document, max_layers: int = 100_000) -> Document:
     """
     if not needs_expansion(doc.data):
         return doc
+    _check_size(doc, max_layers)
     return _Expander(doc, max_layers).run()
+
+
+def _too_many(max_layers: int) -> str:
+    return (f"the spec expands to more than {max_layers:,} layers (repeats multiply: a repeat inside a repeated "
+            "block makes N x M copies); raise the limit with --max-layers if that is intended")
+
+
+def _check_size(doc: Document, max_layers: int) -> None:
+    """Refuse a spec that would expand beyond `max_layers` before expanding anything: nested repeats
+    (10,000 copies of a block of 10,000) are counted in microseconds, not built for seconds."""
+    templates = doc.data.get("templates") if isinstance(doc.data.get("templates"), dict) else {}
+
+    def size(layers, path: tuple, stack: tuple) -> int:
+        total = 0
+        for i, layer in enumerate(layers if isinstance(layers, list) else ()):
+            if not isinstance(layer, dict):
+                continue
+            body = 1 + size(layer.get("layers"), path + (i, "layers"), stack)
+            use = layer.get("use")
+            if isinstance(use, str) and use in templates and use not in stack and isinstance(templates[use], dict):
+                body += size(templates[use].get("layers"), ("templates", use, "layers"), stack + (use,))
+            copies = layer.get("repeat", 1)
+            total += body * (copies if isinstance(copies, int) and copies > 0 else 1)
+            if total > max_layers:  # at the repeat that multiplies past the limit, if one does
+                raise doc.error(_too_many(max_layers), path + (i, "repeat") if "repeat" in layer else path + (i,))
+        return total
+
+    size(doc.data.get("layers"), ("layers",), ())
 
 
 @dataclass
@@ -277,9 +306,7 @@ class _Expander:
     def layer(self, raw: dict, src: tuple, dst: tuple, defaults: dict, stack: tuple[str, ...]) -> dict:
         self.count += 1
         if self.count > self.max_layers:
-            raise self.fail(f"the spec expands to more than {self.max_layers:,} layers (repeats multiply: a repeat "
-                            "inside a repeated block makes N x M copies); raise the limit with --max-layers if "
-                            "that is intended", src)
+            raise self.fail(_too_many(self.max_layers), src)
         scope = raw.get("scope")
         if isinstance(scope, str) and INDEX in scope:
             raise self.fail("{i} stands for the copy's index, so it only means something in the `scope` of a "
