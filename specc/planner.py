@@ -171,7 +171,7 @@ class _Planner:
             stack = self.open_name_scope(stack, spec.name_scope, spec, "name_scope", path)
             frames.append(Frame("name_scope", spec.name_scope))
         source: _Captured | None = None  # the scope whose variables (and structure) this layer reuses
-        if isinstance(spec.share, Ref):
+        if spec.share.mode == "layer":
             source = self.share_target(spec, path)
             stack = self.open_name_scope(stack, spec.id, spec, "id", path)
             frames += [Frame("name_scope", spec.id), Frame("reenter", source.holder, reuse=True)]
@@ -183,19 +183,19 @@ class _Planner:
             if problem:
                 raise self.fail(f"scope '{spec.scope}': {problem}", spec, "scope" if spec.scope != spec.id else "id")
             var_scope = join(var_scope, spec.scope)
-            if spec.share is True and not reuse:
+            if spec.share.reenters and not reuse:
                 source = self.reuse_target(spec, var_scope)
                 shared_by = (path, source.holder)
             elif not reuse:
                 self.claim_scope(spec, path, var_scope)
             stack = self.open_name_scope(stack, spec.scope, spec, "scope", path)
-            frames.append(Frame("variable_scope", spec.scope, reuse=spec.share is True))
-            reuse = reuse or spec.share is True
+            frames.append(Frame("variable_scope", spec.scope, reuse=spec.share.reenters))
+            reuse = reuse or spec.share.reenters
             # A sharing block without `layers:` repeats its source's structure; remember that one.
             structure = source.spec if source is not None and spec.layers is None else spec
             self.captured[path] = _Captured(var_scope, path, spec.type, structure, spec.where)
         else:
-            if spec.share is True:
+            if spec.share.reenters:
                 raise self.fail(f"a {spec.type} with `scope: null` opens no variable scope, so there is nothing to "
                                  f"re-enter with `share: true`; share another {spec.type} by path instead", spec, "share")
             stack = self.open_name_scope(stack, spec.id, spec, "id", path)
@@ -335,8 +335,8 @@ class _Planner:
         return owner
 
     def share_target(self, spec: LayerSpec, path: str) -> _Captured:
-        ref = spec.share
-        assert isinstance(ref, Ref)
+        ref = spec.share.source
+        assert ref is not None
         target = self.lookup_layer(ref, path)
         captured = self.captured.get(target)
         if captured is None:

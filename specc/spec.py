@@ -26,6 +26,27 @@ class Ref:
 
 
 @record
+class Share:
+    """Where a layer's variables come from: `create` them (no `share`, or `share: false`), `reenter` its
+    own scope and reuse what it holds (`share: true`), or use those of the `layer` at `source`
+    (`share: encoder.fc1`)."""
+
+    mode: str
+    source: Ref | None = None
+
+    @property
+    def creates(self) -> bool:
+        return self.mode == "create"
+
+    @property
+    def reenters(self) -> bool:
+        return self.mode == "reenter"
+
+
+CREATE, REENTER = Share("create"), Share("reenter")
+
+
+@record
 class InputSpec:
     """A placeholder: `name` is both the input's key in the spec and its op name."""
 
@@ -49,7 +70,7 @@ class LayerSpec:
             "the previous layer's output").
         scope: the variable_scope segment (defaults to the id); None for layers
             without variables and for name-scope-only blocks.
-        share: False, True (reuse this scope) or a Ref to the layer whose variables it reuses.
+        share: where its variables come from (Share).
         name_scope: an outer name_scope segment, or None.
         dtype: an explicit float dtype, or None to follow the input.
         params: the per-type parameters (a frozen dataclass from specc.layers).
@@ -68,7 +89,7 @@ class LayerSpec:
     path: tuple
     inputs: tuple[Ref, ...] = ()
     scope: str | None = None
-    share: bool | Ref = False
+    share: Share = CREATE
     name_scope: str | None = None
     dtype: str | None = None
     params: Any = None
@@ -148,7 +169,8 @@ def from_document(doc: Document) -> Spec:
                 f"id '{ident}' is the name of this block's input; inside a block that name refers "
                 "to the block's input, so give the layer another id", path + ("id",), at_key=True)
         share_raw = raw.get("share", False)
-        share = share_raw if isinstance(share_raw, bool) else ref(share_raw, path + ("share",))
+        share = (REENTER if share_raw is True else CREATE if share_raw is False
+                 else Share("layer", ref(share_raw, path + ("share",))))
         if isinstance(share_raw, str) and "scope" in raw:
             raise doc.error(
                 f"`scope` has no effect with `share: {share_raw}`: the layer uses the variables where "
