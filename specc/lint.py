@@ -16,12 +16,12 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .errors import Location, format_path
 from .read import Document
 from .plans import Plan, PlannedLayer
-from .spec import Spec
+from .spec import LayerSpec, Spec
 
 
 @dataclass(frozen=True)
@@ -48,24 +48,29 @@ class LintWarning:
 
 @dataclass(frozen=True)
 class Context:
-    """What every rule reads: the expanded document (raw values and marks) and the plan."""
+    """What every rule reads: the spec, its document (marks and source lines) and the plan."""
 
-    doc: Document
+    spec: Spec
     plan: Plan
 
-    def raw(self, path: tuple) -> Any:
-        """The expanded spec's value at `path` (None if there is none)."""
-        node = self.doc.data
-        for part in path:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return None
-        return node
+    @property
+    def doc(self) -> Document:
+        return self.spec.document
+
+    @functools.cached_property
+    def layer_specs(self) -> dict[tuple, LayerSpec]:
+        """Spec path -> the layer written there (a plan's copies of a shared structure point at it too)."""
+        out: dict[tuple, LayerSpec] = {}
+        todo = list(self.spec.layers)
+        while todo:
+            layer = todo.pop()
+            out[layer.path] = layer
+            todo += layer.layers or ()
+        return out
 
     def written(self, layer: PlannedLayer, key: str) -> bool:
-        node = self.raw(layer.where.path)
-        return isinstance(node, dict) and key in node
+        spec = self.layer_specs.get(layer.where.path)
+        return spec is not None and key in spec.keys
 
     @functools.cached_property
     def namespaces(self) -> dict[tuple, list["_Claim"]]:
@@ -202,24 +207,21 @@ def unshared_twins(ctx: Context) -> Iterator[LintWarning]:
 def inert_share_false(ctx: Context) -> Iterator[LintWarning]:
     """SC302: `share: false` inside a block that shares (it reuses anyway)."""
 
-    def visit(layers: Any, path: tuple, sharing: tuple | None) -> Iterator[LintWarning]:
-        for i, raw in enumerate(layers if isinstance(layers, list) else ()):
-            if not isinstance(raw, dict):
-                continue
-            here = path + (i,)
-            if sharing is not None and raw.get("share") is False:
+    def visit(layers: tuple[LayerSpec, ...], sharing: tuple | None) -> Iterator[LintWarning]:
+        for layer in layers:
+            if sharing is not None and "share" in layer.keys and layer.share.creates:
                 block, line = sharing
                 yield LintWarning("SC302", f"`share: false` has no effect inside block '{block}' (line {line}), "
                                            "which shares: TensorFlow's reuse is inherited by every scope inside "
                                            "and cannot be turned off, so this layer reuses too. Remove it, or move "
                                            "the layer out of the shared block to give it variables of its own",
-                                  ctx.doc.where(here + ("share",), at_key=True))
+                                  layer.at("share", ctx.doc))
             inner = sharing
-            if inner is None and raw.get("share") not in (None, False):
-                inner = (raw.get("id"), ctx.doc.where(here).line)
-            yield from visit(raw.get("layers"), here + ("layers",), inner)
+            if inner is None and not layer.share.creates:
+                inner = (layer.id, layer.where.line)
+            yield from visit(layer.layers or (), inner)
 
-    return visit(ctx.raw(("layers",)), ("layers",), None)
+    return visit(ctx.spec.layers, None)
 
 
 RULES: dict[str, Rule] = {r.code: r for r in (
@@ -238,7 +240,7 @@ def check(spec: Spec, plan: Plan, select: Iterable[str] | None = None) -> list[L
     """Run the lint rules on a spec and its plan.
 
     Args:
-        spec: the expanded spec (`specc.load`); its document gives raw values and source lines.
+        spec: the expanded spec (`specc.load`); its document gives marks and source lines.
         plan: its plan (`specc.plan(spec)`).
         select: the codes to run (default: all of RULES).
 
@@ -247,7 +249,7 @@ def check(spec: Spec, plan: Plan, select: Iterable[str] | None = None) -> list[L
         line order, each location once per code.
     """
     doc = spec.document
-    ctx = Context(doc, plan)
+    ctx = Context(spec, plan)
     out: dict[tuple, LintWarning] = {}
     for code in select if select is not None else RULES:
         for w in RULES[code].check(ctx):
@@ -344,9 +346,8 @@ def _live(ctx: Context) -> set[str]:
     """Tensor keys (inputs and layer paths) that some output depends on, and the training labels."""
     plan = ctx.plan
     roots = [o.key for o in plan.outputs]
-    labels = ctx.raw(("train", "labels"))
-    if isinstance(labels, str):
-        roots.append(labels)
+    if ctx.spec.train is not None:
+        roots.append(ctx.spec.train.labels)
     return set(_upstream({layer.path: layer for layer in plan.walk()}, roots))
 
 

@@ -81,6 +81,7 @@ class LayerSpec:
         output: for blocks, the child whose output is the block's (None: the last child).
         variables: (local name, name to create it under) pairs: `variables: {kernel: output_weights}`.
         initializers: (local name, Initializer) pairs from `initializers:`, for any layer type.
+        keys: the keys the layer's mapping writes (lint tells a written `share: false` from the default).
     """
 
     id: str
@@ -98,6 +99,7 @@ class LayerSpec:
     output: Ref | None = None
     variables: tuple[tuple[str, str], ...] = ()
     initializers: tuple[tuple[str, Initializer], ...] = ()
+    keys: frozenset[str] = frozenset()
 
     def at(self, key: str, doc: Document) -> Location:
         """The location of one of this layer's keys (the layer itself if the key is absent)."""
@@ -212,6 +214,7 @@ def from_document(doc: Document) -> Spec:
             output=ref(raw["output"], path + ("output",)) if "output" in raw else None,
             variables=tuple((raw.get("variables") or {}).items()),
             initializers=tuple((local, Initializer.parse(value)) for local, value in inits.items()),
+            keys=frozenset(raw),
         )
 
     def _unaliased(kind, raw: dict, path: tuple) -> dict:
