@@ -52,10 +52,31 @@ def _shell() -> dict:
 def _piece_schema(definition: str) -> dict:
     shell = _shell()
     if definition == DOCUMENT:
-        return shell
-    if definition == "layer":  # a layer of no known type: the full dispatch says what is wrong
-        return {"$schema": shell["$schema"], "$defs": shell["$defs"], **schema()["$defs"]["layer"]}
-    return {"$schema": shell["$schema"], "$defs": shell["$defs"], "$ref": f"#/$defs/{definition}"}
+        root = {k: v for k, v in shell.items() if k != "$defs"}
+    elif definition == "layer":  # a layer of no known type: the full dispatch says what is wrong
+        root = {"$schema": shell["$schema"], **schema()["$defs"]["layer"]}
+    else:
+        root = {"$schema": shell["$schema"], "$ref": f"#/$defs/{definition}"}
+    return {**root, "$defs": _reachable(root, shell["$defs"])}
+
+
+def _reachable(root: dict, defs: dict) -> dict:
+    """The definitions `root` refers to, directly or through others: a piece's validator compiles only those."""
+    found: dict = {}
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                name = ref.split("/")[2]
+                if name not in found:
+                    found[name] = defs[name]
+                    todo.append(defs[name])
+            todo += [v for k, v in node.items() if k != "$defs"]
+        elif isinstance(node, list):
+            todo += node
+    return found
 
 
 @lru_cache(maxsize=None)

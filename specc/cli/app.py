@@ -80,7 +80,7 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
 @contextmanager
 def _guard(debug: bool, fmt: Format = Format.table) -> Iterator[None]:
     """The one place that turns exceptions into messages and exit codes."""
-    err = _console(stderr=True)
+    err = _Stderr()
     try:
         yield
     except (typer.Exit, typer.Abort):
@@ -115,6 +115,14 @@ def _guard(debug: bool, fmt: Format = Format.table) -> Iterator[None]:
         if not debug:
             err.print("rerun with --debug for the traceback, and please report it", markup=False)
         raise typer.Exit(EXIT_INTERNAL) from None
+
+
+class _Stderr:
+    """Rich's console on stderr, started on the first print: a command that succeeds prints nothing there,
+    and importing rich is a tenth of a small command's time."""
+
+    def print(self, *args, **options) -> None:
+        _console(stderr=True).print(*args, **options)
 
 
 def _error_json(e: SpecError) -> dict:
@@ -160,10 +168,10 @@ def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fa
                                    "parameters": plan.parameters, "warnings": [w.to_json() for w in warnings]},
                                   indent=2))
         else:
-            if not failed:
-                _out(quiet).print(f"{file}: ok ({plan.name}: {_count(len(plan.inputs), 'input')}, "
-                                  f"{_count(layers, 'layer')}, {_count(len(plan.variables), 'variable')}, "
-                                  f"{_count(plan.parameters, 'parameter')})")
+            if not failed and not quiet:  # one plain line: no need to start rich for it
+                typer.echo(f"{file}: ok ({plan.name}: {_count(len(plan.inputs), 'input')}, "
+                           f"{_count(layers, 'layer')}, {_count(len(plan.variables), 'variable')}, "
+                           f"{_count(plan.parameters, 'parameter')})")
             if warnings:  # on stderr, after the ok line: stdout keeps one line a script can read
                 err = _console(stderr=True)
                 render_table(warnings, err)
