@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from .layers import LAYER_TYPES, LayerType
+from .layers.declare import (BOOL, DTYPE, FLOAT_DTYPE, INT32_MAX, NO_DEFAULT, REF, SEGMENT_PATTERN, SHARED_DEFS,
+                             property_schema, ref_def)
 from .spec import TrainSpec
-from .layers.declare import (BOOL, FLOAT_DTYPE, INT32_MAX, NAME_PATTERN, NO_DEFAULT, REF, SEGMENT_PATTERN, SHARED_DEFS,
-                             DTYPE, property_schema, ref_def)
 
 MODES = ("written", "validated", "resolved")
 _TRAIN = {f.name: f.default for f in dataclasses.fields(TrainSpec)}  # the train section's defaults
@@ -412,7 +412,8 @@ class _Generator:
         for p in kind.params:
             props[p.name] = property_schema(p)
         for alias, target in kind.aliases:
-            props[alias] = _desc(f"Another name for `{target}`; give one of them.", kind_param(kind, target).schema)
+            aliased = next(p for p in kind.params if p.name == target)
+            props[alias] = _desc(f"Another name for `{target}`; give one of them.", aliased.schema)
         required = ["id", "type"] + (["inputs"] if kind.arity == "multi" else [])
         required += [p.name for p in kind.params if p.required]
         out = {
@@ -518,10 +519,6 @@ class _Generator:
                 "required": ["id"], "properties": props, "additionalProperties": False}
 
 
-def kind_param(kind: LayerType, name: str):
-    return next(p for p in kind.params if p.name == name)
-
-
 def _markdown(kind: LayerType) -> str:
     """A layer type's hover text: what it does, its variables and ops, and an example."""
     import yaml
@@ -604,4 +601,4 @@ def _constrains(s: dict) -> bool:
     return any(k not in ("description", "markdownDescription", "default", "examples", "title") for k in s)
 
 
-__all__ = ["schema", "dumps", "MODES", "FILES", "NAME_PATTERN", "NO_DEFAULT"]
+__all__ = ["schema", "dumps", "MODES", "FILES", "NO_DEFAULT", "layer_table", "write_schemas", "write_layer_table"]

@@ -190,7 +190,7 @@ def explain(file: SpecFile,
     with _guard(debug, fmt):
         from .. import api
         from ..report import RENDERERS, report, report_json
-        
+
         plan = api.plan(file, PlanLimits(max_params, max_layers), overrides or ())
         rep = report(plan)
         if fmt is Format.json:
@@ -234,7 +234,7 @@ def build(file: SpecFile,
         from ..builddir import check_target, staged, write_json
         from ..checkpoints.restore import render_init_from
         from ..report import RENDERERS, plan_json, report_json
-        
+
         if mapping and init_from is None:
             raise MappingError("--map renames a checkpoint's variables: it needs --init-from CKPT")
         from ..experiments.runs import prepare, write_spec_files
