@@ -48,7 +48,7 @@ class Format(str, Enum):
     json = "json"
 
 
-SpecFile = Annotated[Path, typer.Argument(help="The spec file (YAML).", show_default=False)]
+SpecFile = Annotated[Path, typer.Argument(metavar="FILE", help="The spec file (YAML).", show_default=False)]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and requested data.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print more, including TensorFlow's own log.")]
@@ -268,8 +268,8 @@ def build(file: SpecFile,
 
 
 @app.command()
-def diff(old: Annotated[Path, typer.Argument(help="The spec a checkpoint was saved from.", show_default=False)],
-         new: Annotated[Path, typer.Argument(help="The spec to restore it into.", show_default=False)],
+def diff(old: Annotated[Path, typer.Argument(metavar="OLD", help="The spec a checkpoint was saved from.", show_default=False)],
+         new: Annotated[Path, typer.Argument(metavar="NEW", help="The spec to restore it into.", show_default=False)],
          mapping: MapOpt = None, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
          verbose: VerboseOpt = False, debug: DebugOpt = False,
          max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
