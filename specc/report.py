@@ -63,18 +63,11 @@ def report(plan: Plan) -> Report:
     """Summarise a plan's variables and their sharing."""
     rows = []
     for v in plan.variables:
-        users = v.users
-        if len(users) == 1:  # most variables of a big model: made and used by one layer
-            (u,) = users
-            reusers: tuple[str, ...] = () if u.layer == v.owner else (u.layer,)
-            uses: tuple[tuple[str, str], ...] = ((u.layer, u.op_scope),)
-            updated: tuple[str, ...] = (u.layer,) if u.updates else ()
-        else:
-            reusers = tuple(layer for layer in dict.fromkeys(u.layer for u in users) if layer != v.owner)
-            uses = tuple((u.layer, u.op_scope) for u in users)
-            updated = tuple(u.layer for u in users if u.updates)
-        rows.append(VariableRow(v.name, v.shape, v.dtype, v.size, v.trainable, v.owner, reusers, uses, updated,
-                                str(v.initializer)))
+        layers = dict.fromkeys(u.layer for u in v.users)
+        rows.append(VariableRow(v.name, v.shape, v.dtype, v.size, v.trainable, v.owner,
+                                tuple(layer for layer in layers if layer != v.owner),
+                                tuple((u.layer, u.op_scope) for u in v.users),
+                                tuple(u.layer for u in v.users if u.updates), str(v.initializer)))
     shared = [r for r in rows if r.shared]
     return Report(
         model=plan.name,

@@ -358,13 +358,13 @@ def graph(file: SpecFile,
           max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
           max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Draw the scope tree: blocks as boxes, layers with their op scopes, variables, sharing. No TensorFlow."""
-    from ..picture import graph as scopegraph
+    from ..picture import graph as drawing
 
     try:  # usage errors (exit 2) before any work: an unknown extension, SVG without Graphviz
-        kind = scopegraph.format_for(output, picture.value if picture else None)
+        kind = drawing.format_for(output, picture.value if picture else None)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="'--output' / '--format'") from None
-    if kind == "svg" and scopegraph.find_dot() is None:
+    if kind == "svg" and drawing.find_dot() is None:
         raise typer.BadParameter("SVG needs Graphviz's `dot`, which is not on PATH (apt-get install graphviz, "
                                  "brew install graphviz); write .dot or .html instead", param_hint="'--format'")
     with _guard(debug):
@@ -372,11 +372,11 @@ def graph(file: SpecFile,
         plan = api.plan(file, PlanLimits(max_params, max_layers), overrides or ())
         if output is not None and output.resolve() == file.resolve():
             raise OutputRefused(f"{output} is the spec itself; choose another output file")
-        text = scopegraph.RENDERERS[kind](plan)
+        text = drawing.RENDERERS[kind](plan)
         if output is None:
             typer.echo(text, nl=False)
         else:
-            scopegraph.write_atomic(output, text)
+            drawing.write_atomic(output, text)
             shared = sum(1 for v in plan.variables if v.shared)
             _out(quiet).print(f"wrote {output} ({kind}: {_count(sum(1 for _ in plan.walk()), 'layer')}, "
                               f"{_count(len(plan.variables), 'variable')}, {shared} shared)", markup=False)

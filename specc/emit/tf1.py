@@ -32,7 +32,7 @@ class Model:
         variables: tf.Variable objects by full variable name (no `:0`).
         tensors: every layer's output by layer path.
         report: the sharing report (specc.report.Report).
-        init_from: with `build(..., init_from=...)`, what restored from the checkpoint (specc.compat.InitFrom).
+        init_from: with `build(..., init_from=...)`, what restored from the checkpoint (specc.checkpoints.restore.InitFrom).
     """
 
     plan: Plan

@@ -5,7 +5,7 @@ name scope their ops land in (`ops: tower_1/fc1`) and the variable scope they us
 variables are leaves beside the layer that creates them. A shared variable is drawn
 highlighted, with an edge to every layer that uses it. The dot text is written here,
 every user-chosen string escaped; SVG needs Graphviz's `dot` program; the HTML page
-(specc.scopepage) is self-contained.
+(specc.picture.page) is self-contained.
 """
 
 from __future__ import annotations
