@@ -209,3 +209,14 @@ def test_specc_refuses_what_the_schemas_refuse(tmp_path):
     for name, layers in BROKEN.items():
         with pytest.raises(specc.SpecError):
             specc.loads(f"specc: 1\ninputs: {{x: {{shape: [null, 3]}}}}\n{layers}\n", f"{name}.yaml")
+
+
+def test_schema_write_outside_a_checkout_asks_where(monkeypatch):
+    from typer.testing import CliRunner
+
+    from specc.cli import app
+
+    monkeypatch.setattr(language, "checkout", lambda: None)  # an installed wheel: no schemas/ to update
+    result = CliRunner().invoke(app, ["schema", "--write"])
+    assert result.exit_code == 2
+    assert "not a source checkout of specc; say where to write with --output DIR" in result.output
