@@ -405,10 +405,12 @@ class _Planner:
                 continue
             full = join(var_scope or "", name)
             bindings.append(VarBinding(request.name, full))
+            use = VariableUse(path, join(stack, request.op_scope) if request.op_scope else stack, not reuse,
+                              request.updated, request.steps)
             if reuse:
-                self.reuse_variable(spec, path, full, request, stack, shared_by)
+                self.reuse_variable(spec, path, full, request, use, shared_by)
             else:
-                self.create_variable(spec, path, full, request, stack)
+                self.create_variable(spec, path, full, request, use)
         # What TensorFlow will call them: a layer that makes `lstm_cell` per step gets lstm_cell_1, ...
         who = ("an op of layer '{}' (line {})", path, spec.where.line)
         ops = tuple(self.names.unique(join(stack, op), who).rsplit("/", 1)[-1] for op in inferred.ops)
@@ -450,7 +452,7 @@ class _Planner:
         if info.dtype not in FLOAT_DTYPES and LAYER_TYPES[spec.type].float_only:
             raise self.fail(f"layer '{path}' computes in {info.dtype}; only float layers are supported", spec)
 
-    def create_variable(self, spec: LayerSpec, path: str, full: str, request, stack: str) -> None:
+    def create_variable(self, spec: LayerSpec, path: str, full: str, request, use: VariableUse) -> None:
         existing = self.vars.get(full)
         if existing is not None:
             raise self.fail(f"layer '{path}' and layer '{existing.owner}' (line {existing.owner_where.line}) both "
@@ -466,7 +468,7 @@ class _Planner:
                 f"the budget of {self.limits.max_params:,}; check the sizes (a typo in `units`?), or raise the "
                 "budget with --max-params", spec)
         self.vars[full] = _Var(full, request.shape, request.dtype, request.initializer, request.trainable,
-                               path, spec.where, [VariableUse(path, stack, True, request.updated)])
+                               path, spec.where, [use])
 
     def renamed_variable(self, full: str, actual: str) -> str:
         holder = self.names.claimant(full) or "another name"
@@ -477,7 +479,7 @@ class _Planner:
         return (f"TensorFlow would silently name this variable '{actual}', because the name '{full}' is already "
                 f"taken by {holder}. Rename that layer or this scope so the names do not meet")
 
-    def reuse_variable(self, spec: LayerSpec, path: str, full: str, request, stack: str, shared_by) -> None:
+    def reuse_variable(self, spec: LayerSpec, path: str, full: str, request, use: VariableUse, shared_by) -> None:
         existing = self.vars.get(full)
         if existing is None:
             if shared_by is not None and shared_by[0] != path:
@@ -499,7 +501,7 @@ class _Planner:
             raise self.fail(
                 f"layer '{path}' shares variable '{full}' as {request.dtype}, but layer '{existing.owner}' "
                 f"(line {existing.owner_where.line}) created it as {existing.dtype}", spec)
-        existing.users.append(VariableUse(path, stack, False, request.updated))
+        existing.users.append(use)
 
     def block(self, spec: LayerSpec, path: str, inputs: tuple[str, ...], frames: tuple[Frame, ...], stack: str,
               var_scope: str, reuse: bool, shared_by, env: list[_Level], source: _Captured | None) -> PlannedLayer:

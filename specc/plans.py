@@ -46,12 +46,14 @@ class VarBinding:
 @record
 class VariableUse:
     """One layer's use of a variable, and the name scope its ops ran in. `updates`: this
-    use assigns to the variable in training (a batch norm's moving-average update)."""
+    use assigns to the variable in training (a batch norm's moving-average update).
+    `steps`: the time steps of a static unroll that apply it, each with its own ops."""
 
     layer: str
     op_scope: str
     creates: bool
     updates: bool = False
+    steps: int = 1
 
 
 @record
@@ -69,8 +71,16 @@ class PlannedVariable:
         return math.prod(self.shape)
 
     @property
+    def applications(self) -> int:
+        """How many times the graph applies it: once per using layer, once per time step of an unroll."""
+        steps: dict[str, int] = {}
+        for u in self.users:
+            steps[u.layer] = max(steps.get(u.layer, 0), u.steps)
+        return sum(steps.values())
+
+    @property
     def shared(self) -> bool:
-        return len({u.layer for u in self.users}) > 1
+        return self.applications > 1
 
 
 @record

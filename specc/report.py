@@ -24,10 +24,12 @@ class VariableRow:
     uses: tuple[tuple[str, str], ...]  # (layer path, op name scope), creator first
     updated_by: tuple[str, ...] = ()  # layers that assign to it in a training step (batch norm statistics)
     initializer: str = ""  # as written: truncated_normal(stddev=0.02)
+    steps: tuple[int, ...] = ()  # per use: the time steps of a static unroll that apply it (1: not recurrent)
+    applications: int = 1  # one per using layer, one per time step of an unroll
 
     @property
     def shared(self) -> bool:
-        return bool(self.reusers)
+        return self.applications > 1
 
 
 @record
@@ -40,19 +42,30 @@ class Report:
     trainable_parameters: int
     shared_variables: int
     shared_parameters: int
-    parameters_saved: int  # what unshared copies of the shared variables would add
+    parameters_saved: int  # what unshared copies would add: one per further layer or time step
     rows: tuple[VariableRow, ...]
 
     def shared_rows(self) -> tuple[VariableRow, ...]:
         return tuple(r for r in self.rows if r.shared)
 
     def notes(self) -> tuple[str, ...]:
-        """What sharing means beyond the rows: shared moving statistics are updated once per application."""
+        """What sharing means beyond the rows: an unroll's steps each apply the cell's variables, and
+        shared moving statistics are updated once per application."""
+        unrolls: dict[tuple[str, str, int], list[VariableRow]] = {}
+        for r in self.rows:
+            for (layer, scope), steps in zip(r.uses, r.steps):
+                if steps > 1:
+                    unrolls.setdefault((layer, scope, steps), []).append(r)
+        notes = tuple(
+            f"{', '.join(r.name for r in rows)}: layer '{layer}' is a static unroll of {steps} time steps, each "
+            f"with its own ops in {scope}/ reading these variables; separate cells per step would need "
+            f"{steps - 1} more copies ({(steps - 1) * sum(r.params for r in rows):,} parameters)"
+            for (layer, scope, steps), rows in unrolls.items())
         groups: dict[tuple[str, ...], list[VariableRow]] = {}
         for r in self.rows:
             if len(r.updated_by) > 1:
                 groups.setdefault(r.updated_by, []).append(r)
-        return tuple(
+        return notes + tuple(
             f"shared moving statistics {', '.join(r.name for r in rows)}: {len(layers)} applications "
             f"({', '.join(layers)}) each add their own moving-average update to UPDATE_OPS, so these "
             f"variables get {len(layers)} updates per training step, one per application, in no fixed order"
@@ -67,7 +80,8 @@ def report(plan: Plan) -> Report:
         rows.append(VariableRow(v.name, v.shape, v.dtype, v.size, v.trainable, v.owner,
                                 tuple(layer for layer in layers if layer != v.owner),
                                 tuple((u.layer, u.op_scope) for u in v.users),
-                                tuple(u.layer for u in v.users if u.updates), str(v.initializer)))
+                                tuple(u.layer for u in v.users if u.updates), str(v.initializer),
+                                tuple(u.steps for u in v.users), v.applications))
     shared = [r for r in rows if r.shared]
     return Report(
         model=plan.name,
@@ -76,7 +90,7 @@ def report(plan: Plan) -> Report:
         trainable_parameters=plan.trainable_parameters,
         shared_variables=len(shared),
         shared_parameters=sum(r.params for r in shared),
-        parameters_saved=sum(r.params * len(r.reusers) for r in shared),
+        parameters_saved=sum(r.params * (r.applications - 1) for r in shared),
         rows=tuple(rows),
     )
 
@@ -93,8 +107,9 @@ def report_json(rep: Report, all_variables: bool = False) -> dict:
         "variables": [
             {"name": r.name, "shape": list(r.shape), "dtype": r.dtype, "params": r.params,
              "trainable": r.trainable, "initializer": r.initializer, "creator": r.creator,
-             "reused_by": list(r.reusers),
-             "uses": [{"layer": layer, "op_scope": scope} for layer, scope in r.uses],
+             "reused_by": list(r.reusers), "applications": r.applications,
+             "uses": [{"layer": layer, "op_scope": scope, **({"time_steps": steps} if steps > 1 else {})}
+                      for (layer, scope), steps in zip(r.uses, r.steps)],
              **({"updated_by": list(r.updated_by), "updates_per_step": len(r.updated_by)} if r.updated_by else {})}
             for r in rows
         ],
@@ -145,7 +160,8 @@ def render_table(rep: Report, console, all_variables: bool = False) -> None:
     for column, justify in columns + [("created by", "left"), ("used by (op scope)", "left")]:
         table.add_column(column, justify=justify, overflow="fold")  # names are the point: never "…"
     for r in rows:
-        uses = "\n".join(f"{layer} ({scope or '/'})" for layer, scope in r.uses)
+        uses = "\n".join(f"{layer} ({scope or '/'}){f', {steps} time steps' if steps > 1 else ''}"
+                         for (layer, scope), steps in zip(r.uses, r.steps))
         flag = "" if r.trainable else " (non-trainable)"
         init = [r.initializer] if all_variables else []
         table.add_row(r.name + flag, str(list(r.shape)), f"{r.params:,}", *init, r.creator, uses)

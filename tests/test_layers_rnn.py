@@ -11,6 +11,7 @@ Two independent references:
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -250,6 +251,78 @@ def test_rnn_unrolled_example_has_one_set_of_cell_variables():
     assert {n.split("/")[1] for n in names if n.startswith("rnn/") and not n.startswith("rnn/lstm_cell/kernel")
             and not n.startswith("rnn/lstm_cell/bias")} == {"unstack", "Shape", "strided_slice", "LSTMCellZeroState",
                                                             "lstm_cell", "stack"}
+
+
+# -- sharing over time steps: each step of the unroll is an application of the cell's variables --
+
+def test_explain_counts_each_time_step_as_a_use_of_the_cell_variables():
+    from typer.testing import CliRunner
+
+    from specc.cli import app
+
+    result = CliRunner().invoke(app, ["explain", str(SPECS / "rnn_unrolled.yaml")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "no shared variables" not in result.output
+    for name in ("rnn/lstm_cell/kernel", "rnn/lstm_cell/bias"):
+        row = next(line for line in result.output.splitlines() if f" {name} " in line)
+        assert "encoder (rnn/lstm_cell), 8 time steps" in row
+    # kernel [20, 64] and bias [64]: 1,344 parameters; 8 separate cells would hold 7 more copies.
+    assert ("4 variables, 1,395 parameters (1,395 trainable); 2 shared (1,344 parameters), sharing saves "
+            "9,408 parameters") in result.output
+    assert ("note: rnn/lstm_cell/kernel, rnn/lstm_cell/bias: layer 'encoder' is a static unroll of 8 time steps, "
+            "each with its own ops in rnn/lstm_cell/ reading these variables; separate cells per step would need "
+            "7 more copies (9,408 parameters)") in result.output
+
+    data = json.loads(CliRunner().invoke(app, ["explain", str(SPECS / "rnn_unrolled.yaml"), "--format", "json"]).output)
+    assert data["totals"]["shared_variables"] == 2 and data["totals"]["parameters_saved_by_sharing"] == 9408
+    kernel = next(v for v in data["variables"] if v["name"] == "rnn/lstm_cell/kernel")
+    assert kernel["applications"] == 8 and kernel["reused_by"] == []
+    assert kernel["uses"] == [{"layer": "encoder", "op_scope": "rnn/lstm_cell", "time_steps": 8}]
+
+
+def test_the_python_report_counts_time_steps_and_layers_together():
+    # Two layers share one cell (share: enc): 2 layers x 5 steps = 10 applications, 9 copies saved.
+    rep = build("""
+        specc: 1
+        inputs: {a: {shape: [null, 5, 3]}, b: {shape: [null, 5, 3]}}
+        layers:
+          - {id: enc, type: rnn, input: a, cell: {type: gru, units: 4}, return: final_output}
+          - {id: enc_b, type: rnn, input: b, share: enc, cell: {type: gru, units: 4}, return: final_output}
+        outputs: [enc, enc_b]
+        """).report
+    row = next(r for r in rep.rows if r.name == "enc/gru_cell/gates/kernel")
+    assert row.uses == (("enc", "enc/gru_cell"), ("enc_b", "enc_b/gru_cell")) and row.steps == (5, 5)
+    assert row.applications == 10 and row.reusers == ("enc_b",) and row.shared
+    assert rep.parameters_saved == 9 * rep.shared_parameters
+
+
+CELL_LAYERS = [
+    "{id: r, type: rnn, scope: rnn, cell: {type: lstm, units: 3}}",
+    "{id: r, type: rnn, scope: enc, stack: 2, cell: {type: gru, units: 3}}",
+    "{id: r, type: rnn, scope: enc, bidirectional: true, cell: {type: lstm, units: 3}, return: final_state}",
+    "{id: r, type: rnn, scope: enc, stack: 2, bidirectional: true, cell: {type: basic, units: 3}}",
+]
+
+
+@pytest.mark.parametrize("layer", CELL_LAYERS, ids=["lstm", "stacked_gru", "bidirectional_lstm", "stacked_bidirectional"])
+def test_planned_time_steps_are_the_reads_in_the_graph(layer):
+    # The report's claim, checked against TensorFlow: each step reads each cell variable once,
+    # in the op scope the plan names (a static unroll: no while loop, one copy of the ops per step).
+    m = build(f"""
+        specc: 1
+        inputs: {{x: {{shape: [null, 6, 2]}}}}
+        layers:
+          - {layer}
+        """)
+    ops = m.graph.get_operations()
+    for v in m.plan.variables:
+        (use,) = v.users
+        reads = [op.name for op in ops if op.type == "ReadVariableOp" and op.inputs[0].op.name == v.name
+                 and not op.name.startswith(v.name + "/")]
+        assert use.steps == 6 == len(reads), v.name
+        assert {r.rsplit("/", 2)[0] for r in reads} == {use.op_scope}, v.name
+        assert v.applications == 6 and v.shared
+    assert not any(op.type in ("While", "StatelessWhile", "Enter") for op in ops)
 
 
 # -- errors, located ------------------------------------------------------------------------

@@ -88,6 +88,10 @@ class VarRequest:
     # The full name of a variable another layer created, used here as is (a tied embedding
     # table): nothing is created or re-entered, the variable object itself is passed along.
     borrow: str | None = None
+    # A static unroll applies the variable at `steps` time steps, each with its own copy of the
+    # ops, all in `op_scope` (relative to the layer's name scope, e.g. `lstm_cell`).
+    steps: int = 1
+    op_scope: str = ""
 
 
 @record

@@ -17,6 +17,7 @@ deliberate: static_rnn sets a caching device, so TF 1 reads each variable once
 
 from __future__ import annotations
 
+from dataclasses import replace
 
 from ..record import record
 from .activations import activation
@@ -123,10 +124,13 @@ def infer_rnn(p: Rnn, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -
     steps = _steps(p, x, ctx)
     u = p.cell.units
     _check_states(p, states, dtype, ctx)
+    segment = (ctx.var_scope or "").rsplit("/", 1)[-1]
     variables = []
     for direction in p.directions:
         for i in range(p.stack):
-            variables += cell_variables(p, p.cell_prefix(direction, i), x.shape[2] if i == 0 else u, dtype)
+            # One set of variables serves every step: each step applies it with its own ops.
+            variables += [replace(v, steps=steps, op_scope=_step_scope(p, direction, i, segment))
+                          for v in cell_variables(p, p.cell_prefix(direction, i), x.shape[2] if i == 0 else u, dtype)]
 
     batch, dirs = x.shape[0], len(p.directions)
     # One direction's ops, as static_rnn makes them inside its scope.
@@ -136,7 +140,6 @@ def infer_rnn(p: Rnn, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -
     if p.stack > 1:
         # MultiRNNCell re-enters the current variable scope object, which opens a name scope
         # named after the scope's last segment, then multi_rnn_cell/cell_<i>/<cell>/.
-        segment = (ctx.var_scope or "").rsplit("/", 1)[-1]
         if not segment:
             raise ctx.error("a stacked rnn needs a variable scope of its own (MultiRNNCell names its steps "
                             "after it); give the layer a `scope`", "stack")
@@ -159,6 +162,15 @@ def infer_rnn(p: Rnn, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -
                 "final_state": ("concat",) if p.cell.state_parts * p.stack > 1 else ()}[p.returns]
         ops = ("unstack",) + inner + last
     return Inferred(output, tuple(variables), ops)
+
+
+def _step_scope(p: Rnn, direction: str, i: int, segment: str) -> str:
+    """The name scope, inside the layer's, where every step of cell `i` puts its ops (see _static_rnn)."""
+    cell = CELLS[p.cell.type][0]
+    if direction:  # static_bidirectional_rnn: fw/, then static_rnn re-enters it: fw/fw/
+        segment = direction[:-1]
+        direction = direction * 2
+    return f"{direction}{segment}/multi_rnn_cell/cell_{i}/{cell}" if p.stack > 1 else f"{direction}{cell}"
 
 
 def _steps(p: Rnn, x: TensorInfo, ctx: LayerContext) -> int:

@@ -133,8 +133,10 @@ class _DotWriter:
     def variable_nodes(self, parent: str, indent: str) -> Iterator[str]:
         for v in self.placed.get(parent, ()):
             users = len({u.layer for u in v.users})
-            extra = (f"<br/><font point-size=\"9\" color=\"{_REUSE_EDGE}\">shared by {users} layers</font>"
-                     if v.shared else "")
+            # An unroll's time steps are applications too: say which kind of sharing it is.
+            how = (f"shared by {users} layers" if v.applications == users else
+                   f"applied {v.applications} times ({users} layer{'s' if users > 1 else ''}, over time steps)")
+            extra = f"<br/><font point-size=\"9\" color=\"{_REUSE_EDGE}\">{how}</font>" if v.shared else ""
             flag = "" if v.trainable else " (non-trainable)"
             label = (f"{_h(v.name)}<br/><font point-size=\"9\" color=\"#6b7280\">{_h(_shape(v.shape))} "
                      f"{_h(v.dtype)}{flag}</font>{extra}")
