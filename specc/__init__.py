@@ -2,14 +2,14 @@
 
     read -> compose -> interpolate -> validate -> expand -> spec -> plan -> emit -> report
 
-Importing specc never imports TensorFlow; only `build` and `check` do.
+Importing specc never imports TensorFlow; only `build`, `apply` and `check` do.
 """
 
-from .api import build, check, diff, load, loads, plan, resolve, resolves
+from .api import apply, build, check, diff, load, loads, plan, resolve, resolves
 from .errors import BuildError, CheckpointError, IncompatibleCheckpoint, Location, MappingError, SpecError
 
 __version__ = "0.1.0"
-__all__ = ["build", "load", "loads", "plan", "resolve", "resolves", "Plan", "SpecError", "BuildError", "Location",
+__all__ = ["apply", "build", "load", "loads", "plan", "resolve", "resolves", "Plan", "SpecError", "BuildError", "Location",
            "__version__", "check", "diff", "CheckpointError", "IncompatibleCheckpoint", "MappingError"]
 
 

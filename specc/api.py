@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .errors import MappingError
 from .limits import DEFAULT_LIMITS, DEFAULT_PLAN_LIMITS, Limits, PlanLimits
@@ -14,7 +14,7 @@ from .limits import DEFAULT_LIMITS, DEFAULT_PLAN_LIMITS, Limits, PlanLimits
 if TYPE_CHECKING:
     from .checkpoints.diff import Diff
     from .checkpoints.restore import CheckpointMatch
-    from .emit.tf1 import Model
+    from .emit.tf1 import Applied, Model
     from .overrides import Override
     from .plans import Plan
     from .read import Document
@@ -140,6 +140,63 @@ def build(spec: "Spec | Plan | str | Path", verbose: bool = False, init_from: st
 
         model.init_from = _init_from(model, init_from, rules)
     return model
+
+
+def apply(spec: "Spec | Plan | str | Path", inputs: Mapping[str, Any], *,
+          overrides: Sequence["Override | str"] = ()) -> "Applied":
+    """Build a spec into the current default graph, under the caller's variable scope and name
+    scope, reading `inputs`; like a `tf.compat.v1.make_template` or a Sonnet module call.
+
+    Variables are named under the current variable scope, ops under the current name scope
+    (they differ once a scope is re-entered: variables `model/...`, ops `model_1/...`). Called
+    again under `variable_scope(..., reuse=True)` (or `reuse=tf.compat.v1.AUTO_REUSE`) it creates
+    no new variables and shares the earlier application's. Every name is planned first and the
+    built variables and ops are checked against the plan, as `build` does. The graph's random seed
+    is the caller's (the spec's `seed` is not set on a graph that is not specc's).
+
+    Args:
+        spec: a spec file, or a Spec (`load`) or Plan (`plan`) of one.
+        inputs: a tensor of the default graph for each of the spec's inputs, by input name; an input
+            with a `default` may be left out (it gets a placeholder_with_default).
+        overrides: overrides as `--set` takes them (`"vars.units=8"`) or parsed (specc.overrides.parse),
+            with a spec file only.
+
+    Returns:
+        The outputs by name, as a dict (specc.emit.tf1.Applied) that also holds `.plan`,
+        `.variables` (those it created or reused), `.created` and `.report`.
+
+    Raises:
+        SpecError: a spec mistake, or inputs that do not fit the spec (missing, unknown, another
+            dtype or shape), or variables the caller's reuse setting cannot give (located at the
+            input or the layer).
+        TypeError, ValueError: an input that is not a tensor of the default graph; eager execution.
+    """
+    from . import read
+    from .emit.tf1 import apply as _apply, placement_here
+    from .emit.tfimport import tensorflow
+    from .overrides import parse as parse_override
+    from .placement import check_inputs
+    from .planner import plan as _plan
+    from .plans import Plan
+    from .report import report
+    from .spec import Spec
+
+    if isinstance(spec, (Spec, Plan)) and overrides:
+        raise TypeError("specc.apply: overrides apply when a spec file is loaded; give the file's path")
+    with read.paused_gc():
+        overrides = [parse_override(o) if isinstance(o, str) else o for o in overrides]
+        loaded = spec.spec if isinstance(spec, Plan) else spec if isinstance(spec, Spec) else load(spec, overrides=overrides)
+    if loaded is None:
+        raise TypeError("specc.apply: this Plan does not hold the spec it was planned from; give the spec itself")
+    tf = tensorflow()
+    inputs = dict(inputs)
+    placement = placement_here(tf, inputs)
+    check_inputs(loaded, placement)
+    with read.paused_gc():
+        placed = _plan(loaded, DEFAULT_PLAN_LIMITS, placement)
+    applied = _apply(placed, inputs, tf)
+    applied.report = report(placed)
+    return applied
 
 
 def diff(old: "Plan | Spec | str | Path", new: "Plan | Spec | str | Path", mapping: Sequence[str] = ()) -> "Diff":

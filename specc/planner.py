@@ -19,6 +19,7 @@ from .limits import DEFAULT_PLAN_LIMITS, PlanLimits
 from .layers import LAYER_TYPES, FLOAT_DTYPES, LayerContext, TensorInfo
 from .layers.base import LayerView, layer_dtype, value_problem
 from .record import record
+from .placement import AUTO_REUSE, Placement
 from .plans import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
                    VarBinding, VariableUse)
 from .scopes import NameRegistry, join, segment_problem
@@ -26,12 +27,15 @@ from .spec import LayerSpec, Ref, Spec
 
 
 
-def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS) -> Plan:
+def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, placement: Placement | None = None) -> Plan:
     """Plan a spec.
 
     Args:
         spec: a Spec from `specc.spec.from_document` (or `specc.load`).
         limits: the parameter and layer budgets.
+        placement: for `specc.apply`, the caller's graph and scopes: names are planned under its
+            scopes and among its names, given inputs get no placeholder, and variables it holds
+            already are reused (or refused) as the caller's variable scope says.
 
     Returns:
         The frozen Plan.
@@ -39,7 +43,7 @@ def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS) -> Plan:
     Raises:
         SpecError: a reference, scope, sharing or shape mistake, or a blown budget, located in the spec.
     """
-    return _Planner(spec, limits).run()
+    return _Planner(spec, limits, placement).run()
 
 
 @dataclass(slots=True)
@@ -86,13 +90,14 @@ class _Level:
 
 
 class _Planner:
-    def __init__(self, spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS):
+    def __init__(self, spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, placement: Placement | None = None):
         self.spec = spec
         self.limits = limits
+        self.placement = placement
         self.parameters = 0
         self.layer_count = 0
         self.doc = spec.document
-        self.names = NameRegistry()
+        self.names = NameRegistry(placement.names_in_use if placement else None)
         self.vars: dict[str, _Var] = {}
         self.scope_owner: dict[str, _Captured] = {}
         self.captured: dict[str, _Captured] = {}
@@ -116,32 +121,41 @@ class _Planner:
 
     def run(self) -> Plan:
         inputs = []
+        place = self.placement
+        given = place.given_names if place else frozenset()
         for inp in self.spec.inputs:
             problem = segment_problem(inp.name, at_root=True)
             if problem:
                 raise self.fail(f"input name '{inp.name}': {problem}", where=inp.where)
-            actual = self.names.unique(inp.name, f"input '{inp.name}'")
-            if actual != inp.name:
-                other = self.names.claimant(inp.name)
-                raise self.fail(
-                    f"TensorFlow would name this placeholder '{actual}': {other} differs only by case "
-                    "(TensorFlow compares names case-insensitively); rename one of them", where=inp.where)
+            self.infos[inp.name] = TensorInfo(inp.shape, inp.dtype)
+            inputs.append(PlannedInput(inp.name, inp.shape, inp.dtype, inp.default, inp.has_default))
             if inp.has_default:
                 problem = value_problem(inp.default, inp.shape, inp.dtype)
                 if problem:
                     raise self.fail(f"input '{inp.name}': `default` {problem}",
                                     where=self.doc.where(("inputs", inp.name, "default")))
-                self.names.unique(join(inp.name, "input"), f"input '{inp.name}'")
-            self.infos[inp.name] = TensorInfo(inp.shape, inp.dtype)
-            inputs.append(PlannedInput(inp.name, inp.shape, inp.dtype, inp.default, inp.has_default))
+            if inp.name in given:  # the caller's tensor: no placeholder, no name taken
+                continue
+            wanted = join(place.name_scope, inp.name) if place else inp.name
+            actual = self.names.unique(wanted, f"input '{inp.name}'")
+            # In a caller's graph the placeholder takes whatever name is free: nothing refers to it by name.
+            if actual != wanted and place is None:
+                other = self.names.claimant(inp.name)
+                raise self.fail(
+                    f"TensorFlow would name this placeholder '{actual}': {other} differs only by case "
+                    "(TensorFlow compares names case-insensitively); rename one of them", where=inp.where)
+            if inp.has_default:
+                self.names.unique(join(actual, "input"), f"input '{inp.name}'")
         root = _Level({i.name: i.name for i in self.spec.inputs}, self.spec.layers)
         default = self.spec.inputs[0].name if len(self.spec.inputs) == 1 else None
-        layers = self.sequence(self.spec.layers, _Ctx(), [root], default)
+        start = _Ctx(place.name_scope, place.var_scope) if place else _Ctx()
+        layers = self.sequence(self.spec.layers, start, [root], default)
         outputs = self.outputs(layers, [root])
         variables = tuple(
             PlannedVariable(v.name, v.shape, v.dtype, v.initializer, v.trainable, v.owner, tuple(v.users))
             for v in self.vars.values())
-        return Plan(self.spec.name, self.spec.file, self.spec.seed, tuple(inputs), layers, variables, outputs)
+        return Plan(self.spec.name, self.spec.file, self.spec.seed, tuple(inputs), layers, variables, outputs,
+                    self.spec)
 
     def sequence(self, specs: tuple[LayerSpec, ...], ctx: _Ctx, env: list[_Level],
                  default: str | None, record: dict[str, str] | None = None) -> tuple[PlannedLayer, ...]:
@@ -458,9 +472,10 @@ class _Planner:
             raise self.fail(f"layer '{path}' and layer '{existing.owner}' (line {existing.owner_where.line}) both "
                             f"create variable '{full}'; give one of them another name (`variables:`) or scope, or "
                             "reuse the variable with `share`", spec)
-        actual = self.names.unique(full, ("variable '{}' (layer '{}', line {})", full, path, spec.where.line))
-        if actual != full:
-            raise self.fail(self.renamed_variable(full, actual), spec, "scope" if spec.scope != spec.id else "id")
+        if not self.reused_from_graph(spec, path, full):
+            actual = self.names.unique(full, ("variable '{}' (layer '{}', line {})", full, path, spec.where.line))
+            if actual != full:
+                raise self.fail(self.renamed_variable(full, actual), spec, "scope" if spec.scope != spec.id else "id")
         self.parameters += math.prod(request.shape)
         if self.parameters > self.limits.max_params:
             raise self.fail(
@@ -469,6 +484,27 @@ class _Planner:
                 "budget with --max-params", spec)
         self.vars[full] = _Var(full, request.shape, request.dtype, request.initializer, request.trainable,
                                path, spec.where, [use])
+
+    def reused_from_graph(self, spec: LayerSpec, path: str, full: str) -> bool:
+        """Whether get_variable will return a variable the caller's graph holds already (specc.apply
+        under a reusing variable scope), rather than create it; refuses what TensorFlow would refuse."""
+        place = self.placement
+        if place is None:
+            return False
+        exists = full in place.variables
+        if exists and place.reuse is False:
+            raise self.fail(
+                f"specc.apply: layer '{path}' creates variable '{full}', but the graph holds it already (TensorFlow "
+                f"would say 'Variable {full} already exists, disallowed'); to share the variables of an earlier "
+                "application, apply under `tf.compat.v1.variable_scope(..., reuse=True)` (or "
+                "`reuse=tf.compat.v1.AUTO_REUSE`); for new variables, apply under another variable scope", spec)
+        if not exists and place.reuse is True:
+            raise self.fail(
+                f"specc.apply: the variable scope reuses (reuse=True), but the graph has no variable '{full}' for "
+                f"layer '{path}' to reuse (TensorFlow would say 'Variable {full} does not exist'); apply once "
+                "without reuse in the same variable scope first, or use `reuse=tf.compat.v1.AUTO_REUSE` to create "
+                "what is missing", spec)
+        return exists and place.reuse in (True, AUTO_REUSE)
 
     def renamed_variable(self, full: str, actual: str) -> str:
         holder = self.names.claimant(full) or "another name"

@@ -9,6 +9,7 @@ follows it; nothing downstream decides anything about scopes or sharing.
 from __future__ import annotations
 
 import math
+from dataclasses import field
 from typing import Any, Iterator
 
 from .errors import Location
@@ -145,6 +146,8 @@ class Plan:
     layers: tuple[PlannedLayer, ...]
     variables: tuple[PlannedVariable, ...]
     outputs: tuple[PlannedOutput, ...]
+    # The Spec it was planned from: `specc.apply` plans it again inside a caller's scopes.
+    spec: Any = field(default=None, compare=False, repr=False)
 
     def walk(self) -> Iterator[PlannedLayer]:
         """Every layer and block, depth first, in build order."""

@@ -45,8 +45,9 @@ class NameRegistry:
     a big model claims hundreds of thousands of names and a message needs one.
     """
 
-    def __init__(self) -> None:
-        self._in_use: dict[str, int] = {}
+    def __init__(self, in_use: dict[str, int] | None = None) -> None:
+        # `in_use`: a graph's namespace already (specc.apply builds into a caller's graph).
+        self._in_use: dict[str, int] = dict(in_use or {})
         self._claimed_by: dict[str, str | tuple] = {}
 
     def unique(self, name: str, claimant: str | tuple) -> str:
@@ -67,7 +68,10 @@ class NameRegistry:
 
     def claimant(self, name: str) -> str | None:
         """Who first claimed `name` (compared case-insensitively, as TensorFlow does)."""
-        who = self._claimed_by.get(name.lower())
+        key = name.lower()
+        who = self._claimed_by.get(key)
+        if who is None and key in self._in_use:
+            return "a name already in the graph"
         if isinstance(who, tuple):
             return who[0].format(*who[1:])
         return who

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BuildError
+from ..placement import AUTO_REUSE, GivenTensor, Placement
 from ..plans import Plan, PlannedLayer
 from .tfimport import tensorflow
 
@@ -57,25 +58,92 @@ def emit(plan: Plan, verbose: bool = False) -> Model:
     builder = _Builder(tf, graph, plan)
     with graph.as_default():
         v1.set_random_seed(plan.seed)
-        for inp in plan.inputs:
-            dtype = tf.as_dtype(inp.dtype)
-            if inp.has_default:
-                # A NumPy value, not tf.constant: the constant then lands at `<name>/input`,
-                # not in a root `Const` that would push a layer named `const` to `const_1`.
-                builder.tensors[inp.name] = v1.placeholder_with_default(
-                    np.asarray(inp.default, dtype=dtype.as_numpy_dtype), list(inp.shape), name=inp.name)
-            else:
-                builder.tensors[inp.name] = v1.placeholder(dtype, list(inp.shape), name=inp.name)
+        builder.inputs({})
         for layer in plan.layers:
             builder.layer(layer)
         variables = {v.name[:-2]: v for v in v1.global_variables()}
-    verify_variables(plan, graph, tf)
+        trainable = {v.name for v in v1.trainable_variables()}
+    verify_variables(plan, {v.name: v for v in variables.values()}, trainable)
     return Model(
         plan=plan, graph=graph,
         inputs={i.name: builder.tensors[i.name] for i in plan.inputs},
         outputs={o.name: builder.tensors[o.key] for o in plan.outputs},
         variables=variables, tensors=builder.tensors,
     )
+
+
+class Applied(dict):
+    """What `specc.apply` returns: the outputs by name (it is that dict), and what it built.
+
+    Attributes:
+        plan: the plan, with the caller's scopes in every name.
+        inputs: the tensors it read, by input name (a placeholder_with_default where none was given).
+        variables: the variables it used, by full name: created here or reused from the graph.
+        created: the names of those it created (none under a reusing variable scope).
+        tensors: every layer's output by layer path.
+        report: the sharing report (specc.report.Report) of the spec.
+    """
+
+    def __init__(self, outputs: dict, *, plan: Plan, inputs: dict, variables: dict, created: tuple[str, ...],
+                 tensors: dict, report: Any = None):
+        super().__init__(outputs)
+        self.plan, self.inputs, self.variables, self.created = plan, inputs, variables, created
+        self.tensors, self.report = tensors, report
+
+
+def placement_here(tf, inputs: dict[str, Any]) -> Placement:
+    """The caller's context: the default graph's current scopes, names and variables, and the given tensors.
+
+    Raises:
+        TypeError: an input is not a graph tensor. ValueError: eager execution, or a tensor of another graph.
+    """
+    v1 = tf.compat.v1
+    if tf.executing_eagerly():
+        raise ValueError("specc.apply builds a TF1 graph: call it inside `with tf.Graph().as_default():` "
+                         "(or after tf.compat.v1.disable_eager_execution())")
+    graph = v1.get_default_graph()
+    given = []
+    for name, t in inputs.items():
+        if not isinstance(t, tf.Tensor) or not hasattr(t, "graph"):
+            raise TypeError(f"specc.apply: inputs['{name}'] must be a tf.Tensor of the current graph, "
+                            f"not {type(t).__name__}")
+        if t.graph is not graph:
+            raise ValueError(f"specc.apply: inputs['{name}'] ({t.name}) belongs to another graph than the "
+                             "default one; apply inside `with its_graph.as_default():`")
+        shape = None if t.shape.rank is None else tuple(t.shape.as_list())
+        given.append(GivenTensor(name, shape, t.dtype.base_dtype.name))
+    scope = v1.get_variable_scope()
+    reuse = AUTO_REUSE if scope.reuse is v1.AUTO_REUSE else bool(scope.reuse)
+    # Graph._names_in_use is the very dict Graph.unique_name consults: planning among it names
+    # every op as TensorFlow will, whatever the caller built before.
+    names = dict(graph._names_in_use)
+    return Placement(scope.name, graph.get_name_scope(), reuse,
+                     frozenset(v.name[:-2] for v in v1.global_variables()), tuple(given), names)
+
+
+def apply(plan: Plan, inputs: dict[str, Any], tf) -> Applied:
+    """Build a plan made for this placement (planner.plan(..., placement_here(...))) into the
+    default graph, reading `inputs`, and verify what it made and reused.
+
+    Raises:
+        BuildError: the graph differs from the plan (an internal error).
+    """
+    v1 = tf.compat.v1
+    graph = v1.get_default_graph()
+    before = {v.name for v in v1.global_variables()}
+    builder = _Builder(tf, graph, plan)
+    builder.inputs(inputs)
+    for layer in plan.layers:
+        builder.layer(layer)
+    created = [v for v in v1.global_variables() if v.name not in before]
+    # Only what this application made or reused: the caller's graph may hold anything else.
+    used = {v.name: v for v in [*builder.made.values(), *created]}
+    verify_variables(plan, used, {v.name for v in v1.trainable_variables()})
+    return Applied(
+        {o.name: builder.tensors[o.key] for o in plan.outputs}, plan=plan,
+        inputs={i.name: builder.tensors[i.name] for i in plan.inputs},
+        variables={name[:-2]: v for name, v in used.items()}, created=tuple(v.name[:-2] for v in created),
+        tensors=builder.tensors)
 
 
 class _Builder:
@@ -85,6 +153,23 @@ class _Builder:
         self.scopes: dict[str, Any] = {}  # layer path -> the VariableScope object it entered
         self.planned_vars = {v.name: v for v in plan.variables}
         self.made: dict[str, Any] = {}  # full name -> the variable object get_variable returned
+        self.plan = plan
+
+    def inputs(self, given: dict[str, Any]) -> None:
+        """The given tensors; a placeholder (with its default, if it has one) for each input not given."""
+        tf, v1 = self.tf, self.tf.compat.v1
+        for inp in self.plan.inputs:
+            if inp.name in given:
+                self.tensors[inp.name] = given[inp.name]
+                continue
+            dtype = tf.as_dtype(inp.dtype)
+            if inp.has_default:
+                # A NumPy value, not tf.constant: the constant then lands at `<name>/input`,
+                # not in a root `Const` that would push a layer named `const` to `const_1`.
+                self.tensors[inp.name] = v1.placeholder_with_default(
+                    np.asarray(inp.default, dtype=dtype.as_numpy_dtype), list(inp.shape), name=inp.name)
+            else:
+                self.tensors[inp.name] = v1.placeholder(dtype, list(inp.shape), name=inp.name)
 
     def layer(self, layer: PlannedLayer) -> None:
         v1 = self.tf.compat.v1
@@ -150,11 +235,9 @@ class _Builder:
             raise BuildError(f"layer '{layer.path}': ops {heads} in '{layer.op_scope}', the plan says {list(layer.ops)}")
 
 
-def verify_variables(plan: Plan, graph, tf) -> None:
-    """The graph's global variables are exactly the planned ones: names, shapes, dtypes, trainable."""
-    with graph.as_default():
-        actual = {v.name: v for v in tf.compat.v1.global_variables()}
-        trainable = {v.name for v in tf.compat.v1.trainable_variables()}
+def verify_variables(plan: Plan, actual: dict[str, Any], trainable: set[str]) -> None:
+    """The variables built (by name with `:0`) are exactly the planned ones: names, shapes, dtypes,
+    trainable (`trainable`: the names of the graph's trainable variables)."""
     planned = {v.name + ":0": v for v in plan.variables}
     for name in sorted(set(actual) | set(planned)):
         if name not in actual:

@@ -1,0 +1,101 @@
+"""Where `specc.apply` builds a spec: a caller's graph, scopes and tensors, as plain data for the planner.
+
+The emitter reads them from TensorFlow (specc.emit.tf1.placement_here); everything decided
+from them (names, reuse, whether the given tensors fit the spec's inputs) is decided here and
+in the planner, without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import field
+
+from .errors import SpecError
+from .layers import TensorInfo
+from .record import record
+from .spec import Spec
+
+AUTO_REUSE = "auto"
+
+
+@record
+class GivenTensor:
+    """A tensor given for an input: its static shape (None: unknown rank) and dtype."""
+
+    name: str
+    shape: tuple[int | None, ...] | None
+    dtype: str
+
+    def __str__(self) -> str:
+        return f"{self.dtype}[<unknown rank>]" if self.shape is None else str(TensorInfo(self.shape, self.dtype))
+
+
+@record
+class Placement:
+    """The caller's context at `specc.apply`.
+
+    Attributes:
+        var_scope: the current variable scope ('' at the root): variables' names start with it.
+        name_scope: the current name scope ('' at the root): ops' names start with it. The two
+            differ as soon as a variable scope is entered twice (`model` and `model_1/`).
+        reuse: the variable scope's reuse: False, True or AUTO_REUSE.
+        names_in_use: the graph's namespace (`Graph._names_in_use`: lower-cased name -> count),
+            so that the planner uniquifies names exactly as TensorFlow will.
+        variables: full names of the variables the graph holds already.
+        given: the tensors given for the spec's inputs.
+    """
+
+    var_scope: str
+    name_scope: str
+    reuse: bool | str
+    variables: frozenset[str]
+    given: tuple[GivenTensor, ...]
+    names_in_use: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def given_names(self) -> frozenset[str]:
+        return frozenset(t.name for t in self.given)
+
+
+def check_inputs(spec: Spec, placement: Placement) -> None:
+    """The given tensors are the spec's inputs: every input without a `default` given, nothing
+    else given, each of the spec's dtype and of a shape that has every size the spec fixes.
+
+    Raises:
+        SpecError: located at the spec's input (or its `inputs:` for a name it does not have).
+    """
+    declared = {i.name: i for i in spec.inputs}
+    doc = spec.document
+    for t in placement.given:
+        if t.name not in declared:
+            hint = difflib.get_close_matches(t.name, list(declared), n=1)
+            fix = f"did you mean '{hint[0]}'?" if hint else f"its inputs: {', '.join(declared)}"
+            raise doc.error(f"specc.apply: a tensor is given for '{t.name}', but the spec has no such input; {fix}",
+                            ("inputs",), at_key=True)
+    given = {t.name: t for t in placement.given}
+    for name, inp in declared.items():
+        want = TensorInfo(inp.shape, inp.dtype)
+        t = given.get(name)
+        if t is None:
+            if not inp.has_default:
+                raise _at(spec, name, f"specc.apply: input '{name}' ({want}) has no `default`, so it needs a "
+                                      f"tensor: add '{name}' to `inputs`")
+            continue
+        if t.dtype != inp.dtype:
+            raise _at(spec, name, f"specc.apply: input '{name}' is {want}, but the tensor given is {t}; cast it "
+                                  f"(tf.cast(t, tf.{inp.dtype})) or change the input's dtype")
+        if not _fits(t.shape, inp.shape):
+            sizes = "[" + ", ".join("None" if d is None else str(d) for d in inp.shape) + "]"
+            raise _at(spec, name, f"specc.apply: input '{name}' is {want}, but the tensor given is {t}; every size "
+                                  f"the spec fixes must be known and equal (tf.ensure_shape(t, {sizes}) asserts it "
+                                  "and gives the tensor that static shape)")
+
+
+def _fits(shape: tuple[int | None, ...] | None, declared: tuple[int | None, ...]) -> bool:
+    if shape is None or len(shape) != len(declared):
+        return False
+    return all(d is None or d == s for s, d in zip(shape, declared))
+
+
+def _at(spec: Spec, name: str, message: str) -> SpecError:
+    return spec.document.error(message, ("inputs", name), at_key=True)
