@@ -12,7 +12,7 @@ import pytest
 
 import specc
 
-from .conftest import SPECS
+from .conftest import SPECS, plan_only
 from .zoo import tf, v1
 
 TOWER = """\
@@ -283,3 +283,29 @@ def test_not_a_graph_tensor():
 def test_eager_execution_is_refused():
     with pytest.raises(ValueError, match="specc.apply builds a TF1 graph"):
         specc.apply(specc.loads(TOWER), {"x": tf.ones((1, 3))})
+
+
+# -- every example spec, applied twice inside a user's scope ------------------------------------
+
+EXAMPLES = [p for p in sorted(SPECS.glob("*.yaml")) if not plan_only(p)]
+
+
+@pytest.mark.parametrize("spec_file", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_applies_twice_in_a_users_scope_with_every_name_planned(spec_file):
+    # The second application's variables are `outer/...` and its ops `outer_1/...`: apply
+    # checks each against its plan (a BuildError otherwise), here across every layer type.
+    plan = specc.plan(spec_file)
+    with tf.Graph().as_default() as g:
+        inputs = {i.name: v1.placeholder(tf.as_dtype(i.dtype), list(i.shape), name=f"user_{i.name}")
+                  for i in plan.inputs if not i.has_default}
+        with v1.variable_scope("outer"):
+            first = specc.apply(spec_file, inputs)
+        with v1.variable_scope("outer", reuse=True):
+            second = specc.apply(spec_file, inputs)
+        assert list(first.created) == [f"outer/{v.name}" for v in plan.variables]
+        assert second.created == () and global_names() == list(first.created)
+        for layer, placed in zip(plan.walk(), second.plan.walk()):
+            assert placed.op_scope == "outer_1" + (f"/{layer.op_scope}" if layer.op_scope else "")
+        for name, out in second.items():
+            assert out.name.startswith("outer_1/") and out.shape.as_list() == first[name].shape.as_list()
+        assert len(g.get_operations()) > 0
