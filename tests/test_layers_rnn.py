@@ -280,6 +280,22 @@ def test_explain_counts_each_time_step_as_a_use_of_the_cell_variables():
     assert kernel["uses"] == [{"layer": "encoder", "op_scope": "rnn/lstm_cell", "time_steps": 8}]
 
 
+def test_build_writes_the_time_steps_into_plan_json(tmp_path):
+    from typer.testing import CliRunner
+
+    from specc.cli import app
+
+    result = CliRunner().invoke(app, ["build", str(SPECS / "rnn_unrolled.yaml"), "-o", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "b" / "plan.json").read_text())["report"]
+    rows = {v["name"]: v for v in report["variables"]}
+    assert rows["rnn/lstm_cell/bias"]["applications"] == 8 and rows["per_step/kernel"]["applications"] == 1
+    assert rows["rnn/lstm_cell/bias"]["uses"] == [{"layer": "encoder", "op_scope": "rnn/lstm_cell", "time_steps": 8}]
+    assert report["totals"]["parameters_saved_by_sharing"] == 9408
+    plan_uses = {v["name"]: v["users"] for v in json.loads((tmp_path / "b" / "plan.json").read_text())["plan"]["variables"]}
+    assert plan_uses["rnn/lstm_cell/kernel"][0]["steps"] == 8
+
+
 def test_the_python_report_counts_time_steps_and_layers_together():
     # Two layers share one cell (share: enc): 2 layers x 5 steps = 10 applications, 9 copies saved.
     rep = build("""
