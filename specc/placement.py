@@ -27,7 +27,23 @@ class GivenTensor:
     dtype: str
 
     def __str__(self) -> str:
-        return f"{self.dtype}[<unknown rank>]" if self.shape is None else str(TensorInfo(self.shape, self.dtype))
+        return _describe(self.shape, self.dtype)
+
+
+@record
+class GraphVariable:
+    """A variable the caller's graph holds already, as get_variable would find it."""
+
+    shape: tuple[int | None, ...] | None
+    dtype: str
+    trainable: bool
+
+    def __str__(self) -> str:
+        return _describe(self.shape, self.dtype)
+
+
+def _describe(shape: tuple[int | None, ...] | None, dtype: str) -> str:
+    return f"{dtype}[<unknown rank>]" if shape is None else str(TensorInfo(shape, dtype))
 
 
 @record
@@ -41,14 +57,14 @@ class Placement:
         reuse: the variable scope's reuse: False, True or AUTO_REUSE.
         names_in_use: the graph's namespace (`Graph._names_in_use`: lower-cased name -> count),
             so that the planner uniquifies names exactly as TensorFlow will.
-        variables: full names of the variables the graph holds already.
+        variables: the variables the graph holds already, by full name.
         given: the tensors given for the spec's inputs.
     """
 
     var_scope: str
     name_scope: str
     reuse: bool | str
-    variables: frozenset[str]
+    variables: dict[str, GraphVariable]
     given: tuple[GivenTensor, ...]
     names_in_use: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 

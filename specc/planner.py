@@ -19,7 +19,7 @@ from .limits import DEFAULT_PLAN_LIMITS, PlanLimits
 from .layers import LAYER_TYPES, FLOAT_DTYPES, LayerContext, TensorInfo
 from .layers.base import LayerView, layer_dtype, value_problem
 from .record import record
-from .placement import AUTO_REUSE, Placement
+from .placement import Placement
 from .plans import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
                    VarBinding, VariableUse)
 from .scopes import NameRegistry, join, segment_problem
@@ -472,7 +472,7 @@ class _Planner:
             raise self.fail(f"layer '{path}' and layer '{existing.owner}' (line {existing.owner_where.line}) both "
                             f"create variable '{full}'; give one of them another name (`variables:`) or scope, or "
                             "reuse the variable with `share`", spec)
-        if not self.reused_from_graph(spec, path, full):
+        if not self.reused_from_graph(spec, path, full, request):
             actual = self.names.unique(full, ("variable '{}' (layer '{}', line {})", full, path, spec.where.line))
             if actual != full:
                 raise self.fail(self.renamed_variable(full, actual), spec, "scope" if spec.scope != spec.id else "id")
@@ -485,13 +485,15 @@ class _Planner:
         self.vars[full] = _Var(full, request.shape, request.dtype, request.initializer, request.trainable,
                                path, spec.where, [use])
 
-    def reused_from_graph(self, spec: LayerSpec, path: str, full: str) -> bool:
+    def reused_from_graph(self, spec: LayerSpec, path: str, full: str, request) -> bool:
         """Whether get_variable will return a variable the caller's graph holds already (specc.apply
-        under a reusing variable scope), rather than create it; refuses what TensorFlow would refuse."""
+        under a reusing variable scope), rather than create it; refuses what TensorFlow would refuse,
+        and a trainable flag it would silently ignore."""
         place = self.placement
         if place is None:
             return False
-        exists = full in place.variables
+        found = place.variables.get(full)
+        exists = found is not None
         if exists and place.reuse is False:
             raise self.fail(
                 f"specc.apply: layer '{path}' creates variable '{full}', but the graph holds it already (TensorFlow "
@@ -504,7 +506,22 @@ class _Planner:
                 f"layer '{path}' to reuse (TensorFlow would say 'Variable {full} does not exist'); apply once "
                 "without reuse in the same variable scope first, or use `reuse=tf.compat.v1.AUTO_REUSE` to create "
                 "what is missing", spec)
-        return exists and place.reuse in (True, AUTO_REUSE)
+        if not exists or place.reuse is False:
+            return False
+        want = TensorInfo(request.shape, request.dtype)
+        if found.shape != request.shape or found.dtype != request.dtype:
+            raise self.fail(
+                f"specc.apply: layer '{path}' reuses variable '{full}', which is {found}"
+                f" in the graph, but the layer needs {want} (TensorFlow would say 'Trying to share variable {full}, "
+                "but specified shape ... and found shape ...'); apply where the graph's variables are this spec's, "
+                "or under another variable scope", spec)
+        if found.trainable != request.trainable:
+            what = "trainable" if found.trainable else "not trainable"
+            raise self.fail(
+                f"specc.apply: layer '{path}' reuses variable '{full}', which is {what} in the graph, but the spec "
+                f"makes it {'trainable' if request.trainable else 'non-trainable'} (TensorFlow would silently keep "
+                "the graph's flag)", spec)
+        return True
 
     def renamed_variable(self, full: str, actual: str) -> str:
         holder = self.names.claimant(full) or "another name"

@@ -309,3 +309,34 @@ def test_every_example_applies_twice_in_a_users_scope_with_every_name_planned(sp
         for name, out in second.items():
             assert out.name.startswith("outer_1/") and out.shape.as_list() == first[name].shape.as_list()
         assert len(g.get_operations()) > 0
+
+
+def test_reusing_a_graph_variable_of_another_shape_or_trainable_flag():
+    # TensorFlow refuses the shape at get_variable, and silently keeps the graph's trainable flag.
+    with tf.Graph().as_default():
+        with v1.variable_scope("m"):
+            v1.get_variable("fc1/kernel", [3, 5])
+        with v1.variable_scope("m", reuse=True):
+            with pytest.raises(ValueError, match=r"Trying to share variable m/fc1/kernel, but specified shape \(3, 4\) "
+                                                 r"and found shape \(3, 5\)"):
+                v1.get_variable("fc1/kernel", [3, 4])
+    with tf.Graph().as_default() as g:
+        x = v1.placeholder(tf.float32, [None, 3])
+        v1.get_variable("m/fc1/kernel", [3, 5])
+        v1.get_variable("n/fc1/kernel", [3, 4], trainable=False)
+        n = len(g.get_operations())
+        with v1.variable_scope("m", reuse=v1.AUTO_REUSE):
+            with pytest.raises(specc.SpecError) as shape:
+                specc.apply(specc.loads(TOWER, "tower.yaml"), {"x": x})
+        with v1.variable_scope("n", reuse=v1.AUTO_REUSE):
+            with pytest.raises(specc.SpecError) as flag:
+                specc.apply(specc.loads(TOWER, "tower.yaml"), {"x": x})
+        assert len(g.get_operations()) == n
+    assert located(shape.value) == (7, 5, "specc.apply: layer 'fc1' reuses variable 'm/fc1/kernel', which is "
+                                          "float32[3, 5] in the graph, but the layer needs float32[3, 4] (TensorFlow "
+                                          "would say 'Trying to share variable m/fc1/kernel, but specified shape ... and "
+                                          "found shape ...'); apply where the graph's variables are this spec's, or "
+                                          "under another variable scope")
+    assert located(flag.value) == (7, 5, "specc.apply: layer 'fc1' reuses variable 'n/fc1/kernel', which is not "
+                                         "trainable in the graph, but the spec makes it trainable (TensorFlow would "
+                                         "silently keep the graph's flag)")

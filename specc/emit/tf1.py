@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BuildError
-from ..placement import AUTO_REUSE, GivenTensor, Placement
+from ..placement import AUTO_REUSE, GivenTensor, GraphVariable, Placement
 from ..plans import Plan, PlannedLayer
 from .tfimport import tensorflow
 
@@ -117,8 +117,11 @@ def placement_here(tf, inputs: dict[str, Any]) -> Placement:
     # Graph._names_in_use is the very dict Graph.unique_name consults: planning among it names
     # every op as TensorFlow will, whatever the caller built before.
     names = dict(graph._names_in_use)
-    return Placement(scope.name, graph.get_name_scope(), reuse,
-                     frozenset(v.name[:-2] for v in v1.global_variables()), tuple(given), names)
+    trainable = {v.name for v in v1.trainable_variables()}
+    variables = {v.name[:-2]: GraphVariable(None if v.shape.rank is None else tuple(v.shape.as_list()),
+                                            v.dtype.base_dtype.name, v.name in trainable)
+                 for v in v1.global_variables()}
+    return Placement(scope.name, graph.get_name_scope(), reuse, variables, tuple(given), names)
 
 
 def apply(plan: Plan, inputs: dict[str, Any], tf) -> Applied:
