@@ -296,6 +296,15 @@ def test_build_writes_the_time_steps_into_plan_json(tmp_path):
     assert plan_uses["rnn/lstm_cell/kernel"][0]["steps"] == 8
 
 
+def test_the_scope_picture_shows_the_cell_variables_applied_at_every_step():
+    from specc.picture.graph import to_dot
+
+    line = next(l for l in to_dot(specc.plan(SPECS / "rnn_unrolled.yaml")).splitlines()
+                if 'id="variable:rnn/lstm_cell/kernel"' in l)
+    assert "applied 8 times (1 layer, over time steps)" in line
+    assert "created by encoder (ops: rnn/lstm_cell), 8 time steps" in line
+
+
 def test_the_python_report_counts_time_steps_and_layers_together():
     # Two layers share one cell (share: enc): 2 layers x 5 steps = 10 applications, 9 copies saved.
     rep = build("""

@@ -191,7 +191,8 @@ def _variable_tip(v: PlannedVariable) -> str:
         if use.layer not in seen:
             seen.add(use.layer)
             how = "created by" if use.layer == v.owner else "reused by"
-            lines.append(f"{how} {use.layer} (ops: {use.op_scope or '/'})")
+            steps = f", {use.steps} time steps" if use.steps > 1 else ""
+            lines.append(f"{how} {use.layer} (ops: {use.op_scope or '/'}){steps}")
     return "\n".join(lines)
 
 
