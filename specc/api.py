@@ -172,10 +172,10 @@ def apply(spec: "Spec | Plan | str | Path", inputs: Mapping[str, Any], *,
         TypeError, ValueError: an input that is not a tensor of the default graph; eager execution.
     """
     from . import read
-    from .emit.tf1 import apply as _apply, placement_here
+    from .emit.tf1 import apply as _apply, caller_graph
     from .emit.tfimport import tensorflow
     from .overrides import parse as parse_override
-    from .placement import check_inputs
+    from .caller import check_inputs
     from .planner import plan as _plan
     from .plans import Plan
     from .report import report
@@ -190,10 +190,10 @@ def apply(spec: "Spec | Plan | str | Path", inputs: Mapping[str, Any], *,
         raise TypeError("specc.apply: this Plan does not hold the spec it was planned from; give the spec itself")
     tf = tensorflow()
     inputs = dict(inputs)
-    placement = placement_here(tf, inputs)
-    check_inputs(loaded, placement)
+    caller = caller_graph(tf, inputs)
+    check_inputs(loaded, caller)
     with read.paused_gc():
-        placed = _plan(loaded, DEFAULT_PLAN_LIMITS, placement)
+        placed = _plan(loaded, DEFAULT_PLAN_LIMITS, caller)
     applied = _apply(placed, inputs, tf)
     applied.report = report(placed)
     return applied

@@ -19,7 +19,7 @@ from .limits import DEFAULT_PLAN_LIMITS, PlanLimits
 from .layers import LAYER_TYPES, FLOAT_DTYPES, LayerContext, TensorInfo
 from .layers.base import LayerView, layer_dtype, value_problem
 from .record import record
-from .placement import Placement
+from .caller import CallerGraph
 from .plans import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
                    VarBinding, VariableUse)
 from .scopes import NameRegistry, join, segment_problem
@@ -27,13 +27,13 @@ from .spec import LayerSpec, Ref, Spec
 
 
 
-def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, placement: Placement | None = None) -> Plan:
+def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, caller: CallerGraph | None = None) -> Plan:
     """Plan a spec.
 
     Args:
         spec: a Spec from `specc.spec.from_document` (or `specc.load`).
         limits: the parameter and layer budgets.
-        placement: for `specc.apply`, the caller's graph and scopes: names are planned under its
+        caller: for `specc.apply`, the caller's graph and scopes: names are planned under its
             scopes and among its names, given inputs get no placeholder, and variables it holds
             already are reused (or refused) as the caller's variable scope says.
 
@@ -43,7 +43,7 @@ def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, placement: Placem
     Raises:
         SpecError: a reference, scope, sharing or shape mistake, or a blown budget, located in the spec.
     """
-    return _Planner(spec, limits, placement).run()
+    return _Planner(spec, limits, caller).run()
 
 
 @dataclass(slots=True)
@@ -90,14 +90,14 @@ class _Level:
 
 
 class _Planner:
-    def __init__(self, spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, placement: Placement | None = None):
+    def __init__(self, spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, caller: CallerGraph | None = None):
         self.spec = spec
         self.limits = limits
-        self.placement = placement
+        self.caller = caller
         self.parameters = 0
         self.layer_count = 0
         self.doc = spec.document
-        self.names = NameRegistry(placement.names_in_use if placement else None)
+        self.names = NameRegistry(caller.names_in_use if caller else None)
         self.vars: dict[str, _Var] = {}
         self.scope_owner: dict[str, _Captured] = {}
         self.captured: dict[str, _Captured] = {}
@@ -121,7 +121,7 @@ class _Planner:
 
     def run(self) -> Plan:
         inputs = []
-        place = self.placement
+        place = self.caller
         given = place.given_names if place else frozenset()
         for inp in self.spec.inputs:
             problem = segment_problem(inp.name, at_root=True)
@@ -489,7 +489,7 @@ class _Planner:
         """Whether get_variable will return a variable the caller's graph holds already (specc.apply
         under a reusing variable scope), rather than create it; refuses what TensorFlow would refuse,
         and a trainable flag it would silently ignore."""
-        place = self.placement
+        place = self.caller
         if place is None:
             return False
         found = place.variables.get(full)

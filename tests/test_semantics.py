@@ -79,7 +79,7 @@ def test_each_reentry_takes_the_next_free_suffix(tf):
     assert [plan.layer(p).op_scope for p in ("t0", "t1", "tower_1", "t2")] == ["tower", "tower_1", "tower_1_1", "tower_2"]
     v1 = tf.compat.v1
     with tf.Graph().as_default():
-        x = v1.placeholder(tf.float32, [None, 3], name="x")
+        v1.placeholder(tf.float32, [None, 3], name="x")
         scopes = []
         for reuse in (None, True):
             with v1.variable_scope("tower", reuse=reuse) as vs:

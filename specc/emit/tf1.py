@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BuildError
-from ..placement import AUTO_REUSE, GivenTensor, GraphVariable, Placement
+from ..caller import AUTO_REUSE, CallerGraph, GivenTensor, GraphVariable
 from ..plans import Plan, PlannedLayer
 from .tfimport import tensorflow
 
@@ -91,7 +91,7 @@ class Applied(dict):
         self.tensors, self.report = tensors, report
 
 
-def placement_here(tf, inputs: dict[str, Any]) -> Placement:
+def caller_graph(tf, inputs: dict[str, Any]) -> CallerGraph:
     """The caller's context: the default graph's current scopes, names and variables, and the given tensors.
 
     Raises:
@@ -121,11 +121,11 @@ def placement_here(tf, inputs: dict[str, Any]) -> Placement:
     variables = {v.name[:-2]: GraphVariable(None if v.shape.rank is None else tuple(v.shape.as_list()),
                                             v.dtype.base_dtype.name, v.name in trainable)
                  for v in v1.global_variables()}
-    return Placement(scope.name, graph.get_name_scope(), reuse, variables, tuple(given), names)
+    return CallerGraph(scope.name, graph.get_name_scope(), reuse, variables, tuple(given), names)
 
 
 def apply(plan: Plan, inputs: dict[str, Any], tf) -> Applied:
-    """Build a plan made for this placement (planner.plan(..., placement_here(...))) into the
+    """Build a plan made for this caller (planner.plan(..., caller_graph(...))) into the
     default graph, reading `inputs`, and verify what it made and reused.
 
     Raises:

@@ -1,6 +1,6 @@
 """Where `specc.apply` builds a spec: a caller's graph, scopes and tensors, as plain data for the planner.
 
-The emitter reads them from TensorFlow (specc.emit.tf1.placement_here); everything decided
+The emitter reads them from TensorFlow (specc.emit.tf1.caller_graph); everything decided
 from them (names, reuse, whether the given tensors fit the spec's inputs) is decided here and
 in the planner, without TensorFlow.
 """
@@ -47,7 +47,7 @@ def _describe(shape: tuple[int | None, ...] | None, dtype: str) -> str:
 
 
 @record
-class Placement:
+class CallerGraph:
     """The caller's context at `specc.apply`.
 
     Attributes:
@@ -73,7 +73,7 @@ class Placement:
         return frozenset(t.name for t in self.given)
 
 
-def check_inputs(spec: Spec, placement: Placement) -> None:
+def check_inputs(spec: Spec, caller: CallerGraph) -> None:
     """The given tensors are the spec's inputs: every input without a `default` given, nothing
     else given, each of the spec's dtype and of a shape that has every size the spec fixes.
 
@@ -82,13 +82,13 @@ def check_inputs(spec: Spec, placement: Placement) -> None:
     """
     declared = {i.name: i for i in spec.inputs}
     doc = spec.document
-    for t in placement.given:
+    for t in caller.given:
         if t.name not in declared:
             hint = difflib.get_close_matches(t.name, list(declared), n=1)
             fix = f"did you mean '{hint[0]}'?" if hint else f"its inputs: {', '.join(declared)}"
             raise doc.error(f"specc.apply: a tensor is given for '{t.name}', but the spec has no such input; {fix}",
                             ("inputs",), at_key=True)
-    given = {t.name: t for t in placement.given}
+    given = {t.name: t for t in caller.given}
     for name, inp in declared.items():
         want = TensorInfo(inp.shape, inp.dtype)
         t = given.get(name)
