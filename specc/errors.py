@@ -91,9 +91,24 @@ class UnknownPath(Exception):
         self.message, self.at = message, tuple(at)
 
 
-class OutputRefused(Exception):
+class UsageError(Exception):
+    """A request the command line (or the same API call) cannot carry out as given: exit code 2.
+    `kind` names it in JSON."""
+
+    kind = "usage"
+
+
+class OutputRefused(UsageError):
     """An output that must not be clobbered (a directory specc did not write, without --force; the spec
     itself): a usage error."""
+
+    kind = "output"
+
+
+class SignatureError(UsageError, ValueError):
+    """A `--signature NAME=OUT,...` that cannot be read or names no output of the model: a usage error."""
+
+    kind = "signature"
 
 
 class GraphvizMissing(RuntimeError):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..errors import CheckpointError, MappingError, OutputRefused, SpecError, SpecErrors
+from ..errors import CheckpointError, MappingError, OutputRefused, SpecError, SpecErrors, UsageError
 from ..limits import DEFAULT_LIMITS, DEFAULT_PLAN_LIMITS, PlanLimits
 
 if TYPE_CHECKING:  # each command imports what it needs, so `specc --help` starts fast
@@ -93,9 +93,9 @@ def _guard(debug: bool, fmt: Format = Format.table) -> Iterator[None]:
             for x in errors:
                 err.print(x.render(), markup=False)
         raise typer.Exit(EXIT_SPEC) from None
-    except OutputRefused as e:
+    except UsageError as e:  # an output that must not be clobbered, a --signature naming no output
         if fmt is Format.json:
-            typer.echo(json.dumps({"ok": False, "error": str(e), "kind": "output"}, indent=2))
+            typer.echo(json.dumps({"ok": False, "error": str(e), "kind": e.kind}, indent=2))
         err.print(f"error: {e}", markup=False)
         raise typer.Exit(EXIT_USAGE) from None
     except CheckpointError as e:  # a --map rule, a checkpoint path (2), a checkpoint that does not fit (4)
