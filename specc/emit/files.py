@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .signatures import serving_default
 from .tfimport import tensorflow
 
 GRAPH_FILE = "graph.pbtxt"
@@ -15,7 +16,8 @@ def write_graph_files(model, directory: Path) -> list[str]:
 
     graph.pbtxt and the event file hold exactly the model's graph. model.meta is a
     MetaGraphDef that adds what a session needs around it: a Saver (`save/...`,
-    when there are variables), an `init` op, and a `serving_default` signature naming the inputs and outputs.
+    when there are variables), an `init` op, and a `serving_default` signature: every output, and the inputs they
+    need (never the labels of `train:`, nor an input with a default).
     """
     tf = tensorflow()
     v1 = tf.compat.v1
@@ -26,8 +28,7 @@ def write_graph_files(model, directory: Path) -> list[str]:
         writer.flush()
         writer.close()
         v1.variables_initializer(list(model.variables.values()), name="init")
-        signature = v1.saved_model.signature_def_utils.predict_signature_def(
-            inputs=dict(model.inputs), outputs=dict(model.outputs))
+        signature = serving_default(model)
         # A Saver over no variables is an error in TensorFlow; a model without any needs none.
         saver_def = (v1.train.Saver(var_list=list(model.variables.values()), sharded=False).as_saver_def()
                      if model.variables else None)
