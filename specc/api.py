@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .overrides import Override
     from .plans import Plan
     from .read import Document
+    from .serving.signatures import Export
     from .spec import Spec
 
 
@@ -220,3 +221,67 @@ def check(spec: "Plan | Spec | str | Path", checkpoint: str | Path, mapping: Seq
 
     rules = parse_rules(mapping)
     return match(spec if isinstance(spec, Plan) else plan(spec), checkpoint, rules)
+
+
+def export(spec: "Plan | Spec | str | Path", output: str | Path, *, checkpoint: str | Path | None = None,
+           signatures: Mapping[str, Sequence[str]] | None = None, frozen: bool = False, force: bool = False,
+           overrides: Sequence[Override] = (), mapping: Sequence[str] = (),
+           limits: PlanLimits = DEFAULT_PLAN_LIMITS, verbose: bool = False) -> "Export":
+    """Export a spec as a TF1 SavedModel (tag `serve`) for serving, atomically, into `output`.
+
+    The `serving_default` signature returns every spec output under its name and takes the inputs
+    those need (never the labels of `train:`; inputs with a default keep it; the inputs dropout and
+    batch_norm read as `training` are fed false). export.json beside it names every tensor.
+
+    Args:
+        checkpoint: a checkpoint prefix, or a directory with a `checkpoint` file (a `specc train`
+            run directory): it must hold every variable. None: the variables are freshly initialised
+            (a UserWarning says so).
+        signatures: more signatures, name -> outputs (spec outputs or layer paths); one named
+            `serving_default` replaces the default one.
+        frozen: also write frozen_graph.pb, a GraphDef with the variables folded into constants.
+        force: replace an output directory specc did not write.
+        mapping: `--map` rules renaming the checkpoint's names to the model's.
+
+    Returns:
+        An Export: the directory, the checkpoint, and export.json's contents.
+
+    Raises:
+        SpecError: the spec; SignatureError: a signature naming no output; OutputRefused: `output`
+        must not be clobbered; CheckpointError: no checkpoint; IncompatibleCheckpoint: it does not
+        hold every variable with its shape and dtype.
+    """
+    import warnings
+
+    from .builddir import check_target, staged, write_json
+    from .checkpoints.mapping import parse_rules
+    from .experiments.runs import recorded_overrides
+    from .plans import Plan
+    from .serving.signatures import EXPORT_FILE, Export, SignatureRequest, requests
+
+    rules = parse_rules(mapping)
+    if rules and checkpoint is None:
+        raise MappingError("mapping renames a checkpoint's variables: it needs a checkpoint")
+    the_plan = spec if isinstance(spec, Plan) else plan(spec, limits, overrides)
+    asked = requests(the_plan, [SignatureRequest(name, tuple(outs)) for name, outs in (signatures or {}).items()])
+    directory = Path(output)
+    check_target(directory, the_plan.file, force)
+    from .emit.checkpoint import complete_match
+    from .emit.export import write_saved_model
+
+    found = None
+    if checkpoint is not None:
+        ran_with, given = recorded_overrides(checkpoint), tuple(o.text for o in overrides)
+        hint = (f"(the run was made with {' '.join('--set ' + t for t in ran_with) or 'no --set'}; "
+                "export with the same)" if ran_with is not None and ran_with != given else "")
+        found = complete_match(the_plan, checkpoint, rules, hint)
+    else:
+        warnings.warn(f"no checkpoint: {the_plan.name}'s variables are exported freshly initialised "
+                      f"(seed {the_plan.seed})", UserWarning, stacklevel=2)
+    with staged(directory, the_plan.file) as tmp:
+        graph = write_saved_model(the_plan, tmp, asked, found, frozen, verbose)
+        result = Export(str(directory), the_plan.name, found.checkpoint if found else None,
+                        len(the_plan.variables), graph)
+        write_json(tmp / EXPORT_FILE, {"spec": str(Path(the_plan.file).resolve()),
+                                       "overrides": [o.text for o in overrides], **result.to_json()})
+    return result

@@ -424,9 +424,11 @@ def main_options(
     """specc: declarative model specs -> TensorFlow 1 graphs."""
 
 
+from .export import register as _register_export  # noqa: E402
 from .runs import register as _register_runs  # noqa: E402
 
 _register_runs(app, sys.modules[__name__])  # `train` and `sweep`, with the options above
+_register_export(app, sys.modules[__name__])
 
 
 def main() -> None:

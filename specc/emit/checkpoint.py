@@ -70,9 +70,7 @@ def restore_at_init(model, prefix: str, comparison: Comparison) -> None:
         IncompatibleCheckpoint: a shape or dtype differs, or rules conflict (exit code 4).
     """
     if not comparison.restorable:
-        raise IncompatibleCheckpoint(
-            f"{prefix} does not fit {model.plan.name}:\n  " + "\n  ".join(problems(comparison))
-            + "\n(`specc check` lists every variable; `--map OLD=NEW` renames)", comparison)
+        raise _does_not_fit(prefix, model.plan.name, problems(comparison), comparison)
     pairs = [(source, model.variables[variable]) for source, variable in comparison.assignment_map()]
     if not pairs:
         return
@@ -109,3 +107,31 @@ def match(plan, checkpoint: str | os.PathLike, rules: Sequence[Rule] = ()) -> Ch
     """
     prefix, saved = read(checkpoint)
     return CheckpointMatch(prefix, tuple(rules), compare(saved, plan_variables(plan), rules))
+
+
+def complete_match(plan, checkpoint: str | os.PathLike, rules: Sequence[Rule] = (), hint: str = "") -> CheckpointMatch:
+    """A checkpoint that restores every one of the plan's variables (an export leaves none fresh).
+
+    Raises:
+        CheckpointError: no readable checkpoint; IncompatibleCheckpoint: a variable is missing from it,
+            or its shape or dtype differs (`hint` ends the message).
+    """
+    found = match(plan, checkpoint, rules)
+    c = found.comparison
+    if not c.compatible:
+        lines = problems(c) + [f"{v.name}: not in the checkpoint (the model has {v.describe()})" for v in c.missing]
+        if len(lines) > _SHOWN:
+            lines = lines[:_SHOWN] + [f"... and {len(lines) - _SHOWN} more"]
+        raise _does_not_fit(found.checkpoint, plan.name, lines, c, hint)
+    return found
+
+
+_SHOWN = 10  # problems listed in a message; `specc check` lists them all
+
+
+def _does_not_fit(prefix: str, model: str, lines: list[str], comparison: Comparison,
+                  hint: str = "") -> IncompatibleCheckpoint:
+    return IncompatibleCheckpoint(
+        f"{prefix} does not fit {model}:\n  " + "\n  ".join(lines)
+        + (f"\n{hint}" if hint else "") + "\n(`specc check` lists every variable; `--map OLD=NEW` renames)",
+        comparison)

@@ -15,6 +15,7 @@ Nothing here imports TensorFlow until a run is built.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -138,3 +139,13 @@ def write_run(directory: Path, prepared: Prepared, *, train: bool = False, varia
         }
         write_json(tmp / RUN_FILE, summary)
     return summary
+
+
+def recorded_overrides(directory: str | Path) -> tuple[str, ...] | None:
+    """The overrides (`PATH=VALUE`) a run directory was made with; None if `directory` is not a run
+    directory that says (a checkpoint prefix, another directory, a damaged overrides.json)."""
+    try:
+        data = json.loads((Path(directory) / OVERRIDES_FILE).read_text("utf-8"))
+        return tuple(f"{o['set']}={_overrides.dump_value(o['value'])}" for o in data["overrides"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
