@@ -422,3 +422,25 @@ def test_the_event_file_shows_every_planned_op_scope(tf, tmp_path, name):
         for op in layer.ops:
             assert f"{layer.op_scope}/{op}" in nodes, (layer.path, op)
     assert {v.name for v in plan.variables} <= nodes
+
+
+def test_tensorboard_reads_the_build_directory_and_finds_the_scopes(tf, tmp_path):
+    """TensorBoard's own reader (what `tensorboard --logdir` runs) finds the graph and every planned scope."""
+    event_accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator",
+        reason="TensorBoard is not installed (TensorFlow 2.20+ no longer brings it): pip install 'specc[tensorboard]'")
+    from specc.emit.files import write_graph_files
+
+    plan = specc.plan(SPECS / "siamese.yaml")
+    write_graph_files(specc.build(plan), tmp_path)
+    accumulator = event_accumulator.EventAccumulator(str(tmp_path))
+    accumulator.Reload()
+    assert accumulator.Tags()["graph"] is True
+    names = [n.name for n in accumulator.Graph().node]
+    # TensorBoard draws one box per name scope: the top level, and the two towers' layers.
+    assert sorted({n.split("/")[0] for n in names}) == ["distance", "gap", "left", "right", "tower", "tower_1"]
+    assert sorted({"/".join(n.split("/")[:2]) for n in names if n.startswith("tower")}) == [
+        "tower/fc1", "tower/fc2", "tower_1/fc1", "tower_1/fc2"]
+    for layer in plan.walk():
+        assert any(n.startswith(layer.op_scope + "/") for n in names), layer.op_scope
+    assert {v.name for v in plan.variables} <= set(names)  # created once, under tower/
