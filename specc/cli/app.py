@@ -3,7 +3,7 @@
 Exit codes: 0 success, 1 the spec is wrong, 2 the command line is wrong (Click's
 usage errors, and an output directory that must not be clobbered), 3 an internal
 failure (the traceback only with --debug), 4 a checkpoint does not restore into the
-spec (`diff`, `check`, `build --init-from`).
+spec (`diff`, `check`, `build --init-from`, `export`).
 """
 
 from __future__ import annotations
