@@ -318,3 +318,74 @@ def test_the_serving_doc_road_runs_as_written(tmp_path, monkeypatch, tf):
         else:
             printed = saved_model_cli(*args)
         assert _normal(printed, tmp_path).splitlines() == [_normal(x, tmp_path) for x in expected], command
+
+
+# -- signatures and the serving plan, without TensorFlow -------------------------------------------
+
+FLAGS_IN_A_BLOCK = """\
+specc: 1
+name: blocky
+inputs:
+  x: {shape: [null, 4]}
+  train_bn: {shape: [], dtype: bool, default: true}
+  train_drop: {shape: [], dtype: bool}
+  unused_flag: {shape: [], dtype: bool}
+layers:
+  - id: body
+    type: block
+    input: x
+    layers:
+      - {id: fc, type: dense, units: 4}
+      - {id: bn, type: batch_norm, training: train_bn}
+  - {id: drop, type: dropout, rate: 0.2, training: train_drop}
+outputs: [drop, body]
+"""
+
+
+def test_the_serving_plan_turns_every_training_flag_off():
+    from specc.serving.signatures import serving_plan, training_flags
+
+    plan = specc.plan(specc.loads(FLAGS_IN_A_BLOCK))
+    assert training_flags(plan) == ("train_bn", "train_drop")  # in input order; a bool nobody reads is no flag
+    served = serving_plan(plan)
+    assert [(i.name, i.has_default, i.default) for i in served.inputs] == [
+        ("x", False, None), ("train_bn", True, False), ("train_drop", True, False), ("unused_flag", False, None)]
+    assert served.layers == plan.layers and served.variables == plan.variables
+    assert serving_plan(specc.plan(SIAMESE_CNN)).inputs[2].default is False
+
+
+def test_signature_requests_are_checked_against_the_plan():
+    from specc.serving.signatures import SignatureRequest, parse, requests
+
+    plan = specc.plan(specc.loads(FLAGS_IN_A_BLOCK))
+    assert parse(" feats = body.fc, drop ") == SignatureRequest("feats", ("body.fc", "drop"))
+    assert requests(plan) == (SignatureRequest("serving_default", ("drop", "body")),)
+    assert requests(plan, [parse("feats=body.fc")]) == (SignatureRequest("serving_default", ("drop", "body")),
+                                                       SignatureRequest("feats", ("body.fc",)))
+    assert requests(plan, [parse("serving_default=body")]) == (SignatureRequest("serving_default", ("body",)),)
+    with pytest.raises(SignatureError, match=r"'body.fcc' is neither an output of blocky nor a layer; "
+                                             r"did you mean 'body.fc'\?"):
+        requests(plan, [parse("feats=body.fcc")])
+    for bad in ("feats", "feats=", "=drop", "9lives=drop", "a b=drop"):
+        with pytest.raises(SignatureError, match="--signature"):
+            parse(bad)
+
+
+def test_a_model_without_variables_or_inputs_exports(tmp_path, tf):
+    spec = tmp_path / "constant.yaml"
+    spec.write_text(textwrap.dedent("""\
+        specc: 1
+        name: constant
+        inputs:
+          x: {shape: [null, 2], default: [[1.0, 2.0]]}
+        layers:
+          - {id: doubled, type: add, inputs: [x, x]}
+        outputs: [doubled]
+        """))
+    result = invoke("export", spec, "-o", tmp_path / "e", "--frozen", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["ok"] and data["export"]["signatures"]["serving_default"]["inputs"] == {}
+    assert data["export"]["variables"] == 0
+    served = tf.saved_model.load(str(tmp_path / "e")).signatures["serving_default"]()
+    np.testing.assert_array_equal(served["doubled"].numpy(), [[2.0, 4.0]])
