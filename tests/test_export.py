@@ -389,3 +389,22 @@ def test_a_model_without_variables_or_inputs_exports(tmp_path, tf):
     assert data["export"]["variables"] == 0
     served = tf.saved_model.load(str(tmp_path / "e")).signatures["serving_default"]()
     np.testing.assert_array_equal(served["doubled"].numpy(), [[2.0, 4.0]])
+
+
+def test_the_saved_graph_is_the_serving_graph_with_init_and_a_saver(flagged, tf):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from specc.emit.tf1 import emit
+    from specc.serving.signatures import serving_plan
+
+    spec, _, export = flagged
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((export / "saved_model.pb").read_bytes())
+    (meta,) = saved.meta_graphs
+    assert list(meta.meta_info_def.tags) == ["serve"]
+    names = {n.name for n in meta.graph_def.node}
+    built = {n.name for n in emit(serving_plan(specc.plan(spec))).graph.as_graph_def().node}
+    assert names - built == {"init"} | {n for n in names if n.startswith("save/")}
+    assert built <= names
+    flag = next(n for n in meta.graph_def.node if n.name == "is_training")
+    assert flag.op == "PlaceholderWithDefault"

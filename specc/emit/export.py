@@ -3,8 +3,8 @@
 The graph is the serving plan's (specc.serving.signatures.serving_plan: training flags are
 defaults of false), built and verified by emit/tf1.py like any other. Its variables are
 initialised, then filled from the checkpoint by feeding each one's initializer
-(`Variable.load`), which adds no op: the SavedModel's graph is the model's graph plus
-only what `saved_model.Builder` adds (its Saver under `save/`).
+(`Variable.load`), which adds no op: the SavedModel's graph is the model's graph, an
+`init` op, and what `saved_model.Builder` adds (its Saver under `save/`).
 """
 
 from __future__ import annotations
