@@ -271,7 +271,9 @@ def export(spec: "Plan | Spec | str | Path", output: str | Path, *, checkpoint: 
 
     found = None
     if checkpoint is not None:
-        ran_with, given = recorded_overrides(checkpoint), tuple(o.text for o in overrides)
+        # A run directory, or a checkpoint prefix in one, says which overrides it was trained with.
+        run = Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent
+        ran_with, given = recorded_overrides(run), tuple(o.text for o in overrides)
         hint = (f"(the run was made with {' '.join('--set ' + t for t in ran_with) or 'no --set'}; "
                 "export with the same)" if ran_with is not None and ran_with != given else "")
         found = complete_match(the_plan, checkpoint, rules, hint)

@@ -23,6 +23,7 @@ import specc
 from specc.cli import app
 from specc.errors import IncompatibleCheckpoint, OutputRefused, SignatureError
 from specc.experiments.runs import prepare, write_run
+from specc.overrides import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SIAMESE_CNN = ROOT / "specs" / "siamese_cnn.yaml"
@@ -235,6 +236,16 @@ def test_a_checkpoint_of_another_model_does_not_export(flagged, tmp_path):
     assert "hidden/kernel: shape differs: the model has [6, 8] float32, the checkpoint has [6, 16] float32" \
         in result.stderr
     assert "(the run was made with no --set; export with the same)" in result.stderr
+    result = invoke("export", spec, "-o", tmp_path / "e", "--checkpoint", run / "model.ckpt",
+                    "--set", "layers.hidden.units=8", "--set", "seed=9")
+    assert result.exit_code == 4 and "(the run was made with no --set; export with the same)" in result.stderr
+    narrow = tmp_path / "narrow"
+    write_run(narrow, prepare(spec, [parse("layers.hidden.units=8"), parse("train.steps=2")]), train=True)
+    result = invoke("export", spec, "-o", tmp_path / "e", "--checkpoint", narrow)
+    assert result.exit_code == 4 and ("(the run was made with --set layers.hidden.units=8 --set train.steps=2; "
+                                      "export with the same)") in result.stderr
+    assert invoke("export", spec, "-o", tmp_path / "narrow_export", "--checkpoint", narrow,
+                  "--set", "layers.hidden.units=8").exit_code == 0
     extra = tmp_path / "extra.yaml"
     extra.write_text(FLAGGED.replace("outputs: [logits]", "  - {id: more, type: dense, units: 2}\noutputs: [more]"))
     with pytest.raises(IncompatibleCheckpoint, match=r"more/kernel: not in the checkpoint \(the model has \[3, 2\]"):
@@ -355,20 +366,21 @@ def test_the_serving_plan_turns_every_training_flag_off():
 
 
 def test_signature_requests_are_checked_against_the_plan():
-    from specc.serving.signatures import SignatureRequest, parse, requests
+    from specc.serving.signatures import SignatureRequest, requests
+    from specc.serving.signatures import parse as signature
 
     plan = specc.plan(specc.loads(FLAGS_IN_A_BLOCK))
-    assert parse(" feats = body.fc, drop ") == SignatureRequest("feats", ("body.fc", "drop"))
+    assert signature(" feats = body.fc, drop ") == SignatureRequest("feats", ("body.fc", "drop"))
     assert requests(plan) == (SignatureRequest("serving_default", ("drop", "body")),)
-    assert requests(plan, [parse("feats=body.fc")]) == (SignatureRequest("serving_default", ("drop", "body")),
-                                                       SignatureRequest("feats", ("body.fc",)))
-    assert requests(plan, [parse("serving_default=body")]) == (SignatureRequest("serving_default", ("body",)),)
+    assert requests(plan, [signature("feats=body.fc")]) == (
+        SignatureRequest("serving_default", ("drop", "body")), SignatureRequest("feats", ("body.fc",)))
+    assert requests(plan, [signature("serving_default=body")]) == (SignatureRequest("serving_default", ("body",)),)
     with pytest.raises(SignatureError, match=r"'body.fcc' is neither an output of blocky nor a layer; "
                                              r"did you mean 'body.fc'\?"):
-        requests(plan, [parse("feats=body.fcc")])
+        requests(plan, [signature("feats=body.fcc")])
     for bad in ("feats", "feats=", "=drop", "9lives=drop", "a b=drop"):
         with pytest.raises(SignatureError, match="--signature"):
-            parse(bad)
+            signature(bad)
 
 
 def test_a_model_without_variables_or_inputs_exports(tmp_path, tf):
