@@ -1,7 +1,7 @@
 """Every bound specc keeps, in one place (documented in docs/spec-language.md#limits).
 
 Reading a file is bounded by `Limits`, planning by `PlanLimits`; `--max-params` and
-`--max-layers` lift the second. Imported by the command line before anything else, so it
+`--max-layers` lift the second, `--max-variants` a sweep's grid. Imported by the command line before anything else, so it
 imports nothing.
 """
 
@@ -18,6 +18,9 @@ class Limits:
     max_alias_nodes: int = 200_000  # the nodes that aliases add, expanding their anchors
     max_depth: int = 100
     max_layers: int = 100_000  # after templates and repeats are expanded (the planner's budget too)
+    # Counted from the lengths of `sweep:`'s lists before a single variant is made: a grid
+    # of 10 keys x 10 values must be refused at once, not expanded into 10**10 names.
+    max_variants: int = 10_000
 
 
 @dataclass(frozen=True)

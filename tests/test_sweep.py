@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from specc.experiments import sweep
 from specc.cli import app
 from specc.errors import SpecError
+from specc.limits import Limits
 from specc.overrides import parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +93,75 @@ def test_a_sweep_value_must_be_a_list(tmp_path):
     bad.write_text(f"specc: 1\nbase: {EXPERIMENT}\nsweep:\n  vars.hidden: 8\n")
     with pytest.raises(SpecError, match="needs a non-empty list"):
         sweep.experiment(bad)
+
+
+def _unsharable(tmp_path: Path) -> Path:
+    """Two of its four variants set `share: true` on the head, whose scope nothing created."""
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"specc: 1\nexperiment: unsharable\nbase: {SMALL}\nsweep:\n  vars.hidden: [4, 8]\n"
+                   "  layers.logits.share: [false, true]\ntrain: {steps: 2}\n")
+    return exp
+
+
+SHARE_ERROR = (f"{SMALL}:21:5: layers[4].share: variant hidden={{}},logits.share=true (vars.hidden={{}}, "
+               "layers.logits.share=true): `share: true`, but nothing has created variables in scope 'logits' yet")
+
+
+def test_every_variant_is_planned_and_each_failing_one_reported(tmp_path):
+    exp = sweep.experiment(_unsharable(tmp_path))
+    failed = sweep.plan_variants(exp)
+    assert [f.variant.name for f in failed] == ["hidden=4,logits.share=true", "hidden=8,logits.share=true"]
+    errors = sweep.variant_errors(failed).errors
+    assert [(e.where.file, e.where.line, e.where.col, e.where.path) for e in errors] == [
+        (str(SMALL), 21, 5, ("layers", 4, "share"))] * 2
+    assert [e.render().startswith(SHARE_ERROR.format(n, n)) for e, n in zip(errors, (4, 8))] == [True, True]
+    assert sweep.plan_variants(sweep.experiment(EXPERIMENT)) == []
+
+
+def test_validate_plans_every_variant_of_a_sweep(tmp_path):
+    result = invoke("validate", _unsharable(tmp_path))
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith(str(SMALL))]
+    assert len(lines) == 2
+    assert [line.startswith(SHARE_ERROR.format(n, n)) for line, n in zip(lines, (4, 8))] == [True, True]
+    ok = invoke("validate", EXPERIMENT)
+    assert ok.exit_code == 0 and ok.stdout.strip().endswith("1,299 parameters, 4 variants planned)")
+
+
+def test_a_sweep_with_a_variant_that_does_not_plan_starts_no_worker(tmp_path):
+    result = invoke("sweep", _unsharable(tmp_path), "-o", tmp_path / "runs")
+    assert result.exit_code == 1
+    assert SHARE_ERROR.format(8, 8) in result.stderr
+    assert not (tmp_path / "runs").exists()  # refused before any directory, worker or TensorFlow
+
+
+def _grid(tmp_path: Path, keys: int, values: int) -> Path:
+    exp = tmp_path / "grid.yaml"
+    axes = "".join(f"  vars.k{i}: {list(range(values))}\n" for i in range(keys))
+    exp.write_text(f"specc: 1\nbase: {SMALL}\nvars: {{{', '.join(f'k{i}: 0' for i in range(keys))}}}\n"
+                   f"sweep:\n{axes}")
+    return exp
+
+
+@pytest.mark.parametrize("command", ["validate", "sweep"])
+def test_a_grid_too_big_is_refused_before_it_is_expanded(tmp_path, command, monkeypatch):
+    monkeypatch.setattr(sweep, "variants", lambda *a: pytest.fail("the grid was expanded"))
+    result = invoke(command, _grid(tmp_path, 10, 10), *(["-o", tmp_path / "runs"] if command == "sweep" else []))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"{tmp_path / 'grid.yaml'}:5:3: sweep: the grid has 10,000,000,000 variants (10 x 10 x 10 x 10 x 10 x 10 x 10 "
+        "x 10 x 10 x 10 values), more than the limit of 10,000: sweep fewer values, or lift the limit with "
+        "--max-variants N")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_variant_limit_is_lifted_on_purpose(tmp_path):
+    grid = _grid(tmp_path, 2, 3)
+    refused = invoke("validate", grid, "--max-variants", "8")
+    assert refused.exit_code == 1 and "the grid has 9 variants (3 x 3 values), more than the limit of 8" in refused.stderr
+    assert invoke("validate", grid, "--max-variants", "9").exit_code == 0
+    with pytest.raises(SpecError, match="the grid has 9 variants"):
+        sweep.experiment(grid, limits=Limits(max_variants=8))
 
 
 def test_a_directory_is_complete_only_with_its_marker_and_the_same_overrides(tmp_path):
@@ -168,7 +238,7 @@ def test_a_failed_variant_is_reported_and_the_others_go_on(tmp_path):
     exp = tmp_path / "exp.yaml"
     exp.write_text(f"specc: 1\nexperiment: partly\nbase: {SMALL}\nsweep:\n  vars.hidden: [4, -1]\n"
                    "train: {steps: 3}\n")
-    result = invoke("sweep", exp, "-o", tmp_path / "runs")
+    result = invoke("sweep", exp, "-o", tmp_path / "runs", "--keep-going")
     assert result.exit_code == 1
     out = tmp_path / "runs" / "partly"
     assert (out / "hidden=4" / ".specc-build.json").is_file() and not (out / "hidden=-1").exists()

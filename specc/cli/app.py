@@ -14,6 +14,7 @@ import os
 import sys
 import traceback
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
@@ -55,6 +56,7 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print more, i
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of internal errors.")]
 MaxParamsOpt = Annotated[int, typer.Option("--max-params", min=1, help="Refuse models with more parameters.")]
 MaxLayersOpt = Annotated[int, typer.Option("--max-layers", min=1, help="Refuse models with more layers (after expansion).")]
+MaxVariantsOpt = Annotated[int, typer.Option("--max-variants", min=1, help="Refuse sweep grids with more variants.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat lint warnings as errors (exit 1).")]
 MapOpt = Annotated[Optional[list[str]], typer.Option(
     "--map", help="Rename saved variables: OLD=NEW (a scope prefix, e.g. old/=new/) or "
@@ -154,24 +156,33 @@ def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fa
              verbose: VerboseOpt = False, debug: DebugOpt = False,
              max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
              max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, strict: StrictOpt = False,
-             overrides: SetOpt = None) -> None:
-    """Check a spec (schema, references, scopes, sharing, shapes) without TensorFlow; lint warnings follow."""
+             max_variants: MaxVariantsOpt = DEFAULT_LIMITS.max_variants, overrides: SetOpt = None) -> None:
+    """Check a spec (schema, references, scopes, sharing, shapes) without TensorFlow; lint warnings follow.
+    A sweep's file: every variant is planned, and each one that fails is reported."""
     with _guard(debug, fmt):
+        from ..experiments import sweep
         from ..lint import lint_file, render_table, summary
 
-        plan, warnings = lint_file(file, PlanLimits(max_params, max_layers), overrides or ())
+        limits = PlanLimits(max_params, max_layers)
+        exp = sweep.experiment(file, overrides or (), replace(DEFAULT_LIMITS, max_layers=max_layers, max_variants=max_variants))
+        unplanned = sweep.plan_variants(exp, limits) if exp.axes else []
+        if unplanned:
+            raise sweep.variant_errors(unplanned)
+        plan, warnings = lint_file(file, limits, overrides or ())
+        planned = f", {_count(len(exp.variants), 'variant')} planned" if exp.axes else ""
         failed = strict and bool(warnings)  # --strict: a warning fails validation like an error
         layers = sum(1 for _ in plan.walk())
         if fmt is Format.json:
             typer.echo(json.dumps({"ok": not failed, "file": str(file), "model": plan.name, "inputs": len(plan.inputs),
                                    "layers": layers, "variables": len(plan.variables),
-                                   "parameters": plan.parameters, "warnings": [w.to_json() for w in warnings]},
+                                   "parameters": plan.parameters, **({"variants": len(exp.variants)} if exp.axes else {}),
+                                   "warnings": [w.to_json() for w in warnings]},
                                   indent=2))
         else:
             if not failed and not quiet:  # one plain line: no need to start rich for it
                 typer.echo(f"{file}: ok ({plan.name}: {_count(len(plan.inputs), 'input')}, "
                            f"{_count(layers, 'layer')}, {_count(len(plan.variables), 'variable')}, "
-                           f"{_count(plan.parameters, 'parameter')})")
+                           f"{_count(plan.parameters, 'parameter')}{planned})")
             if warnings:  # on stderr, after the ok line: stdout keeps one line a script can read
                 err = _console(stderr=True)
                 render_table(warnings, err)
@@ -206,8 +217,6 @@ def resolve(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fal
     """Print the spec fully expanded (templates, repeats, defaults, vars) as YAML (JSON with -f json). No TensorFlow."""
     with _guard(debug, fmt):
         from .. import api
-        from dataclasses import replace
-
         from ..interpolate import escape
 
         data = escape(api.resolve(file, replace(DEFAULT_LIMITS, max_layers=max_layers), overrides or ()).data)

@@ -9,13 +9,14 @@ variant failed). The module object is passed in, not imported: under
 # No `from __future__ import annotations`: Typer reads the options' Annotated types from the
 # functions, which are defined inside register() and so cannot find them as module globals.
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Optional
 
 import typer
 
-from ..limits import DEFAULT_PLAN_LIMITS, PlanLimits
+from ..limits import DEFAULT_LIMITS, DEFAULT_PLAN_LIMITS, PlanLimits
 
 ForceOpt = Annotated[bool, typer.Option(
     "--force", help="Replace an output directory specc did not write (train); rebuild complete variants (sweep).")]
@@ -23,6 +24,8 @@ TrainOutputOpt = Annotated[Optional[Path], typer.Option(
     "--output", "-o", help="Run directory [default: runs/<spec name>].")]
 SweepOutputOpt = Annotated[Path, typer.Option(
     "--output", "-o", help="Runs directory: each variant goes to <output>/<experiment>/<variant>/.")]
+KeepGoingOpt = Annotated[bool, typer.Option(
+    "--keep-going", help="Run the variants that plan even when others do not (those fail in the summaries).")]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Variants built at once, each in a worker process.")]
 
 
@@ -30,7 +33,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
     """Add `train` and `sweep` to `app`, with the options and error guard of the `cli` module."""
     SpecFile, SetOpt, FormatOpt, Format = cli.SpecFile, cli.SetOpt, cli.FormatOpt, cli.Format
     QuietOpt, VerboseOpt, DebugOpt = cli.QuietOpt, cli.VerboseOpt, cli.DebugOpt
-    MaxParamsOpt, MaxLayersOpt = cli.MaxParamsOpt, cli.MaxLayersOpt
+    MaxParamsOpt, MaxLayersOpt, MaxVariantsOpt = cli.MaxParamsOpt, cli.MaxLayersOpt, cli.MaxVariantsOpt
 
     @app.command()
     def train(file: SpecFile, output: TrainOutputOpt = None, overrides: SetOpt = None, force: ForceOpt = False,
@@ -64,12 +67,19 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
               force: ForceOpt = False, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
               verbose: VerboseOpt = False, debug: DebugOpt = False,
               max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
-              max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
-        """Build (and train) every variant of an experiment's `sweep:` grid; compare them in a table and summaries."""
+              max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers,
+              max_variants: MaxVariantsOpt = DEFAULT_LIMITS.max_variants, keep_going: KeepGoingOpt = False) -> None:
+        """Build (and train) every variant of an experiment's `sweep:` grid; compare them in a table and summaries.
+        Every variant is planned first: one that fails stops the sweep before anything is built."""
         with cli._guard(debug, fmt):
             from ..experiments import sweep as _sweep
 
-            exp = _sweep.experiment(file, overrides or ())
+            limits = PlanLimits(max_params, max_layers)
+            exp = _sweep.experiment(file, overrides or (),
+                                    replace(DEFAULT_LIMITS, max_layers=max_layers, max_variants=max_variants))
+            unplanned = _sweep.plan_variants(exp, limits)
+            if unplanned and not keep_going:
+                raise _sweep.variant_errors(unplanned)
             with _progress(not quiet and fmt is Format.table) as bar:
                 task = bar.add_task(f"sweep {exp.name}", total=len(exp.variants), note="")
 
@@ -77,7 +87,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
                     status = "reused" if row.get("reused") else row.get("status")
                     bar.update(task, advance=1, note=f"{row['variant']}: {status}")
 
-                outcome = _sweep.run(exp, output, jobs, force, PlanLimits(max_params, max_layers), verbose, done)
+                outcome = _sweep.run(exp, output, jobs, force, limits, verbose, done, unplanned)
             if fmt is Format.json:
                 typer.echo(json.dumps(_sweep.summary_json(outcome), indent=2))
             else:

@@ -1,8 +1,10 @@
 """`specc sweep`: an experiment's grid of variants, each built (and trained) into a run directory of its own.
 
-    experiment file -> its variants (every combination of the `sweep:` values, each a
-    list of overrides with a stable, readable name) -> the variants not yet complete,
-    run in worker processes -> one row per variant -> summary.csv, summary.json, a table
+    experiment file -> its grid's size, bounded before anything is expanded -> its
+    variants (every combination of the `sweep:` values, each a list of overrides with a
+    stable, readable name) -> every variant planned (no TensorFlow), so a bad one stops
+    the sweep before any worker starts -> the variants not yet complete, run in worker
+    processes -> one row per variant -> summary.csv, summary.json, a table
 
 A variant's directory is written by specc.runs.write_run through
 specc.output.staged, so it appears whole, marker last, or not at all: a variant
@@ -21,6 +23,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import re
 import time
 import traceback
@@ -34,7 +37,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .. import compose as _compose
 from .. import overrides as _overrides
-from ..errors import OutputRefused, SpecError
+from ..errors import OutputRefused, SpecError, SpecErrors
+from ..limits import Limits
 from ..read import DEFAULT_LIMITS, Document
 from ..builddir import MARKER, check_target, write_json, write_text
 from ..planner import DEFAULT_PLAN_LIMITS, PlanLimits
@@ -71,23 +75,24 @@ class Experiment:
     variants: tuple[Variant, ...]
 
 
-def experiment(file: str | Path, overrides: Sequence[_overrides.Override] = ()) -> Experiment:
+def experiment(file: str | Path, overrides: Sequence[_overrides.Override] = (),
+               limits: Limits = DEFAULT_LIMITS) -> Experiment:
     """Read an experiment file (any spec; `sweep:` makes it a grid) and name its variants. No TensorFlow.
 
     Raises:
-        SpecError: a bad `sweep:` (not a mapping of lists, a path that names nothing), or an
-            experiment file that cannot be loaded.
+        SpecError: a bad `sweep:` (not a mapping of lists, a path that names nothing, a grid of
+            more than `limits.max_variants`), or an experiment file that cannot be loaded.
     """
-    doc = _compose.load(file, DEFAULT_LIMITS, overrides)
+    doc = _compose.load(file, limits, overrides)
     data = doc.data if isinstance(doc.data, dict) else {}
     name = data.get("experiment")
     if name is not None and not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name)):
         raise doc.error("`experiment:` names a directory: letters, digits, '_', '.', '-'", ("experiment",))
-    axes = _axes(doc, data.get("sweep"))
+    axes = _axes(doc, data.get("sweep"), limits.max_variants)
     return Experiment(name or name_from_file(doc.file, "experiment"), str(file), axes, tuple(variants(axes, overrides)))
 
 
-def _axes(doc: Document, sweep: Any) -> tuple[tuple[str, tuple], ...]:
+def _axes(doc: Document, sweep: Any, max_variants: int) -> tuple[tuple[str, tuple], ...]:
     if sweep is None:
         return ()
     if not isinstance(sweep, dict) or not sweep:
@@ -95,7 +100,46 @@ def _axes(doc: Document, sweep: Any) -> tuple[tuple[str, tuple], ...]:
     for target, values in sweep.items():
         if not isinstance(values, list) or not values:
             raise doc.error(f"sweep path '{target}' needs a non-empty list of values to try", ("sweep", target))
+    sizes = [len(values) for values in sweep.values()]
+    if math.prod(sizes) > max_variants:
+        raise doc.error(f"the grid has {math.prod(sizes):,} variants ({' x '.join(map(str, sizes))} values), more "
+                        f"than the limit of {max_variants:,}: sweep fewer values, or lift the limit with "
+                        "--max-variants N", ("sweep",))
     return tuple((target, tuple(values)) for target, values in sweep.items())
+
+
+@dataclass(frozen=True)
+class Unplanned:
+    """A variant that does not plan, with its located error."""
+
+    variant: Variant
+    error: SpecError
+
+
+def plan_variants(exp: Experiment, limits: PlanLimits = DEFAULT_PLAN_LIMITS) -> list[Unplanned]:
+    """Plan every variant as its worker will (no TensorFlow); the ones that fail, in variant order.
+
+    A variant whose sharing, shapes or values are wrong fails here, before any worker starts.
+    """
+    from .runs import prepare
+
+    failed = []
+    for v in exp.variants:
+        try:
+            prepare(exp.file, v.overrides, limits, drop=("sweep",))
+        except SpecError as e:
+            failed.append(Unplanned(v, e))
+    return failed
+
+
+def variant_errors(failed: Sequence[Unplanned]) -> SpecErrors:
+    """One located error per failing variant, its message naming the variant and its overrides."""
+    out = []
+    for f in failed:
+        for e in (f.error.errors if isinstance(f.error, SpecErrors) else [f.error]):
+            sets = ", ".join(o.text for o in f.variant.overrides)
+            out.append(SpecError(f"variant {f.variant.name} ({sets}): {e.message}", e.where, e.source_line))
+    return SpecErrors(out)
 
 
 def variants(axes: tuple[tuple[str, tuple], ...], base: Sequence[_overrides.Override] = ()) -> list[Variant]:
@@ -192,13 +236,18 @@ def run_variant(job: Job) -> dict:
                             variant=job.variant.name, verbose=job.verbose)
         row.update(summary, status="ok")
     except SpecError as e:
-        row.update(status="failed", error=str(e).splitlines()[0], detail=e.render())
+        row.update(spec_failure(e))
     except OutputRefused as e:
         row.update(status="failed", error=str(e))
     except Exception as e:  # a worker's outermost boundary: one variant's bug must not stop the others
         row.update(status="failed", error=f"internal error: {type(e).__name__}: {e}", detail=traceback.format_exc())
     row["seconds"] = round(time.perf_counter() - start, 3)
     return row
+
+
+def spec_failure(e: SpecError) -> dict:
+    """A failed row's fields for a spec error: its first line (located) and the whole of it."""
+    return {"status": "failed", "error": str(e).splitlines()[0], "detail": e.render()}
 
 
 @dataclass
@@ -214,11 +263,13 @@ class Outcome:
 
 
 def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limits: PlanLimits = DEFAULT_PLAN_LIMITS,
-        verbose: bool = False, on_done: Callable[[dict], None] | None = None) -> Outcome:
+        verbose: bool = False, on_done: Callable[[dict], None] | None = None,
+        unplanned: Sequence[Unplanned] = ()) -> Outcome:
     """Run every variant not already complete, `jobs` at a time, and write the summaries.
 
     Args:
         on_done: called with each variant's row as it finishes (reused ones first).
+        unplanned: variants known not to plan (plan_variants): failed rows, never run.
 
     Returns:
         The rows, in variant order.
@@ -227,11 +278,17 @@ def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limit
     directory = output / exp.name
     directory.mkdir(parents=True, exist_ok=True)
     todo = [Job(exp.file, v, str(directory / v.name), limits, force, verbose) for v in exp.variants]
+    bad = {u.variant.name: u.error for u in unplanned}
     rows: dict[str, dict] = {}
     pending: list[Job] = []
     for job in todo:
         stored = None if force else complete(job)
-        if stored is None:
+        if job.variant.name in bad:
+            rows[job.variant.name] = {"variant": job.variant.name, "directory": job.directory,
+                                      **spec_failure(bad[job.variant.name]), "seconds": 0.0}
+            if on_done:
+                on_done(rows[job.variant.name])
+        elif stored is None:
             pending.append(job)
         else:
             rows[job.variant.name] = {**stored, "variant": job.variant.name, "directory": job.directory,
