@@ -98,13 +98,14 @@ def plan(spec: "Spec | str | Path", limits: PlanLimits = DEFAULT_PLAN_LIMITS, ov
     """
     from . import read
     from .experiments.training import check_train
+    from .placement import place
     from .planner import plan as _plan
     from .spec import Spec
 
     with read.paused_gc():
         if not isinstance(spec, Spec):  # one layer budget for expansion and planning
             spec = load(spec, replace(DEFAULT_LIMITS, max_layers=limits.max_layers), overrides)
-        the_plan = _plan(spec, limits)
+        the_plan = place(spec, _plan(spec, limits))
         check_train(spec, the_plan)
         return the_plan
 

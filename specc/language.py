@@ -28,6 +28,7 @@ from typing import Any
 from .layers import LAYER_TYPES, LayerType
 from .layers.declare import (BOOL, DTYPE, FLOAT_DTYPE, INT32_MAX, NO_DEFAULT, REF, SEGMENT_PATTERN, SHARED_DEFS,
                              property_schema, ref_def)
+from .placement import DEVICE_PATTERN, PS_JOB, ROUND_ROBIN, STRATEGIES, WORKER_JOB
 from .spec import TrainSpec
 
 MODES = ("written", "validated", "resolved")
@@ -172,6 +173,10 @@ class _Generator:
                              {"type": "array", "minItems": 1, "items": REF}, examples=[["logits"]]),
             "train": _desc("How `specc train` (and `specc sweep`) trains the model. See docs/experiments.md#training.",
                            ref_def("train")),
+            "placement": _desc("Where variables and ops go on a cluster: variables on parameter servers "
+                               "(`/job:ps/task:i`, as `tf.compat.v1.train.replica_device_setter` places them), ops "
+                               "on the worker. `--ps-tasks N` and `--worker-device` set it from the command line. "
+                               "See docs/distributed.md.", ref_def("placement")),
             "experiment": _desc("The experiment's name: `specc sweep` writes its runs to <output>/<experiment>/ "
                                 "(default: the file name).", {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"}),
             "sweep": _desc("Override path -> the values to try; `specc sweep` builds every combination. See "
@@ -242,6 +247,10 @@ class _Generator:
             "them.", {"type": "string", "pattern": "^[A-Za-z0-9_.>-]+(/[A-Za-z0-9_.>-]+)*$"})
         defs["input"] = self.input()
         defs["train"] = self.train()
+        defs["device"] = _desc("A TensorFlow device: `/job:ps/task:0`, `/job:worker/task:1/device:CPU:0`, "
+                               "`/device:GPU:0`; the fields it names win over the enclosing ones.",
+                               {"type": "string", "pattern": DEVICE_PATTERN}, examples=["/job:ps/task:0"])
+        defs["placement"] = self.placement()
         defs["layers"] = {"type": "array", "minItems": 1, "items": ref_def("layer"),
                           "description": "Layers, built in order."}
         defs["layer"] = self.layer_dispatch()
@@ -313,6 +322,25 @@ class _Generator:
             "examples": [{"loss": "softmax_cross_entropy", "labels": "y", "optimizer": "adam", "steps": 100}],
         }
 
+    def placement(self) -> dict:
+        return {
+            "type": "object",
+            "description": "Variables on parameter servers, ops on the worker. See docs/distributed.md.",
+            "properties": {
+                "ps_tasks": _desc("Parameter server tasks; the variables go round them (0: no parameter servers, "
+                                  "everything on the worker device).", {"type": "integer", "minimum": 0,
+                                                                         "maximum": 100_000}, default=0),
+                "strategy": _desc("`round_robin`: each new variable on the next task, in creation order. "
+                                  "`greedy`: on the task holding the fewest bytes so far.",
+                                  {"enum": list(STRATEGIES)}, default=ROUND_ROBIN),
+                "worker_device": _desc("The device of every op that is not a variable, e.g. `/job:worker/task:0`.",
+                                       ref_def("device"), default=WORKER_JOB),
+                "ps_device": _desc("The parameter servers' job.", ref_def("device"), default=PS_JOB),
+            },
+            "additionalProperties": False,
+            "examples": [{"ps_tasks": 2}, {"ps_tasks": 4, "strategy": "greedy"}],
+        }
+
     # -- layers ---------------------------------------------------------------------------
 
     def layer_dispatch(self) -> dict:
@@ -349,6 +377,9 @@ class _Generator:
             "dtype": _desc("The dtype it computes in, and its variables'; default: its input's float dtype, "
                            "else float32.", FLOAT_DTYPE),
             "description": _desc("Free text about the layer.", {"type": "string"}),
+            "device": _desc("The device of the ops and new variables of this layer (of every layer, for a block), "
+                            "over the `placement:`: `/job:ps/task:1` keeps its variables there, `/job:worker/task:0` "
+                            "keeps them with its ops.", ref_def("device"), examples=["/job:ps/task:1"]),
             "initializers": _desc("Initializers by the layer's own variable names, e.g. "
                                   "`{kernel: {type: truncated_normal, stddev: 0.02}}`.",
                                   {"type": "object", "propertyNames": ref_def("variable_name"),
@@ -444,6 +475,7 @@ class _Generator:
                             "`output`, else its last layer.", REF),
             "defaults": ref_def("defaults"),
             "name_scope": self.common()["name_scope"],
+            "device": self.common()["device"],
             "description": self.common()["description"],
             "repeat": self.common()["repeat"],
         }

@@ -148,6 +148,7 @@ class Plan:
     outputs: tuple[PlannedOutput, ...]
     # The Spec it was planned from: `specc.apply` plans it again inside a caller's scopes.
     spec: Any = field(default=None, compare=False, repr=False)
+    placement: Any = None  # specc.placement.Placement: the devices, when the spec places anything
 
     def walk(self) -> Iterator[PlannedLayer]:
         """Every layer and block, depth first, in build order."""

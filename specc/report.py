@@ -144,6 +144,24 @@ def plan_json(plan: Plan) -> dict:
                        "users": [asdict(u) for u in v.users]} for v in plan.variables],
         "outputs": [{"name": o.name, "layer": o.key, "shape": list(o.info.shape), "dtype": o.info.dtype}
                     for o in plan.outputs],
+        **({"placement": devices_json(plan)} if plan.placement is not None else {}),
+    }
+
+
+def devices_json(plan: Plan) -> dict:
+    """Where the plan puts things: the settings, each variable's device and bytes, the bytes per ps task."""
+    p = plan.placement
+    if p is None:
+        return {"model": plan.name, "placement": None,
+                "variables": [{"name": v.name, "device": "", "bytes": None} for v in plan.variables]}
+    s = p.spec
+    return {
+        "model": plan.name,
+        "placement": {"ps_tasks": s.ps_tasks, "strategy": s.strategy, "worker_device": s.worker_device,
+                      "ps_device": s.ps_device},
+        "variables": [{"name": v.name, "device": v.device, "bytes": v.bytes} for v in p.variables],
+        "ps_bytes": [{"device": f"{s.ps_device}/task:{i}", "bytes": b} for i, b in enumerate(p.ps_bytes)],
+        "layers": [{"path": path, "device": device} for path, device in p.layers],
     }
 
 
@@ -183,3 +201,31 @@ def render_json(rep: Report, console, all_variables: bool = False) -> None:
 
 
 RENDERERS: dict[str, Callable] = {"table": render_table, "json": render_json}
+
+
+def render_devices_table(plan: Plan, console) -> None:
+    from rich.table import Table
+
+    data = devices_json(plan)
+    if data["placement"] is None:
+        console.print(f"{plan.name}: no placement (add `placement:` or --ps-tasks N): every op and variable goes "
+                      "where TensorFlow puts it", markup=False)
+        return
+    table = Table(title=f"Devices of {plan.name}", title_justify="left")
+    for column, justify in (("variable", "left"), ("device", "left"), ("bytes", "right")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for v in data["variables"]:
+        table.add_row(v["name"], v["device"], f"{v['bytes']:,}")
+    console.print(table)
+    for task in data["ps_bytes"]:
+        console.print(f"{task['device']}: {task['bytes']:,} bytes", markup=False)
+    p = data["placement"]
+    console.print(f"{len(data['variables'])} variables on {p['ps_tasks']} parameter server tasks "
+                  f"({p['strategy']}); ops on {p['worker_device'] or 'no device'}", markup=False)
+
+
+def render_devices_json(plan: Plan, console) -> None:
+    console.print_json(json.dumps(devices_json(plan)))
+
+
+DEVICE_RENDERERS: dict[str, Callable] = {"table": render_devices_table, "json": render_devices_json}

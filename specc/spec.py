@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import Location
 from .layers import LAYER_TYPES, Initializer
+from .placement import parse_section as parse_placement
 from .read import Document
 from .record import record
 
@@ -82,6 +83,7 @@ class LayerSpec:
         variables: (local name, name to create it under) pairs: `variables: {kernel: output_weights}`.
         initializers: (local name, Initializer) pairs from `initializers:`, for any layer type.
         keys: the keys the layer's mapping writes (lint tells a written `share: false` from the default).
+        device: `device:` as written: pins the ops and new variables of the layer (or block).
     """
 
     id: str
@@ -100,6 +102,7 @@ class LayerSpec:
     variables: tuple[tuple[str, str], ...] = ()
     initializers: tuple[tuple[str, Initializer], ...] = ()
     keys: frozenset[str] = frozenset()
+    device: str | None = None
 
     def at(self, key: str, doc: Document) -> Location:
         """The location of one of this layer's keys (the layer itself if the key is absent)."""
@@ -145,6 +148,7 @@ class Spec:
     vars: tuple[tuple[str, Any], ...]
     document: Document
     train: TrainSpec | None = None
+    placement: Any = None  # specc.placement.PlacementSpec, from `placement:`
 
     @property
     def file(self) -> str:
@@ -214,7 +218,7 @@ def from_document(doc: Document) -> Spec:
             output=ref(raw["output"], path + ("output",)) if "output" in raw else None,
             variables=tuple((raw.get("variables") or {}).items()),
             initializers=tuple((local, Initializer.parse(value)) for local, value in inits.items()),
-            keys=frozenset(raw),
+            keys=frozenset(raw), device=raw.get("device"),
         )
 
     def _unaliased(kind, raw: dict, path: tuple) -> dict:
@@ -256,7 +260,8 @@ def from_document(doc: Document) -> Spec:
     outputs = tuple(ref(t, ("outputs", i)) for i, t in enumerate(data.get("outputs", [])))
     name = data.get("name") or name_from_file(doc.file, "model")
     return Spec(name, int(data.get("seed", 0)), tuple(inputs), layers, outputs,
-                tuple((data.get("vars") or {}).items()), doc, _train(data.get("train")))
+                tuple((data.get("vars") or {}).items()), doc, _train(data.get("train")),
+                parse_placement(data.get("placement")))
 
 
 _TRAIN_NUMBERS = {"learning_rate": float, "momentum": float, "steps": int, "batch_size": int, "seed": int,

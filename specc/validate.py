@@ -389,6 +389,9 @@ def _pattern_message(path: Iterable, value: Any) -> str:
     if last in ("scope", "name_scope"):
         return (f"{value!r} is not a valid TensorFlow scope name: use one segment of letters, digits, "
                 "'_', '.', '-' (no '/', ':' or spaces); nest scopes with blocks")
+    if last in ("device", "worker_device", "ps_device"):
+        return (f"{value!r} is not a TensorFlow device: write fields such as /job:ps, /task:0, /device:CPU:0, "
+                "each led by '/', e.g. /job:worker/task:1")
     if last in ("id",) or (isinstance(last, str) and last not in ("input", "share", "output", "name")):
         return (f"{value!r} is not a valid name: use letters, digits, '_' and '-', "
                 "starting with a letter, digit or '_'")

@@ -57,10 +57,28 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of i
 MaxParamsOpt = Annotated[int, typer.Option("--max-params", min=1, help="Refuse models with more parameters.")]
 MaxLayersOpt = Annotated[int, typer.Option("--max-layers", min=1, help="Refuse models with more layers (after expansion).")]
 MaxVariantsOpt = Annotated[int, typer.Option("--max-variants", min=1, help="Refuse sweep grids with more variants.")]
+PsTasksOpt = Annotated[Optional[int], typer.Option(
+    "--ps-tasks", min=0, metavar="N", show_default=False,
+    help="Place the variables on N parameter server tasks (/job:ps/task:i, round-robin); sets placement.ps_tasks.")]
+WorkerDeviceOpt = Annotated[Optional[str], typer.Option(
+    "--worker-device", metavar="DEVICE", show_default=False,
+    help="The device of the ops, e.g. /job:worker/task:1; sets placement.worker_device.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat lint warnings as errors (exit 1).")]
 MapOpt = Annotated[Optional[list[str]], typer.Option(
     "--map", help="Rename saved variables: OLD=NEW (a scope prefix, e.g. old/=new/) or "
                   "'re:PATTERN=REPLACEMENT'; repeatable, tried in order, the first match wins.")]
+
+
+def placement_sets(sets: Optional[list], ps_tasks: Optional[int], worker_device: Optional[str]) -> list:
+    """The --set overrides, then --ps-tasks and --worker-device as the `placement:` keys they set."""
+    from ..overrides import Override, parse_path
+
+    out = list(sets or ())
+    for target, value, option in (("placement.ps_tasks", ps_tasks, "--ps-tasks"),
+                                  ("placement.worker_device", worker_device, "--worker-device")):
+        if value is not None:
+            out.append(Override(target, parse_path(target), value, option))
+    return out
 
 
 def _parse_sets(values: Optional[list[str]]) -> list:
@@ -196,13 +214,21 @@ def explain(file: SpecFile,
             all_variables: Annotated[bool, typer.Option("--all", "-a", help="List every variable, not only the shared ones.")] = False,
             fmt: FormatOpt = Format.table, quiet: QuietOpt = False, verbose: VerboseOpt = False,
             debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
-            max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
+            max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None,
+            devices: Annotated[bool, typer.Option("--devices", help="Show every variable's device and the bytes "
+                                                                    "each parameter server holds.")] = False,
+            ps_tasks: PsTasksOpt = None, worker_device: WorkerDeviceOpt = None) -> None:
     """Show which variables are shared, by whom, and where each use's ops land. No TensorFlow."""
     with _guard(debug, fmt):
         from .. import api
         from ..report import RENDERERS, report, report_json
 
-        plan = api.plan(file, PlanLimits(max_params, max_layers), overrides or ())
+        plan = api.plan(file, PlanLimits(max_params, max_layers), placement_sets(overrides, ps_tasks, worker_device))
+        if devices:
+            from ..report import DEVICE_RENDERERS
+
+            DEVICE_RENDERERS[fmt.value](plan, _out(quiet))
+            return
         rep = report(plan)
         if fmt is Format.json:
             typer.echo(json.dumps(report_json(rep, all_variables), indent=2))
@@ -236,7 +262,8 @@ def build(file: SpecFile,
           debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
           max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers,
           init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Initialise the variables a checkpoint (prefix or directory) holds from it.")] = None,
-          mapping: MapOpt = None, overrides: SetOpt = None) -> None:
+          mapping: MapOpt = None, overrides: SetOpt = None, ps_tasks: PsTasksOpt = None,
+          worker_device: WorkerDeviceOpt = None) -> None:
     """Build the TF1 graph: graph.pbtxt, model.meta, plan.json, resolved.yaml, overrides.json and TensorBoard events."""
     with _guard(debug, fmt):
         from .. import api
@@ -248,7 +275,7 @@ def build(file: SpecFile,
             raise MappingError("--map renames a checkpoint's variables: it needs --init-from CKPT")
         from ..experiments.runs import prepare, write_spec_files
 
-        prepared = prepare(file, overrides or (), PlanLimits(max_params, max_layers))
+        prepared = prepare(file, placement_sets(overrides, ps_tasks, worker_device), PlanLimits(max_params, max_layers))
         plan = prepared.plan
         directory = output or Path("build") / plan.name
         check_target(directory, str(file), force)

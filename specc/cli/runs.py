@@ -34,19 +34,22 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
     SpecFile, SetOpt, FormatOpt, Format = cli.SpecFile, cli.SetOpt, cli.FormatOpt, cli.Format
     QuietOpt, VerboseOpt, DebugOpt = cli.QuietOpt, cli.VerboseOpt, cli.DebugOpt
     MaxParamsOpt, MaxLayersOpt, MaxVariantsOpt = cli.MaxParamsOpt, cli.MaxLayersOpt, cli.MaxVariantsOpt
+    PsTasksOpt, WorkerDeviceOpt = cli.PsTasksOpt, cli.WorkerDeviceOpt
 
     @app.command()
     def train(file: SpecFile, output: TrainOutputOpt = None, overrides: SetOpt = None, force: ForceOpt = False,
               fmt: FormatOpt = Format.table, quiet: QuietOpt = False, verbose: VerboseOpt = False,
               debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
-              max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
+              max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, ps_tasks: PsTasksOpt = None,
+              worker_device: WorkerDeviceOpt = None) -> None:
         """Build the graph and train it as its `train:` section says: checkpoint, metrics.json, loss scalars."""
         with cli._guard(debug, fmt):
             from ..builddir import check_target
             from ..experiments.runs import prepare, write_run
             from ..experiments.training import config
 
-            prepared = prepare(file, overrides or (), PlanLimits(max_params, max_layers))
+            prepared = prepare(file, cli.placement_sets(overrides, ps_tasks, worker_device),
+                               PlanLimits(max_params, max_layers))
             cfg = config(prepared.spec, prepared.plan)  # no `train:` section: an error before anything is built
             directory = output or Path("runs") / prepared.plan.name
             check_target(directory, str(file), force)

@@ -56,7 +56,9 @@ def emit(plan: Plan, verbose: bool = False) -> Model:
     v1 = tf.compat.v1
     graph = tf.Graph()
     builder = _Builder(tf, graph, plan)
-    with graph.as_default():
+    with graph.as_default(), ExitStack() as placed:
+        if plan.placement is not None:
+            placed.enter_context(v1.device(device_function(tf, plan.placement.spec)))
         v1.set_random_seed(plan.seed)
         builder.inputs({})
         for layer in plan.layers:
@@ -64,6 +66,8 @@ def emit(plan: Plan, verbose: bool = False) -> Model:
         variables = {v.name[:-2]: v for v in v1.global_variables()}
         trainable = {v.name for v in v1.trainable_variables()}
     verify_variables(plan, {v.name: v for v in variables.values()}, trainable)
+    if plan.placement is not None:
+        verify_devices(plan, graph)
     return Model(
         plan=plan, graph=graph,
         inputs={i.name: builder.tensors[i.name] for i in plan.inputs},
@@ -157,6 +161,10 @@ class _Builder:
         self.planned_vars = {v.name: v for v in plan.variables}
         self.made: dict[str, Any] = {}  # full name -> the variable object get_variable returned
         self.plan = plan
+        # The `device:` each layer writes, entered around it as a user would: a nested
+        # tf.device whose fields win over the enclosing ones (the setter merges them).
+        self.devices = dict(plan.placement.written) if plan.placement is not None else {}
+        self.placed = plan.placement.layer_devices() if plan.placement is not None else {}
 
     def inputs(self, given: dict[str, Any]) -> None:
         """The given tensors; a placeholder (with its default, if it has one) for each input not given."""
@@ -178,6 +186,8 @@ class _Builder:
         v1 = self.tf.compat.v1
         first_op = len(self.graph.get_operations())
         with ExitStack() as stack:
+            if layer.path in self.devices:
+                stack.enter_context(self.tf.compat.v1.device(self.devices[layer.path]))
             for frame in layer.frames:
                 if frame.kind == "name_scope":
                     stack.enter_context(v1.name_scope(frame.name))
@@ -201,6 +211,8 @@ class _Builder:
             inputs = [self.tensors[k] for k in layer.inputs]
             self.tensors[layer.path] = layer.params.emit(self.tf, layer, inputs, variables)
         self.check_ops(layer, self.graph.get_operations()[first_op:])
+        if self.placed:
+            self.check_devices(layer, self.graph.get_operations()[first_op:])
 
     def variable(self, layer: PlannedLayer, binding):
         if binding.borrowed:
@@ -219,6 +231,17 @@ class _Builder:
                              f"the plan says '{binding.name}:0'")
         self.made[binding.name] = v
         return v
+
+    def check_devices(self, layer: PlannedLayer, ops) -> None:
+        """Every op the layer made with a device of its own is on the planned one. Ops without
+        one run where TensorFlow colocates them: a variable's initializer with the variable
+        (`loc:@`), a read of a resource variable with its handle."""
+        var_names = {b.name for b in layer.variables}
+        device = self.placed[layer.path]
+        for op in ops:
+            if op.device and op.device != device and not any(
+                    op.name == v or op.name.startswith(v + "/") for v in var_names):
+                raise BuildError(f"layer '{layer.path}': op '{op.name}' is on '{op.device}', the plan says '{device}'")
 
     def check_ops(self, layer: PlannedLayer, ops) -> None:
         """Every op the layer made (besides variables' own) sits directly in its planned scope."""
@@ -254,3 +277,40 @@ def verify_variables(plan: Plan, actual: dict[str, Any], trainable: set[str]) ->
             raise BuildError(f"variable '{name}': graph dtype {a.dtype.base_dtype.name}, planned {p.dtype}")
         if (name in trainable) != p.trainable:
             raise BuildError(f"variable '{name}': trainable={name in trainable}, planned {p.trainable}")
+
+
+def device_function(tf, settings):
+    """`replica_device_setter` as the placement says (specc.placement predicts what it does)."""
+    from ..placement import GREEDY
+
+    v1 = tf.compat.v1
+    if not settings.ps_tasks:
+        return settings.worker_device or None
+    strategy = _Greedy(settings.ps_tasks) if settings.strategy == GREEDY else None  # None: TF's round-robin
+    return v1.train.replica_device_setter(ps_tasks=settings.ps_tasks, ps_device=settings.ps_device,
+                                          worker_device=settings.worker_device, ps_strategy=strategy)
+
+
+class _Greedy:
+    """TF 1's contrib GreedyLoadBalancingStrategy (gone from TF 2): the least-loaded task, the first on a
+    tie. The load is the variable's bytes, read from the VarHandleOp's `shape` and `dtype` attributes:
+    contrib's byte_size_load_fn reads the op's output, a resource handle of size 0 in TF 2."""
+
+    def __init__(self, tasks: int):
+        self.loads = [0] * tasks
+
+    def __call__(self, op) -> int:
+        from ..placement import variable_bytes
+
+        task = self.loads.index(min(self.loads))
+        shape = tuple(d.size for d in op.get_attr("shape").dim)
+        self.loads[task] += variable_bytes(shape, op.get_attr("dtype").name)
+        return task
+
+
+def verify_devices(plan: Plan, graph) -> None:
+    """Every variable sits on its planned device (check_ops checks the layers' ops)."""
+    for v in plan.placement.variables:
+        actual = graph.get_operation_by_name(v.name).device
+        if actual != v.device:
+            raise BuildError(f"variable '{v.name}' is on '{actual}', the plan says '{v.device}'")
