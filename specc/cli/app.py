@@ -103,7 +103,7 @@ def _guard(debug: bool, fmt: Format = Format.table) -> Iterator[None]:
     err = _Stderr()
     try:
         yield
-    except (typer.Exit, typer.Abort):
+    except (typer.Exit, typer.Abort, typer.BadParameter):  # a usage error found in a command: exit 2
         raise
     except SpecError as e:
         errors = e.errors if isinstance(e, SpecErrors) else [e]

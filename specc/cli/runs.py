@@ -41,29 +41,53 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
               fmt: FormatOpt = Format.table, quiet: QuietOpt = False, verbose: VerboseOpt = False,
               debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
               max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, ps_tasks: PsTasksOpt = None,
-              worker_device: WorkerDeviceOpt = None) -> None:
-        """Build the graph and train it as its `train:` section says: checkpoint, metrics.json, loss scalars."""
+              worker_device: WorkerDeviceOpt = None, cluster_file: ClusterOpt = None, job: JobOpt = None,
+              task_index: TaskOpt = None, sync: SyncOpt = False, timeout: TimeoutOpt = 3600.0) -> None:
+        """Build the graph and train it as its `train:` section says: checkpoint, metrics.json, loss scalars.
+        With --cluster, run one task of a TF1 cluster (docs/distributed.md)."""
         with cli._guard(debug, fmt):
             from ..builddir import check_target
             from ..experiments.runs import prepare, write_run
             from ..experiments.training import config
 
-            prepared = prepare(file, cli.placement_sets(overrides, ps_tasks, worker_device),
-                               PlanLimits(max_params, max_layers))
+            cluster = _cluster(cluster_file, job, task_index, ps_tasks, worker_device)
+            if cluster is not None and job == "ps":
+                _serve(cli, cluster, task_index, timeout, fmt, quiet, verbose)
+                return
+            sets = cli.placement_sets(overrides, ps_tasks, worker_device) if cluster is None else \
+                cli.placement_sets(overrides, len(cluster.ps), cluster.worker_device(task_index))
+            prepared = prepare(file, sets, PlanLimits(max_params, max_layers))
             cfg = config(prepared.spec, prepared.plan)  # no `train:` section: an error before anything is built
             directory = output or Path("runs") / prepared.plan.name
-            check_target(directory, str(file), force)
+            chief = cluster is None or task_index == 0
+            if chief:
+                check_target(directory, str(file), force)
+            trainer = None
+            if cluster is not None:
+                from ..emit import cluster as distributed
+
+                def trainer(model, cfg, data, tmp, on_step):
+                    return distributed.train(model, cfg, data, tmp if chief else None, cluster, task_index, sync,
+                                             on_step)
             with _progress(not quiet and fmt is Format.table) as bar:
                 task = bar.add_task(f"training {prepared.plan.name}", total=cfg.steps, note="")
 
                 def step(n: int, loss: float) -> None:
                     bar.update(task, completed=n, note=f"loss {loss:.4f}")
 
-                summary = write_run(directory, prepared, train=True, verbose=verbose, on_step=step)
+                if chief:
+                    summary = write_run(directory, prepared, train=True, verbose=verbose, on_step=step,
+                                        trainer=trainer)
+                else:
+                    summary = _train_worker(prepared, cfg, trainer, verbose)
             if fmt is Format.json:
-                typer.echo(json.dumps({"ok": True, "output": str(directory), "run": summary}, indent=2))
-            else:
+                typer.echo(json.dumps({"ok": True, "output": str(directory) if chief else None, "run": summary},
+                                      indent=2))
+            elif chief:
                 _print_training(cli._out(quiet), cfg, summary, directory)
+            else:
+                cli._out(quiet).print(f"worker {task_index}: {summary['steps']} steps, loss {summary['first_loss']} "
+                                      f"-> {summary['final_loss']}", markup=False)
 
     @app.command()
     def sweep(file: SpecFile, output: SweepOutputOpt = Path("runs"), overrides: SetOpt = None, jobs: JobsOpt = 1,
@@ -100,6 +124,72 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
                 for row in outcome.failed:
                     err.print(f"variant {row['variant']} failed: {row.get('detail') or row.get('error')}", markup=False)
                 raise typer.Exit(cli.EXIT_SPEC)
+
+
+ClusterOpt = Annotated[Optional[Path], typer.Option(
+    "--cluster", metavar="CLUSTER.yaml", show_default=False,
+    help="Run one task of a TF1 cluster: the file maps ps and worker to their host:port lists.")]
+JobOpt = Annotated[Optional[str], typer.Option(
+    "--job", metavar="ps|worker", show_default=False, help="With --cluster: this task's job.")]
+TaskOpt = Annotated[Optional[int], typer.Option(
+    "--task", min=0, metavar="N", show_default=False, help="With --cluster: this task's index in its job "
+                                                             "(worker 0 is the chief: it writes -o).")]
+SyncOpt = Annotated[bool, typer.Option(
+    "--sync-replicas", help="With --cluster: synchronous updates (SyncReplicasOptimizer), one gradient from "
+                            "every worker a step; default: asynchronous.")]
+TimeoutOpt = Annotated[float, typer.Option(
+    "--timeout", min=1, metavar="SECONDS", help="A ps task stops after this long even if a worker never says "
+                                                "it is done.")]
+
+
+def _cluster(path: Optional[Path], job: Optional[str], task: Optional[int], ps_tasks, worker_device):
+    """The cluster of `--cluster`, with --job and --task checked against it (usage errors, exit 2)."""
+    if path is None:
+        if job is not None or task is not None:
+            raise typer.BadParameter("--job and --task name a task of a cluster: give --cluster CLUSTER.yaml too",
+                                     param_hint="'--cluster'")
+        return None
+    if job not in ("ps", "worker"):
+        raise typer.BadParameter("give --job ps or --job worker", param_hint="'--job'")
+    if task is None:
+        raise typer.BadParameter("give --task N, the index of this task in its job", param_hint="'--task'")
+    if ps_tasks is not None or worker_device is not None:
+        raise typer.BadParameter("the cluster file decides the placement (a ps task per address, ops on this "
+                                 "worker): leave out --ps-tasks and --worker-device", param_hint="'--cluster'")
+    from ..experiments.cluster import load_cluster
+
+    cluster = load_cluster(path)
+    if task >= len(cluster.tasks(job)):
+        raise typer.BadParameter(f"the cluster's '{job}' job has {len(cluster.tasks(job))} tasks (0 to "
+                                 f"{len(cluster.tasks(job)) - 1}), not {task}", param_hint="'--task'")
+    return cluster
+
+
+def _serve(cli, cluster, task: int, timeout: float, fmt, quiet: bool, verbose: bool) -> None:
+    from ..emit import cluster as distributed
+    from ..emit.tfimport import tensorflow
+
+    tensorflow(verbose)
+    done = distributed.serve(cluster, task, timeout)
+    workers = len(cluster.worker)
+    if fmt is cli.Format.json:
+        typer.echo(json.dumps({"ok": done == workers, "ps_task": task, "workers_done": done, "workers": workers}))
+    else:
+        cli._out(quiet).print(f"ps task {task}: {done} of {workers} workers done", markup=False)
+    if done < workers:
+        cli._console(stderr=True).print(f"ps task {task} stopped after {timeout:g} s without hearing from "
+                                        f"{workers - done} worker(s)", markup=False)
+        raise typer.Exit(cli.EXIT_INTERNAL)
+
+
+def _train_worker(prepared, cfg, trainer, verbose: bool) -> dict:
+    """A worker that is not the chief: it trains, and writes nothing (the chief writes the run)."""
+    from .. import api
+    from ..experiments.training import load_data
+
+    data = load_data(cfg, prepared.plan, prepared.spec)
+    model = api.build(prepared.plan, verbose=verbose)
+    return trainer(model, cfg, data, None, None)
 
 
 def _progress(show: bool):

@@ -78,45 +78,76 @@ def train(model, cfg: TrainConfig, data: dict[str, np.ndarray], directory: Path,
     tf = tensorflow()
     v1 = tf.compat.v1
     graph = model.graph
-    planned = {v.name for v in model.plan.variables if v.trainable}
     with graph.as_default():
-        with v1.name_scope("train"):
-            per_example = LOSSES[cfg.loss](tf, model.outputs[cfg.output], model.inputs[cfg.labels], cfg)
-            loss = tf.reduce_mean(per_example, name="loss")
-            optimizer = OPTIMIZERS[cfg.optimizer](v1, cfg)
-            # Batch norm's moving averages are updated by the ops in UPDATE_OPS: run them every step.
-            with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
-                train_op = optimizer.minimize(loss, var_list=[v for n, v in model.variables.items() if n in planned])
+        loss, train_op = training_ops(tf, model, cfg)
         init = v1.global_variables_initializer()
-        # Keyed by the planned names, so the checkpoint holds exactly the model's variables under
-        # those names; the optimizer's slots (Adam's m and v) stay out of it.
-        saver = v1.train.Saver(var_list=dict(model.variables), sharded=False, save_relative_paths=True)
+        saver = checkpoint_saver(v1, model)
         writer = v1.summary.FileWriter(str(directory), filename_suffix=EVENTS_SUFFIX)
     graph.finalize()
-    fixed = {model.inputs[name]: np.asarray(value, dtype=model.inputs[name].dtype.as_numpy_dtype)
-             for name, value in cfg.feed}
     losses: list[float] = []
     start = time.perf_counter()
     try:
         with v1.Session(graph=graph) as sess:
             sess.run(init)
-            for step, batch in enumerate(batches(data, cfg), 1):
-                feed = {model.inputs[name]: array for name, array in batch.items()}
-                feed.update(fixed)
+            for step, feed in enumerate(feeds(model, cfg, data), 1):
                 _, value = sess.run([train_op, loss], feed_dict=feed)
-                value = float(value)
-                losses.append(value)
-                writer.add_summary(v1.Summary(value=[v1.Summary.Value(tag="loss", simple_value=value)]), step)
-                if on_step is not None:
-                    on_step(step, value)
+                record_loss(v1, writer, losses, step, float(value), on_step)
             saver.save(sess, str(directory / CHECKPOINT), write_meta_graph=False)
     finally:
         writer.flush()
         writer.close()
-    seconds = time.perf_counter() - start
+    return metrics(cfg, data, losses, time.perf_counter() - start)
+
+
+def training_ops(tf, model, cfg: TrainConfig, wrap: Callable | None = None, global_step=None):
+    """The loss and the train op, under the name scope `train/`.
+
+    Args:
+        wrap: turns the optimizer into another (SyncReplicasOptimizer around it).
+        global_step: incremented by each step (a cluster's workers count steps together).
+    """
+    v1 = tf.compat.v1
+    planned = {v.name for v in model.plan.variables if v.trainable}
+    with v1.name_scope("train"):
+        per_example = LOSSES[cfg.loss](tf, model.outputs[cfg.output], model.inputs[cfg.labels], cfg)
+        loss = tf.reduce_mean(per_example, name="loss")
+        optimizer = OPTIMIZERS[cfg.optimizer](v1, cfg)
+        if wrap is not None:
+            optimizer = wrap(optimizer)
+        # Batch norm's moving averages are updated by the ops in UPDATE_OPS: run them every step.
+        with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+            train_op = optimizer.minimize(loss, global_step=global_step,
+                                          var_list=[v for n, v in model.variables.items() if n in planned])
+    return loss, train_op
+
+
+def checkpoint_saver(v1, model):
+    # Keyed by the planned names, so the checkpoint holds exactly the model's variables under
+    # those names; the optimizer's slots (Adam's m and v) stay out of it.
+    return v1.train.Saver(var_list=dict(model.variables), sharded=False, save_relative_paths=True)
+
+
+def feeds(model, cfg: TrainConfig, data: dict[str, np.ndarray]):
+    """Each step's feed dict: a batch, and the inputs `feed:` fixes."""
+    fixed = {model.inputs[name]: np.asarray(value, dtype=model.inputs[name].dtype.as_numpy_dtype)
+             for name, value in cfg.feed}
+    for batch in batches(data, cfg):
+        yield {**{model.inputs[name]: array for name, array in batch.items()}, **fixed}
+
+
+def record_loss(v1, writer, losses: list[float], step: int, value: float,
+                on_step: Callable[[int, float], None] | None) -> None:
+    losses.append(value)
+    writer.add_summary(v1.Summary(value=[v1.Summary.Value(tag="loss", simple_value=value)]), step)
+    if on_step is not None:
+        on_step(step, value)
+
+
+def metrics(cfg: TrainConfig, data: dict[str, np.ndarray], losses: list[float], seconds: float) -> dict[str, Any]:
+    """metrics.json: the loss at every step, the first and final loss, seconds, the checkpoint's name."""
     finite = [_finite(x) for x in losses]
     return {
-        "loss": cfg.loss, "steps": cfg.steps, "batch_size": cfg.batch_size, "examples": len(next(iter(data.values()))),
+        "loss": cfg.loss, "steps": len(losses), "batch_size": cfg.batch_size, "examples": len(next(iter(data.values()))),
         "first_loss": finite[0] if finite else None, "final_loss": finite[-1] if finite else None,
         "seconds": round(seconds, 3), "checkpoint": CHECKPOINT, "config": cfg.to_json(), "losses": finite,
     }

@@ -94,8 +94,13 @@ def write_spec_files(directory: Path, prepared: Prepared) -> None:
 
 
 def write_run(directory: Path, prepared: Prepared, *, train: bool = False, variant: str | None = None,
-              verbose: bool = False, on_step: Callable[[int, float], None] | None = None) -> dict:
+              verbose: bool = False, on_step: Callable[[int, float], None] | None = None,
+              trainer: Callable | None = None) -> dict:
     """Build (and with `train`, train) a prepared spec into `directory`, atomically.
+
+    Args:
+        trainer: trains the built model as specc.emit.train.train does (same arguments and
+            metrics); default: that, in this process (a cluster's chief passes its own).
 
     Returns:
         The run's figures, as written to run.json.
@@ -124,7 +129,7 @@ def write_run(directory: Path, prepared: Prepared, *, train: bool = False, varia
         if cfg is not None:
             from ..emit.train import train as run_training
 
-            metrics = run_training(model, cfg, data, tmp, on_step)
+            metrics = (trainer or run_training)(model, cfg, data, tmp, on_step)
             write_json(tmp / METRICS_FILE, metrics)
         summary = {
             "variant": variant, "model": plan.name, "spec": str(Path(prepared.file).resolve()),

@@ -1,0 +1,5 @@
+"""`python -m specc`: the `specc` command."""
+
+from .cli.app import main
+
+main()
