@@ -46,18 +46,27 @@ class Processes:
     def __init__(self):
         self.started: list[subprocess.Popen] = []
 
-    def start(self, command: list[str], log: Path) -> subprocess.Popen:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    def start(self, command: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+        env = env or {**os.environ, "PYTHONPATH": str(ROOT)}
         with open(log, "w") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
                                        start_new_session=True)
         self.started.append(process)
         return process
 
-    def end(self) -> None:
-        for process in self.started:
+    def end(self, first: int = signal.SIGKILL) -> None:
+        """Each process group gets `first` (SIGTERM lets `ray start --block` stop its own), SIGKILL after 15 s."""
+        for process in reversed(self.started):
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
+                os.killpg(process.pid, first)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    pass
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # what it started in its group, if anything is left
+            except ProcessLookupError:
+                pass
             process.wait(timeout=30)
 
 

@@ -10,6 +10,7 @@ variant failed). The module object is passed in, not imported: under
 # functions, which are defined inside register() and so cannot find them as module globals.
 import json
 from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Optional
@@ -95,12 +96,25 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
               verbose: VerboseOpt = False, debug: DebugOpt = False,
               max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
               max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers,
-              max_variants: MaxVariantsOpt = DEFAULT_LIMITS.max_variants, keep_going: KeepGoingOpt = False) -> None:
+              max_variants: MaxVariantsOpt = DEFAULT_LIMITS.max_variants, keep_going: KeepGoingOpt = False,
+              executor: ExecutorOpt = Executor.local, address: AddressOpt = None,
+              cpus_per_variant: CpusOpt = 1.0) -> None:
         """Build (and train) every variant of an experiment's `sweep:` grid; compare them in a table and summaries.
         Every variant is planned first: one that fails stops the sweep before anything is built."""
+        if executor is Executor.local and address is not None:
+            raise typer.BadParameter("--address is the Ray cluster's: give --executor ray too",
+                                     param_hint="'--address'")
         with cli._guard(debug, fmt):
             from ..experiments import sweep as _sweep
 
+            execute = None
+            if executor is Executor.ray:
+                from ..experiments import ray_executor
+
+                try:
+                    execute = ray_executor.executor(address, cpus_per_variant)
+                except ImportError as e:
+                    raise typer.BadParameter(str(e), param_hint="'--executor'") from None
             limits = PlanLimits(max_params, max_layers)
             exp = _sweep.experiment(file, overrides or (),
                                     replace(DEFAULT_LIMITS, max_layers=max_layers, max_variants=max_variants))
@@ -114,7 +128,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
                     status = "reused" if row.get("reused") else row.get("status")
                     bar.update(task, advance=1, note=f"{row['variant']}: {status}")
 
-                outcome = _sweep.run(exp, output, jobs, force, limits, verbose, done, unplanned)
+                outcome = _sweep.run(exp, output, jobs, force, limits, verbose, done, unplanned, execute)
             if fmt is Format.json:
                 typer.echo(json.dumps(_sweep.summary_json(outcome), indent=2))
             else:
@@ -124,6 +138,20 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
                 for row in outcome.failed:
                     err.print(f"variant {row['variant']} failed: {row.get('detail') or row.get('error')}", markup=False)
                 raise typer.Exit(cli.EXIT_SPEC)
+
+
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+ExecutorOpt = Annotated[Executor, typer.Option(
+    "--executor", help="Where variants run: local worker processes (--jobs), or Ray tasks (pip install 'specc[ray]').")]
+AddressOpt = Annotated[Optional[str], typer.Option(
+    "--address", metavar="ADDR", show_default=False,
+    help="With --executor ray: the Ray cluster (host:port of its head); default: start a Ray instance here.")]
+CpusOpt = Annotated[float, typer.Option(
+    "--cpus-per-variant", min=0.01, metavar="N", help="With --executor ray: the CPUs each variant's task reserves.")]
 
 
 ClusterOpt = Annotated[Optional[Path], typer.Option(

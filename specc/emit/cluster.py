@@ -16,7 +16,9 @@ worker that died without a word cannot keep it forever.
 
 from __future__ import annotations
 
+import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -101,12 +103,16 @@ def train(model, cfg: TrainConfig, data: dict, directory: Path | None, cluster: 
         with v1.device(device_function(tf, model.plan.placement.spec)):
             loss, train_op = training_ops(tf, model, cfg, wrap if sync else None, global_step)
         hooks += [s.make_session_run_hook(chief) for s in synced]
+        # At the end the chief stops aggregating; a worker already waiting for its next token would
+        # wait forever. The chief hands out one token per worker as it leaves: each then takes its
+        # step, sees global_step at the end, and stops.
+        release = synced[0].get_init_tokens_op(num_tokens=workers) if synced and chief else None
         hooks.append(v1.train.StopAtStepHook(last_step=cfg.steps))
         done = [_done_queue(v1, i, workers).enqueue(task) for i in range(len(cluster.ps))]
         saver = checkpoint_saver(v1, model) if chief else None
         writer = v1.summary.FileWriter(str(directory), filename_suffix=EVENTS_SUFFIX) if chief else None
     if chief:
-        hooks.append(_save_at_end(v1, saver, str(directory / CHECKPOINT)))
+        hooks.append(_at_end(v1, saver, str(directory / CHECKPOINT), release))
     # A worker talks to the parameter servers and to itself, never to the other workers:
     # without the filter, a worker would wait for every other one to start.
     config = v1.ConfigProto(device_filters=["/job:ps", f"/job:worker/task:{task}"])
@@ -115,7 +121,10 @@ def train(model, cfg: TrainConfig, data: dict, directory: Path | None, cluster: 
     try:
         with graph.as_default(), v1.train.MonitoredSession(_session_creator(v1, server.target, chief, config),
                                                            hooks) as sess:
-            for step, feed in enumerate(feeds(model, cfg, data), 1):
+            # global_step (every worker's steps, or every aggregated step) ends the run, not this
+            # worker's own count; each worker draws its batches in an order of its own.
+            endless = replace(cfg, steps=sys.maxsize, seed=cfg.seed + task)
+            for step, feed in enumerate(feeds(model, endless, data), 1):
                 if sess.should_stop():
                     break
                 _, value = sess.run([train_op, loss], feed_dict=feed)
@@ -156,11 +165,13 @@ def _signal_done(v1, server, done: list, graph) -> None:
             sess.run(enqueue)
 
 
-def _save_at_end(v1, saver, path: str):
-    """A session hook that saves the checkpoint as the chief's session ends, after the last step."""
+def _at_end(v1, saver, path: str, release):
+    """The chief's last hook: save the checkpoint after the last step, then release waiting workers."""
 
-    class SaveAtEnd(v1.train.SessionRunHook):
+    class AtEnd(v1.train.SessionRunHook):
         def end(self, session):
             saver.save(session, path, write_meta_graph=False)
+            if release is not None:
+                session.run(release)
 
-    return SaveAtEnd()
+    return AtEnd()

@@ -264,12 +264,16 @@ class Outcome:
 
 def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limits: PlanLimits = DEFAULT_PLAN_LIMITS,
         verbose: bool = False, on_done: Callable[[dict], None] | None = None,
-        unplanned: Sequence[Unplanned] = ()) -> Outcome:
+        unplanned: Sequence[Unplanned] = (),
+        execute: Callable[[list[Job], Callable[[dict], None]], None] | None = None) -> Outcome:
     """Run every variant not already complete, `jobs` at a time, and write the summaries.
 
     Args:
         on_done: called with each variant's row as it finishes (reused ones first).
         unplanned: variants known not to plan (plan_variants): failed rows, never run.
+        execute: runs the pending jobs and calls its second argument with each row as it
+            finishes; default: `jobs` local worker processes (specc.experiments.ray_executor
+            makes one for Ray).
 
     Returns:
         The rows, in variant order.
@@ -304,7 +308,10 @@ def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limit
         if on_done:
             on_done(row)
 
-    _pool(pending, jobs, done)
+    if execute is None:
+        _pool(pending, jobs, done)
+    else:
+        execute(pending, done)
     outcome.rows = [rows[j.variant.name] for j in todo]
     outcome.seconds = time.perf_counter() - start
     write_summaries(outcome)
