@@ -17,6 +17,7 @@ worker that died without a word cannot keep it forever.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -118,9 +119,12 @@ def train(model, cfg: TrainConfig, data: dict, directory: Path | None, cluster: 
     config = v1.ConfigProto(device_filters=["/job:ps", f"/job:worker/task:{task}"])
     losses: list[float] = []
     start = time.perf_counter()
+    quiet = _quiet_cancelled_queue_runners(tf)
     try:
+        # Closing waits this long for the queue runners: the sync chief's one waits for gradients that
+        # no worker sends any more once the last step is done, until the session's close cancels it.
         with graph.as_default(), v1.train.MonitoredSession(_session_creator(v1, server.target, chief, config),
-                                                           hooks) as sess:
+                                                           hooks, stop_grace_period_secs=2) as sess:
             # global_step (every worker's steps, or every aggregated step) ends the run, not this
             # worker's own count; each worker draws its batches in an order of its own.
             endless = replace(cfg, steps=sys.maxsize, seed=cfg.seed + task)
@@ -137,7 +141,22 @@ def train(model, cfg: TrainConfig, data: dict, directory: Path | None, cluster: 
             writer.flush()
             writer.close()
         _signal_done(v1, server, done, graph)
+        threading.excepthook = quiet
     return metrics(cfg, data, losses, time.perf_counter() - start)
+
+
+def _quiet_cancelled_queue_runners(tf):
+    """Let a queue runner's thread end quietly when closing the session cancels its step (the sync
+    chief's, waiting for gradients after the last step); returns the hook to put back."""
+    previous = threading.excepthook
+
+    def hook(args):
+        if not (issubclass(args.exc_type, tf.errors.CancelledError)
+                and args.thread is not None and args.thread.name.startswith("QueueRunnerThread")):
+            previous(args)
+
+    threading.excepthook = hook
+    return previous
 
 
 def _session_creator(v1, master: str, chief: bool, config):
