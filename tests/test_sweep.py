@@ -135,6 +135,22 @@ def test_a_sweep_with_a_variant_that_does_not_plan_starts_no_worker(tmp_path):
     assert not (tmp_path / "runs").exists()  # refused before any directory, worker or TensorFlow
 
 
+def test_a_dry_run_plans_every_variant_and_builds_nothing(tmp_path):
+    result = invoke("sweep", EXPERIMENT, "-o", tmp_path / "runs", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"{name}: plans" for name in NAMES] + [
+        "4 variants, 4 plan; nothing built (--dry-run)"]
+    bad = invoke("sweep", _unsharable(tmp_path), "-o", tmp_path / "runs", "--dry-run", "--keep-going", "-f", "json")
+    assert bad.exit_code == 1
+    rows = json.loads(bad.stdout)["variants"]
+    assert [(r["variant"], r["plans"]) for r in rows] == [
+        ("hidden=4,logits.share=false", True), ("hidden=4,logits.share=true", False),
+        ("hidden=8,logits.share=false", True), ("hidden=8,logits.share=true", False)]
+    assert rows[1]["overrides"] == ["vars.hidden=4", "layers.logits.share=true"]
+    assert rows[1]["error"].startswith(f"{SMALL}:21:5: layers[4].share: `share: true`, but nothing has created")
+    assert not (tmp_path / "runs").exists()
+
+
 def _grid(tmp_path: Path, keys: int, values: int) -> Path:
     exp = tmp_path / "grid.yaml"
     axes = "".join(f"  vars.k{i}: {list(range(values))}\n" for i in range(keys))

@@ -98,7 +98,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
               max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers,
               max_variants: MaxVariantsOpt = DEFAULT_LIMITS.max_variants, keep_going: KeepGoingOpt = False,
               executor: ExecutorOpt = Executor.local, address: AddressOpt = None,
-              cpus_per_variant: CpusOpt = 1.0) -> None:
+              cpus_per_variant: CpusOpt = 1.0, dry_run: DryRunOpt = False) -> None:
         """Build (and train) every variant of an experiment's `sweep:` grid; compare them in a table and summaries.
         Every variant is planned first: one that fails stops the sweep before anything is built."""
         if executor is Executor.local and address is not None:
@@ -121,6 +121,11 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
             unplanned = _sweep.plan_variants(exp, limits)
             if unplanned and not keep_going:
                 raise _sweep.variant_errors(unplanned)
+            if dry_run:
+                _print_plan(cli, exp, unplanned, fmt, quiet)
+                if unplanned:
+                    raise typer.Exit(cli.EXIT_SPEC)
+                return
             with _progress(not quiet and fmt is Format.table) as bar:
                 task = bar.add_task(f"sweep {exp.name}", total=len(exp.variants), note="")
 
@@ -138,6 +143,24 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
                 for row in outcome.failed:
                     err.print(f"variant {row['variant']} failed: {row.get('detail') or row.get('error')}", markup=False)
                 raise typer.Exit(cli.EXIT_SPEC)
+
+
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Plan every variant (no TensorFlow) and list them; build nothing.")]
+
+
+def _print_plan(cli, exp, unplanned, fmt, quiet: bool) -> None:
+    """`sweep --dry-run`: each variant with its overrides and whether it plans."""
+    failed = {u.variant.name: u.error for u in unplanned}
+    rows = [{"variant": v.name, "overrides": [o.text for o in v.overrides], "plans": v.name not in failed,
+             **({"error": str(failed[v.name]).splitlines()[0]} if v.name in failed else {})} for v in exp.variants]
+    if fmt is cli.Format.json:
+        typer.echo(json.dumps({"experiment": exp.name, "variants": rows}, indent=2))
+        return
+    console = cli._out(quiet)
+    for row in rows:
+        console.print(f"{row['variant']}: {'plans' if row['plans'] else row['error']}", markup=False)
+    console.print(f"{len(rows)} variants, {len(rows) - len(failed)} plan; nothing built (--dry-run)", markup=False)
 
 
 class Executor(str, Enum):
