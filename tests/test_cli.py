@@ -130,6 +130,23 @@ def test_usage_errors_exit_2(args, complaint):
     no_traceback(done.stdout, done.stderr)
 
 
+@pytest.mark.parametrize("args", [["validate", "SPEC"], ["explain", "SPEC"], ["resolve", "SPEC"], ["lint", "SPEC"],
+                                  ["graph", "SPEC"], ["check", "SPEC", "--checkpoint", "ckpt"],
+                                  ["build", "SPEC", "-o", "out"], ["train", "SPEC"], ["sweep", "SPEC"],
+                                  ["diff", "SPEC", str(SIAMESE)], ["diff", str(SIAMESE), "SPEC"]],
+                         ids=lambda a: "-".join(a[:2 if a[0] != "diff" else 3]).replace(str(SIAMESE), "ok"))
+def test_a_spec_path_that_does_not_exist_is_a_usage_error(tmp_path, monkeypatch, args):
+    """A missing file is a command-line mistake (exit 2, the path named), not a spec one; nothing is written.
+    A directory given for the spec is too."""
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*[("nope.yaml" if a == "SPEC" else a) for a in args])
+    assert result.exit_code == 2, result.output
+    assert "File 'nope.yaml' does not exist" in result.stderr
+    assert sorted(tmp_path.iterdir()) == []
+    result = invoke(*[(tmp_path if a == "SPEC" else a) for a in args])
+    assert result.exit_code == 2 and f"'{tmp_path}' is a directory" in result.stderr
+
+
 def test_version_exits_0():
     done = run("--version", launcher="script")
     assert (done.returncode, done.stdout.strip()) == (0, f"specc {specc.__version__}")

@@ -1,7 +1,7 @@
 """The `specc` command: thin wrappers over the API that turn errors into exit codes.
 
 Exit codes: 0 success, 1 the spec is wrong, 2 the command line is wrong (Click's
-usage errors, and an output directory that must not be clobbered), 3 an internal
+usage errors, a spec path that does not exist, and an output directory that must not be clobbered), 3 an internal
 failure (the traceback only with --debug), 4 a checkpoint does not restore into the
 spec (`diff`, `check`, `build --init-from`, `export`).
 """
@@ -49,7 +49,10 @@ class Format(str, Enum):
     json = "json"
 
 
-SpecFile = Annotated[Path, typer.Argument(metavar="FILE", help="The spec file (YAML).", show_default=False)]
+# A path that does not exist is a command-line mistake (exit 2, Click's own message naming it); what the
+# file holds, and the files it names (`base:`, `include:`), are the spec's (exit 1).
+_EXISTING = dict(exists=True, dir_okay=False, show_default=False)
+SpecFile = Annotated[Path, typer.Argument(metavar="FILE", help="The spec file (YAML).", **_EXISTING)]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and requested data.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print more, including TensorFlow's own log.")]
@@ -304,8 +307,8 @@ def build(file: SpecFile,
 
 
 @app.command()
-def diff(old: Annotated[Path, typer.Argument(metavar="OLD", help="The spec a checkpoint was saved from.", show_default=False)],
-         new: Annotated[Path, typer.Argument(metavar="NEW", help="The spec to restore it into.", show_default=False)],
+def diff(old: Annotated[Path, typer.Argument(metavar="OLD", help="The spec a checkpoint was saved from.", **_EXISTING)],
+         new: Annotated[Path, typer.Argument(metavar="NEW", help="The spec to restore it into.", **_EXISTING)],
          mapping: MapOpt = None, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
          verbose: VerboseOpt = False, debug: DebugOpt = False,
          max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
