@@ -86,9 +86,9 @@ def resolved(doc: "Document", limits: Limits = DEFAULT_LIMITS,
     from .interpolate import interpolate
     from .validate import validate
 
-    doc = interpolate(compose(doc, limits, overrides))
+    doc = interpolate(compose(doc, limits, overrides), limits)
     validate(doc)
-    return expand(doc, limits.max_layers)
+    return expand(doc, limits.max_layers, limits.max_depth)
 
 
 def plan(spec: "Spec | str | Path", limits: PlanLimits = DEFAULT_PLAN_LIMITS, overrides: Sequence[Override] = ()) -> "Plan":

@@ -36,6 +36,7 @@ from typing import Any, Iterator
 
 from .errors import SpecError, SpecErrors
 from .interpolate import Resolver
+from .limits import DEFAULT_LIMITS
 from .read import Document
 from .validate import layer_keys, reference_keys, validate_part
 
@@ -71,13 +72,15 @@ def needs_expansion(data: Any) -> bool:
     return walk(data.get("layers"))
 
 
-def expand(doc: Document, max_layers: int = 100_000) -> Document:
+def expand(doc: Document, max_layers: int = 100_000, max_depth: int = DEFAULT_LIMITS.max_depth) -> Document:
     """Instantiate templates, unroll repeats and apply defaults.
 
     Args:
         doc: an interpolated document that matches the schema.
         max_layers: refuse to expand beyond this many layers (blocks and their layers
             included), so nested repeats cannot exhaust the machine.
+        max_depth: refuse blocks (template instances included) nested deeper than this, so that a
+            chain of templates cannot nest past what planning and emission recurse through.
 
     Returns:
         `doc` itself if it uses none of these, else a new Document with the plain
@@ -91,8 +94,8 @@ def expand(doc: Document, max_layers: int = 100_000) -> Document:
     """
     if not needs_expansion(doc.data):
         return doc
-    _check_size(doc, max_layers)
-    return _Expander(doc, max_layers).run()
+    _check_size(doc, max_layers, max_depth)
+    return _Expander(doc, max_layers, max_depth).run()
 
 
 def _too_many(max_layers: int) -> str:
@@ -100,27 +103,34 @@ def _too_many(max_layers: int) -> str:
             "block makes N x M copies); raise the limit with --max-layers if that is intended")
 
 
-def _check_size(doc: Document, max_layers: int) -> None:
+def _too_deep(max_depth: int) -> str:
+    return (f"blocks and template instances nest more than {max_depth} levels deep here "
+            "(specc.limits.Limits.max_depth); a template that uses another template is one level more")
+
+
+def _check_size(doc: Document, max_layers: int, max_depth: int) -> None:
     """Refuse a spec that would expand beyond `max_layers` before expanding anything: nested repeats
     (10,000 copies of a block of 10,000) are counted in microseconds, not built for seconds."""
     templates = doc.data.get("templates") if isinstance(doc.data.get("templates"), dict) else {}
 
-    def size(layers, path: tuple, stack: tuple) -> int:
+    def size(layers, path: tuple, stack: tuple, depth: int) -> int:
         total = 0
         for i, layer in enumerate(layers if isinstance(layers, list) else ()):
             if not isinstance(layer, dict):
                 continue
-            body = 1 + size(layer.get("layers"), path + (i, "layers"), stack)
+            if depth > max_depth and ("layers" in layer or "use" in layer):
+                raise doc.error(_too_deep(max_depth), path + (i,))
+            body = 1 + size(layer.get("layers"), path + (i, "layers"), stack, depth + 1)
             use = layer.get("use")
             if isinstance(use, str) and use in templates and use not in stack and isinstance(templates[use], dict):
-                body += size(templates[use].get("layers"), ("templates", use, "layers"), stack + (use,))
+                body += size(templates[use].get("layers"), ("templates", use, "layers"), stack + (use,), depth + 1)
             copies = layer.get("repeat", 1)
             total += body * (copies if isinstance(copies, int) and copies > 0 else 1)
             if total > max_layers:  # at the repeat that multiplies past the limit, if one does
                 raise doc.error(_too_many(max_layers), path + (i, "repeat") if "repeat" in layer else path + (i,))
         return total
 
-    size(doc.data.get("layers"), ("layers",), ())
+    size(doc.data.get("layers"), ("layers",), (), 1)
 
 
 @dataclass
@@ -134,11 +144,11 @@ class _Level:
 
 
 class _Expander:
-    def __init__(self, doc: Document, max_layers: int):
-        self.doc, self.max_layers = doc, max_layers
+    def __init__(self, doc: Document, max_layers: int, max_depth: int):
+        self.doc, self.max_layers, self.max_depth = doc, max_layers, max_depth
         data = doc.data
         self.templates: dict = data.get("templates") or {}
-        self.vars = Resolver(doc, {}, done=data.get("vars") or {})
+        self.vars = Resolver(doc, {}, done=data.get("vars") or {}, max_depth=max_depth)
 
         def kept(path: tuple) -> bool:  # top-level keys that are copied as they are
             return not (path[:1] in (("templates",), ("defaults",)) or (len(path) > 1 and path[0] == "layers"))
@@ -357,7 +367,7 @@ class _Expander:
         self.origins.setdefault(dst, []).append(note)
         with self.within(note):
             resolver = Resolver(self.doc, {p: (d, home + ("params", p)) for p, d in params.items() if p not in given},
-                                done=given, parent=self.vars, what="template param")
+                                done=given, parent=self.vars, what="template param", max_depth=self.max_depth)
             filled = {key: resolver.walk(template[key], home + (key,))
                       for key in ("layers", "output", "defaults") if key in template}
             self.check(self.doc, filled["layers"], home + ("layers",), "layers")

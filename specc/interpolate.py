@@ -17,10 +17,12 @@ import difflib
 import math
 import operator
 import re
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import SpecError
+from .limits import DEFAULT_LIMITS, Limits
 from .read import Document
 
 _PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -31,11 +33,12 @@ _BINARY = {
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
 
-def interpolate(doc: Document) -> Document:
+def interpolate(doc: Document, limits: Limits = DEFAULT_LIMITS) -> Document:
     """Return the document with every `${...}` outside `vars` replaced.
 
     Raises:
-        SpecError: an undefined name (with a suggestion), a cycle between vars, or a bad expression.
+        SpecError: an undefined name (with a suggestion), a cycle between vars, a bad expression, or
+            vars or an expression nested deeper than `limits.max_depth`.
     """
     data = doc.data
     if not isinstance(data, dict):
@@ -43,7 +46,8 @@ def interpolate(doc: Document) -> Document:
     raw_vars = data.get("vars") or {}
     if not isinstance(raw_vars, dict):
         return doc  # the schema reports it
-    resolver = Resolver(doc, {name: (value, ("vars", name)) for name, value in raw_vars.items()})
+    resolver = Resolver(doc, {name: (value, ("vars", name)) for name, value in raw_vars.items()},
+                        max_depth=limits.max_depth)
     out = {k: (v if k in _LATER else resolver.walk(v, (k,))) for k, v in data.items()}
     if "vars" in data:
         out["vars"] = {name: resolver.var(name, ("vars", name)) for name in raw_vars}
@@ -74,11 +78,16 @@ class Resolver:
         parent: where names not defined here are looked up (a template's params
             fall back to the spec's vars).
         what: what these names are called in messages.
+        max_depth: how deep vars may use vars, and expressions nest (each level is a recursion here).
     """
 
     def __init__(self, doc: Document, raw: dict[str, tuple[Any, tuple]], done: dict[str, Any] | None = None,
-                 parent: "Resolver | None" = None, what: str = "var"):
+                 parent: "Resolver | None" = None, what: str = "var", max_depth: int = DEFAULT_LIMITS.max_depth):
         self.doc, self.raw, self.parent, self.what = doc, raw, parent, what
+        self.max_depth = max_depth
+        # Levels being resolved now, shared with the parent: a var using a var, or an operation
+        # inside another, is one more level of recursion here, whichever resolver holds it.
+        self.nesting: list[int] = parent.nesting if parent is not None else [0]
         self.done: dict[str, Any] = dict(done or {})
         self.stack: list[str] = []
 
@@ -97,9 +106,12 @@ class Resolver:
         if name in self.stack:
             cycle = " -> ".join(self.stack[self.stack.index(name):] + [name])
             raise self.doc.error(f"{self.what}s refer to each other in a cycle: {cycle}", where)
-        self.stack.append(name)
-        value = self.walk(value, where)
-        self.stack.pop()
+        with self.deeper(1, lambda: self.doc.error(
+                f"{self.what}s use {self.what}s (and expressions) more than {self.max_depth} levels deep, at "
+                f"'{name}'; the limit is specc.limits.Limits.max_depth", where)):
+            self.stack.append(name)
+            value = self.walk(value, where)
+            self.stack.pop()
         self.done[name] = value
         return value
 
@@ -141,7 +153,26 @@ class Resolver:
             tree = ast.parse(source.strip(), mode="eval")
         except SyntaxError:
             raise self.doc.error(f"'${{{source}}}' is not a valid expression", path) from None
-        return self.node(tree.body, source, path)
+        except (RecursionError, MemoryError):  # Python's own parser gives up on very deep nesting
+            raise self.too_deep(source, path) from None
+        with self.deeper(_depth(tree.body), lambda: self.too_deep(source, path)):  # node() recurses per level
+            return self.node(tree.body, source, path)
+
+    @contextmanager
+    def deeper(self, levels: int, error) -> Iterator[None]:
+        """Resolve `levels` more levels down, or raise `error()` past `max_depth`."""
+        self.nesting[0] += levels
+        try:
+            if self.nesting[0] > self.max_depth:
+                raise error()
+            yield
+        finally:
+            self.nesting[0] -= levels
+
+    def too_deep(self, source: str, path: tuple) -> SpecError:
+        shown = source if len(source) <= 40 else source[:37] + "..."
+        return self.doc.error(f"'${{{shown}}}' nests more than {self.max_depth} levels deep, counting the vars it "
+                              "uses (specc.limits.Limits.max_depth); write it with fewer levels", path)
 
     def node(self, node: ast.AST, source: str, path: tuple) -> Any:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
@@ -167,6 +198,16 @@ class Resolver:
             "use vars, numbers, + - * / // % ** and parentheses",
             path,
         )
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deep an expression's tree is, found without recursion."""
+    deepest, todo = 0, [(tree, 1)]
+    while todo:
+        node, depth = todo.pop()
+        deepest = max(deepest, depth)
+        todo += [(child, depth + 1) for child in ast.iter_child_nodes(node)]
+    return deepest
 
 
 _MAX_BITS = 256          # numbers in a spec are widths and counts: anything past this is a mistake

@@ -51,8 +51,37 @@ def _with_core(cls: type) -> type:
     return cls
 
 
+class _BoundedComposer:
+    """PyYAML's pure-Python composer recurses once per level of nesting: past `max_depth` levels it stops
+    with libyaml's own message (libyaml stops at 1,000 levels by itself), before Python's recursion
+    limit would. The builder then holds the data to `Limits.max_depth`."""
+
+    max_depth = DEFAULT_LIMITS.max_depth
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self._depth >= self.max_depth:
+            raise yaml.composer.ComposerError(None, None, "exceeded maximum nesting depth",
+                                              self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _compose_all(text: str, limits: Limits) -> Iterator:
+    loader = Loader(text)
+    loader.max_depth = limits.max_depth + 1  # one more, so that the builder's located message is the one shown
+    try:
+        while loader.check_node():
+            yield loader.get_node()
+    finally:
+        loader.dispose()
+
+
 @_core_schema
-class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+class Loader(_BoundedComposer, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """libyaml's composer where PyYAML was built with it (the same nodes and marks, several times
     faster), resolving plain scalars by YAML 1.2's core schema; within one file, each distinct
     plain text is resolved once (a big spec repeats `dense`, `relu`, `8` thousands of times)."""
@@ -78,9 +107,32 @@ def dump(data: Any, **options: Any) -> str:
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, **options)
 
 
-def parse_value(text: str) -> Any:
-    """One YAML value, as a spec would read it (a `--set` value)."""
-    return yaml.load(text, Loader=Loader)
+def parse_value(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """One YAML value, as a spec would read it (a `--set` value).
+
+    Raises:
+        yaml.YAMLError: not YAML, or nested deeper than `limits.max_depth` (PyYAML's constructor
+            recurses once per level).
+    """
+    loader = Loader(text)
+    loader.max_depth = limits.max_depth + 1
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        deepest, todo = 0, [(node, 1)]
+        while todo:
+            item, depth = todo.pop()
+            deepest = max(deepest, depth)
+            if depth > limits.max_depth:
+                raise yaml.YAMLError(_too_deep(limits))
+            if isinstance(item, yaml.SequenceNode):
+                todo += [(child, depth + 1) for child in item.value]
+            elif isinstance(item, yaml.MappingNode):
+                todo += [(child, depth + 1) for pair in item.value for child in pair]
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _core_int(node) -> int:
@@ -271,11 +323,18 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
     doc = Document(name, None, lines)
     try:
         with paused_gc():
-            nodes = list(_first_two(yaml.compose_all(text, Loader=Loader)))
+            nodes = list(_first_two(_compose_all(text, limits)))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = " ".join(filter(None, [e.context, e.problem]))
+        source = doc.source_line(line) or ""
+        indent = source[: len(source) - len(source.lstrip(" \t"))]
+        if "\t" in indent:  # YAML forbids tabs in indentation; libyaml only says the tab cannot start a token
+            col = indent.index("\t") + 1
+            problem = "a tab in the indentation; YAML indents with spaces only, so indent with spaces"
+        elif "exceeded maximum nesting depth" in problem:  # the composer's bound (libyaml's, or ours below)
+            raise SpecError(_too_deep(limits), Location(name, line, col), doc.source_line(line)) from None
         raise SpecError(f"malformed YAML: {problem}", Location(name, line, col), doc.source_line(line)) from None
     except yaml.YAMLError as e:  # reader errors (control characters) carry no problem_mark
         raise SpecError(f"malformed YAML: {e}", Location(name, 1, 1)) from None
@@ -292,6 +351,11 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
     with paused_gc():
         data, marks = builder.build(nodes[0], (), 0, False)
     return Document(name, data, lines, MarkTree(marks), MarkTree(marks, keys=True))
+
+
+def _too_deep(limits: Limits) -> str:
+    return (f"nesting deeper than {limits.max_depth} levels (specc.limits.Limits.max_depth); "
+            "a spec this deep is almost certainly a mistake: flatten it, or use templates")
 
 
 def _first_two(iterable):
@@ -340,7 +404,7 @@ class _Builder:
                 raise self.unsupported(node, path)
             return construct(node), (mark.line + 1, mark.column + 1)
         if depth >= self.limits.max_depth:
-            raise self.fail(f"nesting deeper than {self.limits.max_depth} levels", node, path)
+            raise self.fail(_too_deep(self.limits), node, path)
         if kind is yaml.SequenceNode:
             if node.tag != _SEQ:
                 raise self.unsupported(node, path)
