@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
@@ -91,14 +92,64 @@ def _fast(definition: str):
 
 @lru_cache(maxsize=None)
 def _slow(definition: str):
+    return _strict()(_piece_schema(definition))
+
+
+@lru_cache(maxsize=1)
+def _strict():
+    """Draft 2020-12, with YAML's types for numbers: an integer is written as one (YAML 1.2 reads
+    `64.0` as a float, where JSON Schema, with one number type, counts it as an integer), and a
+    number is finite (`.nan`, `.inf`: JSON has neither, so the schema cannot say so)."""
     import jsonschema
 
-    return jsonschema.Draft202012Validator(_piece_schema(definition))
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine_many({
+        "integer": lambda _, v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda _, v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+    })
+    return jsonschema.validators.extend(base, type_checker=checker)
+
+
+def _odd_numbers(value: Any) -> bool:
+    """Whether `value` holds a float that is integral or not finite: jsonschema-rs counts `64.0` as an
+    integer (and `.nan` as valid where any value is), so only the strict check can judge it."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if type(item) is float:
+            if item.is_integer() or not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            todo += item.values()
+        elif isinstance(item, list):
+            todo += item
+    return False
 
 
 def validate(doc: Document) -> None:
-    """Raise SpecErrors (all of them, best first) if the document does not match the schema."""
+    """Raise SpecErrors (all of them, best first) if the document does not match the schema, or holds a
+    number that is not finite."""
     _check(doc, _errors(_pieces(doc.data)), ())
+    _check_finite(doc, doc.data, ())
+
+
+def _check_finite(doc: Document, value: Any, prefix: tuple) -> None:
+    """No `.nan` or `.inf` anywhere, also where the schema takes any value (a constant's nested lists, an
+    input's default): a number in a spec is a size, a rate or a value a graph computes with."""
+    todo: list[tuple[Any, tuple]] = [(value, prefix)]
+    found = []
+    while todo:
+        item, path = todo.pop()
+        if type(item) is float and not math.isfinite(item):
+            found.append(doc.error(f"expected a finite number, got {_yaml_float(item)}; a number that is not "
+                                   "finite (a rate, a scale, a constant) makes every result NaN or infinite",
+                                   path))
+        elif isinstance(item, dict):
+            todo += [(v, path + (k,)) for k, v in item.items()]
+        elif isinstance(item, list):
+            todo += [(v, path + (i,)) for i, v in enumerate(item)]
+    if found:
+        raise SpecErrors(sorted(found, key=lambda e: (e.where.line, e.where.col)))
 
 
 def validate_part(doc: Document, value: Any, path: tuple, definition: str, skip: tuple[str, ...] = ()) -> None:
@@ -116,6 +167,7 @@ def validate_part(doc: Document, value: Any, path: tuple, definition: str, skip:
         pieces = [(definition, value, ())]
     errors = (e for e in _errors(pieces) if e.validator not in skip)
     _check(doc, errors, tuple(path))
+    _check_finite(doc, value, tuple(path))
 
 
 def _pieces(data: Any) -> Iterator[Piece]:
@@ -152,7 +204,7 @@ def _errors(pieces: Iterable[Piece]) -> Iterator["ValidationError"]:
     """The errors of every piece that is not valid, their paths from the document's root."""
     for definition, value, path in pieces:
         fast = _fast(definition)
-        if fast is not None and fast.is_valid(value):
+        if fast is not None and fast.is_valid(value) and not _odd_numbers(value):
             continue
         for error in _slow(definition).iter_errors(value):
             error.path.extendleft(reversed(path))
@@ -293,7 +345,15 @@ def _to_spec_error(doc: Document, error: "ValidationError", prefix: tuple = ()) 
         return doc.error("`specc:` must be 1, the version of the spec format this specc reads", path)
     if kind == "type":
         expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        kinds = expected if isinstance(expected, list) else [expected]
+        if type(value) is float and not math.isfinite(value) and "number" in kinds:
+            return doc.error(f"expected a finite number, got {_yaml_float(value)}; a number that is not "
+                             "finite (a rate, a scale, a constant) makes every result NaN or infinite", path)
+        if type(value) is float and value.is_integer() and "integer" in kinds:
+            return doc.error(f"expected an integer, got {value!r}; write it without the fraction ({int(value)}): "
+                             "YAML reads a number with a point as a float, and TensorFlow's sizes are integers",
+                             path)
+        expected = " or ".join(kinds)
         return doc.error(f"expected {_article(expected)}, got {_describe(value)}", path)
     if kind == "pattern":
         return doc.error(_pattern_message(path, value), path)
@@ -382,6 +442,10 @@ def _describe(value: Any) -> str:
     if value is None:
         return "null"
     return f"{type(value).__name__.replace('str', 'string').replace('int', 'integer')} {value!r}"
+
+
+def _yaml_float(value: float) -> str:
+    return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
 
 
 def _pattern_message(path: Iterable, value: Any) -> str:

@@ -259,6 +259,107 @@ def test_expression_bombs_get_a_located_error_quickly(tmp_path, expression):
     assert done.stdout.split() == ["SPECERROR", "5", "34"], done.stderr[-2000:]
 
 
+# -- numbers: integers written as integers, every number finite -----------------------------
+
+def _types(schema: dict) -> set[str]:
+    """The JSON types a parameter's schema takes at its top (through $ref, anyOf and oneOf)."""
+    from specc.validate import _resolve
+
+    if "$ref" in schema:
+        return _types(_resolve(schema["$ref"]))
+    kinds = schema.get("type", [])
+    found = set(kinds if isinstance(kinds, list) else [kinds])
+    for branch in [*schema.get("anyOf", ()), *schema.get("oneOf", ())]:
+        found |= _types(branch)
+    return found
+
+
+def _typed_params(kind: str):
+    from specc.layers import LAYER_TYPES
+
+    return [(name, p.name) for name, layer_type in sorted(LAYER_TYPES.items())
+            for p in layer_type.params if kind in _types(p.schema)]
+
+
+
+def _value_error(layer: str, key: str, value) -> SpecError:
+    """validate_part of a `layer` layer whose `key` is `value`: the SpecError at `layers[0].<key>`."""
+    from specc.read import loads
+    from specc.validate import validate_part
+
+    doc = loads("specc: 1\nlayers:\n  - {id: l}\n", "n.yaml")
+    with pytest.raises(SpecError) as info:
+        validate_part(doc, {"id": "l", "type": layer, key: value}, ("layers", 0), "layer", skip=("required",))
+    found = [x for x in getattr(info.value, "errors", [info.value]) if x.where.path == ("layers", 0, key)]
+    assert found, info.value.render()
+    return found[0]
+
+
+NUMBER_PARAMS = _typed_params("number")
+INTEGER_PARAMS = _typed_params("integer")
+
+
+def test_there_are_number_and_integer_parameters_to_check():
+    assert ("dropout", "rate") in NUMBER_PARAMS and ("dense", "units") in INTEGER_PARAMS
+    assert len(NUMBER_PARAMS) >= 5 and len(INTEGER_PARAMS) >= 10
+
+
+@pytest.mark.parametrize("value, shown", [(float("nan"), ".nan"), (float("inf"), ".inf"), (float("-inf"), "-.inf")])
+@pytest.mark.parametrize("layer, key", NUMBER_PARAMS, ids=[f"{a}.{b}" for a, b in NUMBER_PARAMS])
+def test_every_number_parameter_refuses_non_finite_values(layer, key, value, shown):
+    e = _value_error(layer, key, value)
+    assert f"expected a finite number, got {shown}" in e.message
+
+
+@pytest.mark.parametrize("layer, key", INTEGER_PARAMS, ids=[f"{a}.{b}" for a, b in INTEGER_PARAMS])
+def test_every_integer_parameter_refuses_an_integral_float(layer, key):
+    e = _value_error(layer, key, 3.0)
+    assert "expected an integer, got 3.0; write it without the fraction (3)" in e.message
+
+
+@pytest.mark.parametrize("text, where", [
+    ("inputs:\n  x: {shape: [null, 4], default: [[0, .nan, 0, 0]]}\nlayers:\n  - {id: fc, type: dense, units: 2}\n",
+     "inputs.x.default[0][1]"),
+    ("vars: {scale: .inf}\ninputs:\n  x: {shape: [null, 4]}\nlayers:\n  - {id: fc, type: dense, units: 2}\n",
+     "vars.scale"),
+    ("vars: {big: 1e308}\ninputs:\n  x: {shape: [null, 4]}\nlayers:\n  - {id: c, type: constant, value: ['${big * 10}']}\n",
+     "layers[0].value[0]"),
+    ("inputs:\n  x: {shape: [null, 4]}\ntemplates:\n  t:\n    params: {r: null}\n    layers:\n"
+     "      - {id: d, type: dropout, rate: '${r}'}\nlayers:\n  - {id: u, use: t, with: {r: .nan}}\n",
+     "layers[0].with.r"),
+    ("inputs:\n  x: {shape: [null, 4]}\ntemplates:\n  t:\n    params: {big: null}\n    layers:\n"
+     "      - {id: d, type: constant, value: ['${big * 10}']}\nlayers:\n  - {id: u, use: t, with: {big: 1e308}}\n",
+     "templates.t.layers[0].value[0]"),
+])
+def test_non_finite_numbers_are_refused_where_the_schema_takes_any_value(text, where):
+    with pytest.raises(SpecError) as info:
+        specc.plan(specc.loads("specc: 1\n" + text, "n.yaml"))
+    found = [x for x in getattr(info.value, "errors", [info.value]) if errors.format_path(x.where.path) == where]
+    assert found and "expected a finite number" in found[0].message, info.value.render()
+
+
+def test_a_set_value_nested_too_deep_is_a_usage_error():
+    from specc.errors import OverrideSyntaxError
+    from specc.overrides import parse
+
+    with pytest.raises(OverrideSyntaxError, match="nesting deeper than 100 levels"):
+        parse("vars.x=" + "[" * 900 + "]" * 900)
+    assert parse("vars.x=" + "[" * 50 + "]" * 50).value == eval("[" * 50 + "]" * 50)
+
+
+def test_the_pure_python_composer_stops_at_the_depth_limit(monkeypatch):
+    """Without libyaml, PyYAML composes in Python, one recursion per level: it stops at the bound."""
+    from specc import read
+
+    pure = read._core_schema(type("PureLoader", (read._BoundedComposer, yaml.SafeLoader), {}))
+    monkeypatch.setattr(read, "Loader", pure)
+    deep = (INVALID / "flow_list_5000_deep.yaml").read_text("utf-8")
+    with pytest.raises(SpecError, match="nesting deeper than 100 levels") as info:
+        read.loads(deep, "deep.yaml")
+    assert info.value.where.line == 3
+    read.loads("specc: 1\nvars: {x: " + "[" * 98 + "]" * 98 + "}\n", "ok.yaml")
+
+
 # -- no input, however mangled, gets anything but a SpecError -------------------------------
 
 _SIAMESE_TEXT = SIAMESE.read_text("utf-8")
