@@ -23,7 +23,7 @@ from .caller import CallerGraph
 from .plans import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
                    VarBinding, VariableUse)
 from .scopes import NameRegistry, join, segment_problem
-from .spec import LayerSpec, Ref, Spec
+from .spec import TRAINING_FLAG, LayerSpec, Ref, Spec, reads_flag
 
 
 
@@ -147,7 +147,8 @@ class _Planner:
             if inp.has_default:
                 self.names.unique(join(actual, "input"), f"input '{inp.name}'")
         root = _Level({i.name: i.name for i in self.spec.inputs}, self.spec.layers)
-        default = self.spec.inputs[0].name if len(self.spec.inputs) == 1 else None
+        written = [i for i in self.spec.inputs if not i.implied]  # the implied training flag is no data input
+        default = written[0].name if len(written) == 1 else None
         start = _Ctx(place.name_scope, place.var_scope) if place else _Ctx()
         layers = self.sequence(self.spec.layers, start, [root], default)
         outputs = self.outputs(layers, [root])
@@ -249,6 +250,13 @@ class _Planner:
                      for key, text in LAYER_TYPES[spec.type].refs(spec.params))
 
     def training_input(self, spec: LayerSpec, env: list[_Level]) -> tuple[str, ...]:
+        if reads_flag(spec.params):
+            info = self.infos[TRAINING_FLAG]
+            if info.dtype != "bool" or info.shape != ():
+                raise self.fail(f"layer '{spec.id}' sets no `training:`, so it reads the model's training flag, the "
+                                f"input '{TRAINING_FLAG}'; that input is {info}, not a scalar bool: make it "
+                                "{shape: [], dtype: bool, default: false}, or set `training:` on the layer", spec)
+            return (TRAINING_FLAG,)
         training = getattr(spec.params, "training", None)
         if not isinstance(training, str):
             return ()
@@ -405,7 +413,8 @@ class _Planner:
              var_scope: str | None, reuse: bool, shared_by) -> PlannedLayer:
         kind = LAYER_TYPES[spec.type]
         infos = [self.infos[k] for k in inputs]
-        data_infos = infos[:-1] if isinstance(getattr(spec.params, "training", None), str) else infos
+        flagged = reads_flag(spec.params) or isinstance(getattr(spec.params, "training", None), str)
+        data_infos = infos[:-1] if flagged else infos
         dtype = layer_dtype(spec.dtype, data_infos[:1] if kind.arity == "single" else data_infos)
         ctx = LayerContext(lambda message, key: self.fail(f"layer '{path}': {message}", spec, key), path,
                            var_scope, lambda text, key: self.layer_view(spec, path, text, key))

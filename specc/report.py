@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from .plans import Plan, PlannedLayer
 from .record import record
+from .spec import TRAINING_FLAG
 
 
 @record
@@ -44,13 +45,14 @@ class Report:
     shared_parameters: int
     parameters_saved: int  # what unshared copies would add: one per further layer or time step
     rows: tuple[VariableRow, ...]
+    flag_readers: tuple[str, ...] = ()  # layers switched by the model's training flag (input `training`)
 
     def shared_rows(self) -> tuple[VariableRow, ...]:
         return tuple(r for r in self.rows if r.shared)
 
     def notes(self) -> tuple[str, ...]:
-        """What sharing means beyond the rows: an unroll's steps each apply the cell's variables, and
-        shared moving statistics are updated once per application."""
+        """What the rows do not show: which layers the training flag switches, that an unroll's steps each
+        apply the cell's variables, and that shared moving statistics are updated once per application."""
         unrolls: dict[tuple[str, str, int], list[VariableRow]] = {}
         for r in self.rows:
             for (layer, scope), steps in zip(r.uses, r.steps):
@@ -65,7 +67,9 @@ class Report:
         for r in self.rows:
             if len(r.updated_by) > 1:
                 groups.setdefault(r.updated_by, []).append(r)
-        return notes + tuple(
+        flag = (f"the input '{TRAINING_FLAG}' is the model's training flag (false unless fed; `specc train` feeds "
+                f"it true); it switches {', '.join(self.flag_readers)} to training behaviour",) if self.flag_readers else ()
+        return flag + notes + tuple(
             f"shared moving statistics {', '.join(r.name for r in rows)}: {len(layers)} applications "
             f"({', '.join(layers)}) each add their own moving-average update to UPDATE_OPS, so these "
             f"variables get {len(layers)} updates per training step, one per application, in no fixed order"
@@ -92,7 +96,15 @@ def report(plan: Plan) -> Report:
         shared_parameters=sum(r.params for r in shared),
         parameters_saved=sum(r.params * (r.applications - 1) for r in shared),
         rows=tuple(rows),
+        flag_readers=tuple(_flag_readers(plan.layers)),
     )
+
+
+def _flag_readers(layers: tuple[PlannedLayer, ...]):
+    for layer in layers:
+        if TRAINING_FLAG in layer.inputs and hasattr(layer.params, "training"):
+            yield layer.path
+        yield from _flag_readers(layer.children)
 
 
 def report_json(rep: Report, all_variables: bool = False) -> dict:

@@ -49,7 +49,8 @@ CREATE, REENTER = Share("create"), Share("reenter")
 
 @record
 class InputSpec:
-    """A placeholder: `name` is both the input's key in the spec and its op name."""
+    """A placeholder: `name` is both the input's key in the spec and its op name. `implied`: not written
+    in the spec, but added as the model's training flag (TRAINING_FLAG)."""
 
     name: str
     shape: tuple[int | None, ...]
@@ -57,6 +58,7 @@ class InputSpec:
     default: Any
     has_default: bool
     where: Location
+    implied: bool = False
 
 
 @record
@@ -252,7 +254,16 @@ def from_document(doc: Document) -> Spec:
                                 raw.get("default"), has_default, doc.where(("inputs", name), at_key=True)))
     layers = _children(data["layers"], ("layers",), frozenset())
     input_names = {i.name for i in inputs}
+    reader = None if TRAINING_FLAG in input_names else _first_flag_reader(layers)
+    if reader is not None:  # the model's training flag, false unless fed (specc train feeds it true)
+        inputs.append(InputSpec(TRAINING_FLAG, (), "bool", False, True, reader.where, implied=True))
     for child in layers:
+        if child.id == TRAINING_FLAG and reader is not None:
+            raise doc.error(
+                f"id '{TRAINING_FLAG}' is also the name of the model's training flag, the input that "
+                f"'{reader.id}' (line {reader.where.line}) reads because it sets no `training:`; rename this "
+                f"layer, or give every dropout and batch_norm an explicit `training:`",
+                child.path + ("id",), at_key=True)
         if child.id in input_names:
             raise doc.error(
                 f"id '{child.id}' is also the name of an input; references would be ambiguous, "
@@ -262,6 +273,27 @@ def from_document(doc: Document) -> Spec:
     return Spec(name, int(data.get("seed", 0)), tuple(inputs), layers, outputs,
                 tuple((data.get("vars") or {}).items()), doc, _train(data.get("train")),
                 parse_placement(data.get("placement")))
+
+
+# The model's training flag: the scalar bool input that dropout and batch_norm read unless their
+# `training:` says otherwise. A spec with such a layer and no input of this name gets one,
+# `placeholder_with_default(False, shape=[], name="training")`; `specc train` feeds it true.
+TRAINING_FLAG = "training"
+
+
+def reads_flag(params: Any) -> bool:
+    """Whether a layer's parameters read the model's training flag (a `training` left unset)."""
+    return hasattr(params, "training") and params.training is None
+
+
+def _first_flag_reader(layers: tuple[LayerSpec, ...]) -> LayerSpec | None:
+    todo = list(reversed(layers))
+    while todo:
+        spec = todo.pop()
+        if reads_flag(spec.params):
+            return spec
+        todo += reversed(spec.layers or ())
+    return None
 
 
 _TRAIN_NUMBERS = {"learning_rate": float, "momentum": float, "steps": int, "batch_size": int, "seed": int,

@@ -129,6 +129,77 @@ def test_batch_norm_statistics_move_during_training(tmp_path, tf):
     assert np.any(moving != 0)  # the UPDATE_OPS ran with each step
 
 
+FLAGGED = """\
+    specc: 1
+    seed: 1
+    inputs:
+      x: {shape: [null, 4]}
+      y: {shape: [null, 1]}
+    layers:
+      - {id: fc, type: dense, input: x, units: 4}
+      - {id: bn, type: batch_norm}
+      - {id: drop, type: dropout, rate: 0.5}
+      - {id: out, type: dense, units: 1}
+    outputs: [out]
+    train: {loss: mse, labels: y, steps: 5}
+"""
+
+
+def test_dropout_and_batch_norm_read_the_model_training_flag(tmp_path, tf):
+    """Unset `training:` reads the input `training`, a placeholder_with_default(False): inference (not fed)
+    uses the moving statistics, drops nothing and updates nothing; fed true, batch statistics, dropout and
+    moving-average updates."""
+    v1 = tf.compat.v1
+    model = specc.build(specc.loads(textwrap.dedent(FLAGGED), "flagged.yaml"))
+    flag = model.inputs["training"]
+    assert flag.op.type == "PlaceholderWithDefault" and flag.op.name == "training"
+    assert flag.dtype == tf.bool and flag.shape.rank == 0
+    assert [i.name for i in model.plan.inputs] == ["x", "y", "training"]
+    assert model.report.flag_readers == ("bn", "drop")
+    x = np.random.RandomState(0).normal(3.0, 2.0, size=(256, 4)).astype(np.float32)
+    with model.graph.as_default(), v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        updates = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+        bn, drop = model.tensors["bn"], model.tensors["drop"]
+        fc = sess.run(model.tensors["fc"], {model.inputs["x"]: x})
+        # Not fed: the moving statistics (0 and 1 at first: bn is the identity up to epsilon), no dropout.
+        served_bn, served_drop = sess.run([bn, drop], {model.inputs["x"]: x})
+        np.testing.assert_allclose(served_bn, fc / np.sqrt(1 + 1e-3), rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(served_drop, served_bn)
+        sess.run(updates, {model.inputs["x"]: x})
+        assert np.all(sess.run(model.variables["bn/moving_mean"]) == 0)  # the updates did nothing
+        # Fed true: batch statistics (mean 0 over the batch), half the values dropped, the rest doubled.
+        trained_bn, trained_drop = sess.run([bn, drop], {model.inputs["x"]: x, flag: True})
+        np.testing.assert_allclose(trained_bn.mean(axis=0), 0, atol=1e-4)
+        dropped = trained_drop == 0
+        assert 0.3 < dropped.mean() < 0.7
+        np.testing.assert_allclose(trained_drop[~dropped], 2 * trained_bn[~dropped], rtol=1e-5)
+        sess.run(updates, {model.inputs["x"]: x, flag: True})
+        np.testing.assert_allclose(sess.run(model.variables["bn/moving_mean"]), 0.01 * fc.mean(axis=0), rtol=1e-4)
+
+
+def test_specc_train_feeds_the_training_flag_true(tmp_path, tf):
+    """`specc train` runs every step with `training` true: the moving statistics move in the checkpoint
+    (they cannot while the flag is false), and the run's config says what it fed."""
+    spec = write(tmp_path / "flagged.yaml", FLAGGED)
+    metrics = train(spec, tmp_path / "run")
+    assert metrics["config"]["feed"] == {"training": True}
+    moving = tf.train.load_variable(str(tmp_path / "run" / "model.ckpt"), "bn/moving_mean")
+    assert np.all(moving != 0)
+
+
+def test_an_explicit_training_overrides_the_model_flag(tmp_path, tf):
+    """`training: false` on every layer: no flag input at all; `feed: {training: false}` keeps it false."""
+    text = textwrap.dedent(FLAGGED).replace("type: batch_norm}", "type: batch_norm, training: false}")
+    plan = specc.plan(specc.loads(text.replace("rate: 0.5}", "rate: 0.5, training: false}"), "f.yaml"))
+    assert [i.name for i in plan.inputs] == ["x", "y"]
+    spec = write(tmp_path / "fed.yaml", FLAGGED.replace("steps: 5}", "steps: 5, feed: {training: false}}"))
+    metrics = train(spec, tmp_path / "run")
+    assert metrics["config"]["feed"] == {"training": False}
+    moving = tf.train.load_variable(str(tmp_path / "run" / "model.ckpt"), "bn/moving_mean")
+    assert np.all(moving == 0)
+
+
 @pytest.mark.parametrize("loss,labels,out", [
     ("sigmoid_cross_entropy", "{shape: [null, 3]}", 3),
     ("softmax_cross_entropy", "{shape: [null, 3]}", 3),                 # float one-hot rows

@@ -61,6 +61,10 @@ def emit(plan: Plan, verbose: bool = False) -> Model:
             placed.enter_context(v1.device(device_function(tf, plan.placement.spec)))
         v1.set_random_seed(plan.seed)
         builder.inputs({})
+        for inp in plan.inputs:  # in a fresh graph each placeholder has exactly its planned name
+            if builder.tensors[inp.name].op.name != inp.name:
+                raise BuildError(f"input '{inp.name}': TensorFlow named its placeholder "
+                                 f"'{builder.tensors[inp.name].op.name}', the plan says '{inp.name}'")
         for layer in plan.layers:
             builder.layer(layer)
         variables = {v.name[:-2]: v for v in v1.global_variables()}

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from ..spec import TRAINING_FLAG
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -46,7 +48,8 @@ class TrainConfig:
         seed: the data's seed.
         data: "synthetic", or the absolute path of an .npz file (a relative path in the
             spec is relative to the file that writes it).
-        feed: inputs fed a constant every step (`{is_training: true}`).
+        feed: inputs fed a constant every step (`{is_training: true}`); the model's training flag
+            (an input `training`, scalar bool) is fed true unless the section says otherwise.
     """
 
     loss: str
@@ -117,10 +120,14 @@ def config(spec: "Spec", plan: "Plan") -> TrainConfig:
         if not Path(data).is_file():
             raise doc.error(f"no such data file: {data} (a relative `data:` path is relative to the spec file "
                             "that writes it)", at + ("data",))
+    feed = train.feed
+    flag = inputs.get(TRAINING_FLAG)
+    if flag is not None and flag.dtype == "bool" and flag.shape == () and TRAINING_FLAG not in dict(feed):
+        feed += ((TRAINING_FLAG, True),)  # the model's training flag: dropout drops, batch norm uses the batch
     result = TrainConfig(
         loss=loss, output=output, labels=labels, optimizer=train.optimizer, learning_rate=train.learning_rate,
         momentum=train.momentum, steps=train.steps, batch_size=train.batch_size,
-        seed=plan.seed if train.seed is None else train.seed, data=data, margin=train.margin, feed=train.feed)
+        seed=plan.seed if train.seed is None else train.seed, data=data, margin=train.margin, feed=feed)
     for inp in _fed(plan, result):
         if inp.shape and inp.shape[0] is not None and inp.shape[0] != result.batch_size:
             raise doc.error(f"input '{inp.name}' has a fixed batch of {inp.shape[0]}, so `batch_size` must be "

@@ -98,13 +98,15 @@ class Activation:
 
 @layer("dropout", doc="Dropout (`tf.nn.dropout`) while training; the identity otherwise.",
        example={"id": "drop", "type": "dropout", "rate": 0.1, "training": "is_training"},
-       ops="`dropout/...` when `true`; `Identity` when `false`; `cond` (a `tf.cond`) for an input")
+       ops="`dropout/...` when `true`; `Identity` when `false`; `cond` (a `tf.cond`) for a flag")
 class Dropout:
     rate: float = param(number(minimum=0, exclusiveMaximum=1), "The fraction of values dropped, 0 ≤ rate < 1.",
                         required=True, example=0.1, convert=float)
     # a constant, or the name of a bool input (resolved by the planner)
-    training: bool | str = param(FLAG, "`true`, `false`, or the name of a scalar bool input (a training flag).",
-                                 default=False, example="is_training")
+    training: bool | str | None = param(FLAG, "`true`, `false`, or the name of a scalar bool input (a training flag); "
+                                              "unset, the model's training flag `training` (false unless fed; "
+                                              "`specc train` feeds it true).",
+                                        default=None, example="is_training")
 
     def infer(self, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
         (x,) = inputs

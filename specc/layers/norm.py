@@ -29,9 +29,10 @@ class BatchNorm:
     center: bool = param(BOOL, "Learn an offset `beta`.", default=True)
     scale: bool = param(BOOL, "Learn a scale `gamma`.", default=True)
     # a constant, or the name of a scalar bool input (resolved by the planner)
-    training: bool | str = param(FLAG, "`true`: batch statistics and moving-average updates; `false`: the moving "
-                                       "statistics; or the name of a scalar bool input.", default=False,
-                                 example="is_training")
+    training: bool | str | None = param(FLAG, "`true`: batch statistics and moving-average updates; `false`: the "
+                                              "moving statistics; or the name of a scalar bool input. Unset, the "
+                                              "model's training flag `training` (false unless fed; `specc train` "
+                                              "feeds it true).", default=None, example="is_training")
 
     def infer(self, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
         (x,) = inputs
