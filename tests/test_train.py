@@ -156,6 +156,11 @@ def test_dropout_and_batch_norm_read_the_model_training_flag(tmp_path, tf):
     assert flag.dtype == tf.bool and flag.shape.rank == 0
     assert [i.name for i in model.plan.inputs] == ["x", "y", "training"]
     assert model.report.flag_readers == ("bn", "drop")
+    from specc.emit.files import write_graph_files  # serving leaves the flag false: not a signature input
+
+    write_graph_files(model, tmp_path)
+    meta = v1.MetaGraphDef.FromString((tmp_path / "model.meta").read_bytes())
+    assert sorted(meta.signature_def["serving_default"].inputs) == ["x"]  # nor the labels of `train:`
     x = np.random.RandomState(0).normal(3.0, 2.0, size=(256, 4)).astype(np.float32)
     with model.graph.as_default(), v1.Session() as sess:
         sess.run(v1.global_variables_initializer())
