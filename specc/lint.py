@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 from .errors import Location, format_path
 from .read import Document
 from .plans import Plan, PlannedLayer
-from .spec import LayerSpec, Spec
+from .spec import TRAINING_FLAG, LayerSpec, Spec
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,9 @@ def unused_layers(ctx: Context) -> Iterator[LintWarning]:
 def unused_inputs(ctx: Context) -> Iterator[LintWarning]:
     """SC102: an input that feeds no output (nor a `train:` section's labels)."""
     live = _live(ctx)
+    implied = {i.name for i in ctx.spec.inputs if i.implied}  # the training flag: SC101 names its readers
     for inp in ctx.plan.inputs:
-        if inp.name not in live:
+        if inp.name not in live and inp.name not in implied:
             readers = [layer.path for layer in ctx.plan.walk() if inp.name in layer.inputs and not layer.children]
             why = (f"only layers that feed no output read it ({', '.join(readers)})" if readers
                    else "no layer reads it")
@@ -224,6 +225,44 @@ def inert_share_false(ctx: Context) -> Iterator[LintWarning]:
     return visit(ctx.spec.layers, None)
 
 
+def flag_never_true(ctx: Context) -> Iterator[LintWarning]:
+    """SC401: a `training:` wired to an input that the `train:` section never sets true."""
+    train = ctx.spec.train
+    if train is None:
+        return  # trained elsewhere: whoever trains feeds the flag
+    feed = dict(train.feed)
+    inputs = {i.name for i in ctx.plan.inputs}
+    for layer in ctx.plan.walk():
+        spec = ctx.layer_specs.get(layer.where.path)
+        wired = getattr(layer.params, "training", None)
+        if spec is None or not isinstance(wired, str) or "training" not in spec.keys:
+            continue
+        flag = layer.inputs[-1]  # the planner appends the flag's tensor key
+        if flag == TRAINING_FLAG or flag in feed:
+            continue  # `specc train` feeds the model's flag true; a written feed is deliberate
+        what = f"input '{flag}'" if flag in inputs else f"'{flag}'"
+        effect = ("uses the moving statistics and never updates them" if layer.type == "batch_norm"
+                  else "never drops anything")
+        yield LintWarning("SC401", f"`training: {wired}` reads {what}, which the `train:` section never sets true, "
+                                   f"so '{layer.path}' {effect} while `specc train` trains; add "
+                                   f"`feed: {{{flag}: true}}` to `train:`, or remove `training:` to read the "
+                                   f"model's training flag, which `specc train` feeds true",
+                          ctx.at(layer, "training"))
+
+
+def bidirectional_final_output(ctx: Context) -> Iterator[LintWarning]:
+    """SC402: a bidirectional `rnn` that returns `final_output` (its backward half saw one token)."""
+    for layer in ctx.plan.walk():
+        p = layer.params
+        if layer.type == "rnn" and p.bidirectional and p.returns == "final_output":
+            yield LintWarning("SC402", f"'{layer.path}' returns the output at the last time step of both directions; "
+                                       "the backward cell starts at the last step, so its half has seen only the "
+                                       "last token (changing any earlier token changes only the forward half). "
+                                       "Use `return: final_state` (each direction's state after the whole "
+                                       "sequence) or `return: sequence`",
+                              ctx.at(layer, "return"))
+
+
 RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("SC101", "unused-layer", unused_layers),
     Rule("SC102", "unused-input", unused_inputs),
@@ -231,6 +270,8 @@ RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("SC202", "reentry-like-scope", reentry_like_scopes),
     Rule("SC301", "unshared-twins", unshared_twins),
     Rule("SC302", "inert-share-false", inert_share_false),
+    Rule("SC401", "flag-never-true", flag_never_true),
+    Rule("SC402", "bidirectional-final-output", bidirectional_final_output),
 )}
 
 

@@ -121,6 +121,30 @@ CASES = {
                 share: false
           - {id: gap, type: subtract, inputs: [l, r]}
         """, ("SC302", 20, 9, "layers[1].layers[0].share")),
+    "SC401 a training flag the train section never sets": ("""
+        specc: 1
+        inputs:
+          x: {shape: [null, 8]}
+          y: {shape: [null], dtype: int32}
+          is_training: {shape: [], dtype: bool, default: false}
+        layers:
+          - {id: fc, type: dense, units: 8, input: x}
+          - {id: bn, type: batch_norm, training: is_training}
+          - {id: logits, type: dense, units: 3}
+        outputs: [logits]
+        train: {loss: softmax_cross_entropy, labels: y}
+        """, ("SC401", 8, 32, "layers[1].training")),
+    "SC402 bidirectional final output": ("""
+        specc: 1
+        inputs:
+          tokens: {shape: [null, 5, 3]}
+        layers:
+          - id: enc
+            type: rnn
+            cell: {type: gru, units: 4}
+            bidirectional: true
+            return: final_output
+        """, ("SC402", 9, 5, "layers[0].return")),
 }
 
 
@@ -186,6 +210,27 @@ QUIET = {
             layers:
               - {id: fc, type: dense, units: 4, share: false}
         """,
+    "a training flag the train section feeds true": CASES["SC401 a training flag the train section never sets"][0]
+    .replace("labels: y}", "labels: y, feed: {is_training: true}}"),
+    "the model's training flag, implied, under a train section": """
+        specc: 1
+        inputs:
+          x: {shape: [null, 8]}
+          y: {shape: [null], dtype: int32}
+        layers:
+          - {id: bn, type: batch_norm, input: x}
+          - {id: drop, type: dropout, rate: 0.1}
+          - {id: logits, type: dense, units: 3}
+        outputs: [logits]
+        train: {loss: softmax_cross_entropy, labels: y}
+        """,
+    "a bidirectional rnn that returns its final state": """
+        specc: 1
+        inputs:
+          tokens: {shape: [null, 5, 3]}
+        layers:
+          - {id: enc, type: rnn, cell: {type: gru, units: 4}, bidirectional: true, return: final_state}
+        """,
     "an input read through a batch norm flag": """
         specc: 1
         inputs:
@@ -200,6 +245,48 @@ QUIET = {
 @pytest.mark.parametrize("text", QUIET.values(), ids=QUIET.keys())
 def test_what_is_meant_stays_quiet(text):
     assert lint(text) == []
+
+
+def test_a_dead_dropout_is_reported_once_not_the_implied_flag_it_reads():
+    assert lint("""
+        specc: 1
+        inputs:
+          x: {shape: [null, 8]}
+        layers:
+          - {id: drop, type: dropout, rate: 0.1}
+          - {id: logits, type: dense, units: 3, input: x}
+        """) == [("SC101", 5, 6, "layers[0].id")]
+
+
+def test_the_backward_half_of_a_bidirectional_final_output_saw_only_the_last_token(tf):
+    """What SC402 says, in a Session: changing token 0 changes only the forward half of `final_output`;
+    with `final_state` it changes both halves."""
+    import numpy as np
+
+    v1 = tf.compat.v1
+    changed = {}
+    for returns in ("final_output", "final_state"):
+        text = textwrap.dedent(CASES["SC402 bidirectional final output"][0]).replace("final_output", returns)
+        model = specc.build(specc.loads(text, "b.yaml"))
+        x = np.random.RandomState(0).normal(size=(1, 5, 3)).astype(np.float32)
+        bumped = x.copy()
+        bumped[0, 0] += 1.0
+        with model.graph.as_default(), v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            out = model.tensors["enc"]
+            delta = np.abs(sess.run(out, {model.inputs["tokens"]: bumped})
+                           - sess.run(out, {model.inputs["tokens"]: x}))[0]
+        changed[returns] = (bool(delta[:4].max() > 1e-6), bool(delta[4:].max() > 1e-6))  # (forward, backward)
+    assert changed == {"final_output": (True, False), "final_state": (True, True)}
+
+
+@pytest.mark.parametrize("case, line", [("SC401 a training flag the train section never sets", 8),
+                                        ("SC402 bidirectional final output", 9)])
+def test_the_training_traps_are_silenced_on_their_line(case, line):
+    text = textwrap.dedent(CASES[case][0]).lstrip("\n").splitlines()
+    code = case.split()[0]
+    text[line - 1] += f"  # specc: ignore[{code}]"
+    assert lint("\n".join(text)) == []
 
 
 def test_a_dead_layer_whose_variables_a_live_layer_reuses_is_needed_for_them():
