@@ -61,7 +61,7 @@ def staged(directory: Path, spec_file: str) -> Iterator[Path]:
 
     If the body raises, the temporary directory is removed and `directory` is
     untouched. One build at a time writes a directory: a second concurrent one is
-    refused (a lock file `.<name>.lock` beside it). Leftovers of a build that was
+    refused (a lock file `.<name>.lock` beside it, removed when the build ends). Leftovers of a build that was
     killed are cleaned up first, and a previous build caught between the two
     renames of a swap is put back.
     """
@@ -85,16 +85,45 @@ def staged(directory: Path, spec_file: str) -> Iterator[Path]:
 
 @contextmanager
 def _locked(directory: Path) -> Iterator[None]:
+    """Hold `.<name>.lock` beside `directory` for one writer, and remove it when done.
+
+    Removing a lock file races with a writer that opened it just before: that one then locks
+    the unlinked inode while a third creates a fresh file and locks that, and both would write.
+    So the file is unlinked while still locked, and a writer that got the lock checks that the
+    path still names the inode it holds, opening the path again if not.
+    """
     lock_path = directory.parent / f".{directory.name}.lock"
-    with open(lock_path, "a") as lock:
+    for _ in range(_LOCK_ATTEMPTS):
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise OutputRefused(f"another specc build is writing {directory} right now; wait for it to finish") from None
+        if _same_file(fd, lock_path):
+            break
+        os.close(fd)  # a finished writer removed (or replaced) the file we opened: try the path again
+    else:  # pragma: no cover - only under a storm of writers of one directory
+        raise OutputRefused(f"could not lock {directory}: other specc builds keep replacing {lock_path.name}")
+    try:
+        yield
+    finally:
         try:
-            yield
+            os.unlink(lock_path)  # still locked: whoever opens the path from now on gets a new file
         finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            os.close(fd)  # releases the lock
+
+
+_LOCK_ATTEMPTS = 100
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
 def _recover(directory: Path) -> None:

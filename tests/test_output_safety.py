@@ -100,6 +100,90 @@ def test_a_concurrent_build_is_refused_clearly(tmp_path):
     assert not out.exists()
 
 
+def test_the_lock_file_is_removed_when_the_writer_finishes(tmp_path):
+    out = tmp_path / "model"
+    fake_build(out, "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    with pytest.raises(RuntimeError):
+        with staged(out, str(SIAMESE)):
+            assert (tmp_path / ".model.lock").exists()  # held while writing
+            raise RuntimeError("emitter failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_writer_that_locked_a_removed_lock_file_tries_the_path_again(tmp_path, monkeypatch):
+    """The race removing the lock opens: B opens `.model.lock`, A finishes and unlinks it, C creates a
+    new one and holds it; B's flock then succeeds on the dead inode. B must see that the path names
+    another file, open it again, and be refused because C holds it."""
+    import specc.builddir as builddir
+
+    out = tmp_path / "model"
+    lock_path = tmp_path / ".model.lock"
+    stale = os.open(lock_path, os.O_RDWR | os.O_CREAT)  # B's view, before A removes the file
+    lock_path.unlink()  # A finished
+    rival = os.open(lock_path, os.O_RDWR | os.O_CREAT)  # C, writing now
+    fcntl.flock(rival, fcntl.LOCK_EX)
+    opened = []
+    real_open = os.open
+
+    def open_the_stale_file_first(path, *args):
+        opened.append(path)
+        return os.dup(stale) if len(opened) == 1 else real_open(path, *args)
+
+    monkeypatch.setattr(builddir.os, "open", open_the_stale_file_first)
+    try:
+        with pytest.raises(OutputRefused, match="another specc build is writing"):
+            fake_build(out, "x")
+        assert len(opened) == 2 and not out.exists()  # opened the path again, found C's lock
+        assert lock_path.exists()  # C's file is left alone
+    finally:
+        os.close(rival)
+        os.close(stale)
+    monkeypatch.undo()
+    fake_build(out, "x")  # C done (its file remains, as after a kill): the next build takes it, then removes it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_two_processes_never_write_at_once(tmp_path):
+    """Many writers of one directory, in separate processes, each holding the lock a moment: at most one is
+    ever inside, and no lock file is left."""
+    out = tmp_path / "model"
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    code = f"""
+        import os, sys, time
+        from pathlib import Path
+        from specc.builddir import staged
+        from specc.errors import OutputRefused
+        done = 0
+        deadline = time.monotonic() + 3
+        while done < 20 and time.monotonic() < deadline:
+            try:
+                with staged(Path({str(out)!r}), {str(SIAMESE)!r}) as tmp:
+                    mine = Path({str(inside)!r}) / str(os.getpid())
+                    mine.touch()
+                    if len(list(Path({str(inside)!r}).iterdir())) > 1:
+                        sys.exit(7)  # another writer is inside too
+                    (tmp / "graph.pbtxt").write_text("x")
+                    mine.unlink()
+                done += 1
+            except OutputRefused:
+                time.sleep(0.001)
+        sys.exit(0 if done else 9)
+    """
+    children = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=Path(__file__).parent.parent)
+                for _ in range(3)]
+    try:
+        codes = [child.wait(timeout=60) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    assert codes == [0, 0, 0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inside", "model"] and complete(out)
+
+
 @pytest.mark.parametrize("delay", [0.3, 1.5, 2.6])
 def test_sigkill_of_the_cli_at_any_moment_never_leaves_a_mix(tmp_path, delay):
     out = tmp_path / "siamese"
