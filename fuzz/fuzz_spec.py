@@ -27,7 +27,7 @@ LIMITS = Limits(max_file_bytes=64 * 1024, max_alias_nodes=20_000, max_depth=50)
 
 def one_input(data: bytes) -> None:
     try:
-        plan(parse(loads(data, "fuzz.yaml", LIMITS)))
+        plan(parse(loads(data, "fuzz.yaml", LIMITS), LIMITS))
     except SpecError as e:
         assert e.where.line >= 1 and e.where.col >= 1, e
 
