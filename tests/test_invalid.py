@@ -311,6 +311,22 @@ def test_every_number_parameter_refuses_non_finite_values(layer, key, value, sho
     assert f"expected a finite number, got {shown}" in e.message
 
 
+def _initializer_args():
+    from specc.layers.base import INITIALIZERS
+
+    return [(kind, arg) for kind, (args, _) in sorted(INITIALIZERS.items()) for arg in args]
+
+
+@pytest.mark.parametrize("kind, arg", _initializer_args(), ids=[f"{k}.{a}" for k, a in _initializer_args()])
+def test_every_initializer_parameter_refuses_non_finite_values(kind, arg):
+    with pytest.raises(SpecError) as info:
+        specc.plan(specc.loads("specc: 1\ninputs:\n  x: {shape: [null, 4]}\nlayers:\n  - id: fc\n    type: dense\n"
+                               f"    units: 2\n    kernel_initializer: {{type: {kind}, {arg}: .nan}}\n", "i.yaml"))
+    found = [x for x in getattr(info.value, "errors", [info.value])
+             if x.where.path == ("layers", 0, "kernel_initializer", arg)]
+    assert found and "expected a finite number, got .nan" in found[0].message, info.value.render()
+
+
 @pytest.mark.parametrize("layer, key", INTEGER_PARAMS, ids=[f"{a}.{b}" for a, b in INTEGER_PARAMS])
 def test_every_integer_parameter_refuses_an_integral_float(layer, key):
     e = _value_error(layer, key, 3.0)
