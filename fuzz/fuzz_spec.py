@@ -17,8 +17,11 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
+    # The stages import each other lazily: import them here, so that every one is instrumented.
+    from specc import compose, expand, interpolate, planner, spec, validate  # noqa: F401
     from specc.api import parse, plan
     from specc.errors import SpecError
+    from specc.experiments import training  # noqa: F401
     from specc.read import Limits, loads
 
 ROOT = Path(__file__).resolve().parent.parent

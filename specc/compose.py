@@ -86,6 +86,7 @@ def _identity(file: str) -> Path:
 class _Composer:
     def __init__(self, limits: Limits):
         self.limits = limits
+        self.read = 0  # files read so far: a file included twice is read (and merged) twice
 
     def document(self, doc: Document, stack: tuple[Path, ...]) -> Document:
         """`doc` with its own bases merged under it (and theirs under them)."""
@@ -102,6 +103,15 @@ class _Composer:
             if not target.is_file():
                 raise doc.error(f"no such file '{text}' (looked for {target}: a path in `{at[0]}:` is relative to "
                                 "the file that writes it)", at)
+            # Each level is a recursion here, and files that include one file twice multiply.
+            if len(stack) >= self.limits.max_depth:
+                raise doc.error(f"bases and includes extend each other more than {self.limits.max_depth} files deep "
+                                "(specc.limits.Limits.max_depth)", at)
+            self.read += 1
+            if self.read > self.limits.max_files:
+                raise doc.error(f"the spec reads more than {self.limits.max_files:,} files through `base:` and "
+                                "`include:` (a file included twice is read twice, so includes that repeat "
+                                "multiply); the limit is specc.limits.Limits.max_files", at)
             parent = self.document(_load.load(target, self.limits), stack + (identity,))
             merged = parent if merged is None else _Merger(merged, parent).run()
         own = replace(doc, data={k: v for k, v in data.items() if k not in BASE_KEYS})

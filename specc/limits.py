@@ -16,7 +16,8 @@ class Limits:
 
     max_file_bytes: int = 8 * 1024 * 1024
     max_alias_nodes: int = 200_000  # the nodes that aliases add, expanding their anchors
-    max_depth: int = 100
+    max_depth: int = 100  # YAML levels, nested blocks after expansion, vars and expressions, bases
+    max_files: int = 1_000  # files a spec reads through `base:` and `include:`, counting repeats
     max_layers: int = 100_000  # after templates and repeats are expanded (the planner's budget too)
     # Counted from the lengths of `sweep:`'s lists before a single variant is made: a grid
     # of 10 keys x 10 values must be refused at once, not expanded into 10**10 names.

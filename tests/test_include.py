@@ -246,3 +246,26 @@ def test_the_experiments_page_examples(tmp_path):
             path = tmp_path / f"example{i}.yaml"
             path.write_text(block)
             assert specc.plan(path).variables, block
+
+
+LEAF = "specc: 1\ninputs:\n  x: {shape: [null, 4]}\nlayers:\n  - {id: fc, type: dense, units: 2}\n"
+
+
+def test_a_chain_of_bases_deeper_than_the_limit_is_a_located_error(tmp_path):
+    """1,500 files, each the base of the one before: a located error at the 100th `base:`, not a RecursionError."""
+    for i in range(1500):
+        (tmp_path / f"b{i}.yaml").write_text(f"specc: 1\nbase: b{i + 1}.yaml\n" if i < 1499 else LEAF)
+    with pytest.raises(SpecError, match=r"more than 100 files deep \(specc.limits.Limits.max_depth\)") as info:
+        specc.plan(tmp_path / "b0.yaml")
+    assert (Path(info.value.where.file).name, info.value.where.line, info.value.where.col) == ("b99.yaml", 2, 7)
+    for i in range(99):  # 99 levels are fine
+        (tmp_path / f"c{i}.yaml").write_text(f"specc: 1\nbase: c{i + 1}.yaml\n" if i < 98 else LEAF)
+    assert specc.plan(tmp_path / "c0.yaml").parameters == 10
+
+
+def test_includes_that_repeat_cannot_multiply_without_bound(tmp_path):
+    """Each file includes the next one twice: 2**40 reads. Refused after 1,000 files, quickly."""
+    for i in range(40):
+        (tmp_path / f"d{i}.yaml").write_text(f"specc: 1\ninclude: [d{i + 1}.yaml, d{i + 1}.yaml]\n" if i < 39 else LEAF)
+    with pytest.raises(SpecError, match="reads more than 1,000 files through `base:` and `include:`"):
+        specc.plan(tmp_path / "d0.yaml")
