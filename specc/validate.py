@@ -110,44 +110,45 @@ def _strict():
     return jsonschema.validators.extend(base, type_checker=checker)
 
 
-def _odd_numbers(value: Any) -> bool:
-    """Whether `value` holds a float that is integral or not finite: jsonschema-rs counts `64.0` as an
-    integer (and `.nan` as valid where any value is), so only the strict check can judge it."""
-    todo = [value]
+# In json.dumps' text, what an integral or non-finite float looks like (`64.0` before `,` `]` `}`, `1e+16`,
+# `NaN`, `Infinity`); a string that merely contains one of these only costs the walk below.
+_MAYBE_ODD = (".0,", ".0]", ".0}", "e+", "NaN", "Infinity")
+
+
+def _odd_floats(value: Any) -> list[tuple[tuple, float]]:
+    """(path, value) of every float in `value` that is integral or not finite. jsonschema-rs counts `64.0`
+    as an integer (and `.nan` as valid where any value is), so pieces holding one get the strict check.
+    Most specs hold none: json.dumps (C speed) says so before any Python walk."""
+    text = json.dumps(value, default=str)
+    if not any(mark in text for mark in _MAYBE_ODD):
+        return []
+    found, todo = [], [(value, ())]
     while todo:
-        item = todo.pop()
+        item, path = todo.pop()
         if type(item) is float:
             if item.is_integer() or not math.isfinite(item):
-                return True
+                found.append((path, item))
         elif isinstance(item, dict):
-            todo += item.values()
+            todo += [(v, path + (k,)) for k, v in item.items()]
         elif isinstance(item, list):
-            todo += item
-    return False
+            todo += [(v, path + (i,)) for i, v in enumerate(item)]
+    return found
 
 
 def validate(doc: Document) -> None:
     """Raise SpecErrors (all of them, best first) if the document does not match the schema, or holds a
     number that is not finite."""
-    _check(doc, _errors(_pieces(doc.data)), ())
-    _check_finite(doc, doc.data, ())
+    odd = _odd_floats(doc.data)
+    _check(doc, _errors(_pieces(doc.data), odd), ())
+    _check_finite(doc, odd, ())
 
 
-def _check_finite(doc: Document, value: Any, prefix: tuple) -> None:
+def _check_finite(doc: Document, odd: list[tuple[tuple, float]], prefix: tuple) -> None:
     """No `.nan` or `.inf` anywhere, also where the schema takes any value (a constant's nested lists, an
     input's default): a number in a spec is a size, a rate or a value a graph computes with."""
-    todo: list[tuple[Any, tuple]] = [(value, prefix)]
-    found = []
-    while todo:
-        item, path = todo.pop()
-        if type(item) is float and not math.isfinite(item):
-            found.append(doc.error(f"expected a finite number, got {_yaml_float(item)}; a number that is not "
-                                   "finite (a rate, a scale, a constant) makes every result NaN or infinite",
-                                   path))
-        elif isinstance(item, dict):
-            todo += [(v, path + (k,)) for k, v in item.items()]
-        elif isinstance(item, list):
-            todo += [(v, path + (i,)) for i, v in enumerate(item)]
+    found = [doc.error(f"expected a finite number, got {_yaml_float(value)}; a number that is not finite (a rate, "
+                       "a scale, a constant) makes every result NaN or infinite", prefix + path)
+             for path, value in odd if not math.isfinite(value)]
     if found:
         raise SpecErrors(sorted(found, key=lambda e: (e.where.line, e.where.col)))
 
@@ -165,9 +166,10 @@ def validate_part(doc: Document, value: Any, path: tuple, definition: str, skip:
         pieces = ((d, v, p[1:]) for d, v, p in pieces)  # drop the list index the walk added
     else:
         pieces = [(definition, value, ())]
-    errors = (e for e in _errors(pieces) if e.validator not in skip)
+    odd = _odd_floats(value)
+    errors = (e for e in _errors(pieces, odd) if e.validator not in skip)
     _check(doc, errors, tuple(path))
-    _check_finite(doc, value, tuple(path))
+    _check_finite(doc, odd, tuple(path))
 
 
 def _pieces(data: Any) -> Iterator[Piece]:
@@ -200,11 +202,12 @@ def _layer_pieces(layers: Any, path: tuple) -> Iterator[Piece]:
             yield from _layer_pieces(layer["layers"], path + (i, "layers"))
 
 
-def _errors(pieces: Iterable[Piece]) -> Iterator["ValidationError"]:
-    """The errors of every piece that is not valid, their paths from the document's root."""
+def _errors(pieces: Iterable[Piece], odd: list[tuple[tuple, float]] = ()) -> Iterator["ValidationError"]:
+    """The errors of every piece that is not valid, their paths from the document's root; a piece that holds
+    one of the `odd` floats (paths from the same root) gets the strict check whatever jsonschema-rs says."""
     for definition, value, path in pieces:
         fast = _fast(definition)
-        if fast is not None and fast.is_valid(value) and not _odd_numbers(value):
+        if fast is not None and fast.is_valid(value) and not any(p[:len(path)] == path for p, _ in odd):
             continue
         for error in _slow(definition).iter_errors(value):
             error.path.extendleft(reversed(path))
