@@ -148,11 +148,60 @@ def test_a_mask_of_the_wrong_shape_is_located():
     assert "[batch, query length, key length] = [?, 4, 4]" in e.message
 
 
-def test_widths_must_split_into_heads():
-    e = plan_error("""
+def core_error(shape: str, params: str) -> tuple[str, str]:
+    """The located key and message of a core on q = k = v of `shape`, with more `params`."""
+    e = plan_error(f"""
         specc: 1
-        inputs: {q: {shape: [null, 4, 6]}}
+        inputs: {{q: {{shape: {shape}}}}}
         layers:
-          - {id: att, type: scaled_dot_product_attention, inputs: [q, q, q], heads: 4}
+          - {{id: att, type: scaled_dot_product_attention, inputs: [q, q, q], {params}}}
     """)
-    assert located(e)[2] == "layers[0].heads" and "does not split into 4 heads" in e.message
+    return located(e)[2], e.message
+
+
+def test_widths_must_split_into_heads():
+    key, message = core_error("[null, 4, 6]", "heads: 4")
+    assert key == "layers[0].heads" and "does not split into 4 heads" in message
+
+
+# -- on matrices, as BERT's encoder keeps them -------------------------------------------------
+
+MATRIX = """
+specc: 1
+inputs:
+  x: {shape: [null, 4, 8]}
+  mask: {shape: [null, 1, 4], dtype: int32}
+layers:
+  - {id: rows, type: reshape, input: x, batch: fold, shape: [-1, 8]}
+  - {id: masked, type: scaled_dot_product_attention, inputs: [rows, rows, rows], heads: 2, seq_length: 4,
+     mask: mask}
+  - {id: plain, type: scaled_dot_product_attention, inputs: [rows, rows, rows], heads: 2, seq_length: 4}
+outputs: [masked, plain]
+"""
+
+
+def test_the_core_on_matrices_is_bert_s_attention_layer():
+    m = build(MATRIX)
+    assert m.plan.layer("masked").output.shape == (None, 8)
+    ops = {op.name: op.type for op in m.graph.get_operations()}
+    # transpose_for_scores, the scores as BatchMatMulV2, and the batch size read from the mask.
+    assert ops["masked/MatMul"] == ops["masked/MatMul_1"] == "BatchMatMulV2"
+    assert [ops[f"masked/transpose{s}"] for s in ("", "_1", "_2", "_3")] == ["Transpose"] * 4
+    assert ops["masked/Reshape/shape"] == "Pack" and ops["masked/Shape"] == "Shape"
+    assert m.graph.get_operation_by_name("masked/Shape").inputs[0].name == "mask:0"
+    assert ops["plain/floordiv"] == "FloorDiv"  # without a mask: the rows / seq_length
+    x = rng.standard_normal((3, 4, 8)).astype(np.float32)
+    mask = np.ones((3, 1, 4), np.int32)
+    mask[:, :, 3] = 0
+    with session(m) as sess:
+        out = sess.run(m.outputs, {m.inputs["x"]: x, m.inputs["mask"]: mask})
+    full = np.broadcast_to(mask, (3, 4, 4))
+    np.testing.assert_allclose(out["masked"], np_attention(x, x, x, 2, full).reshape(12, 8), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["plain"], np_attention(x, x, x, 2).reshape(12, 8), rtol=1e-5, atol=1e-5)
+
+
+def test_matrices_need_whole_sequences():
+    key, message = core_error("[10, 8]", "seq_length: 4")
+    assert key == "layers[0].seq_length" and "10 rows are not whole sequences" in message
+    key, message = core_error("[null, 4, 8]", "seq_length: 4")
+    assert key == "layers[0].inputs" and "must be a matrix [batch·seq_length, width]" in message

@@ -170,3 +170,45 @@ def test_embedding_needs_integer_ids():
           - {id: embed, type: embedding, vocab: 20, dim: 8}
     """)
     assert "int32 or int64 ids" in e.message
+
+
+# -- BERT's lookups: gather on flat ids, one-hot times the table ------------------------------
+
+METHODS = """
+specc: 1
+inputs:
+  ids: {shape: [null, 5], dtype: int32}
+  types: {shape: [null, 5], dtype: int32}
+layers:
+  - {id: word, type: embedding, input: ids, vocab: 11, dim: 6, method: gather}
+  - {id: token_type, type: embedding, input: types, vocab: 2, dim: 6, method: one_hot}
+outputs: [word, token_type]
+"""
+
+
+def test_gather_and_one_hot_are_lookups_by_bert_s_ops():
+    m = build(METHODS)
+    assert m.plan.layer("word").output.shape == (None, 5, 6)
+    ops = {op.name: op.type for op in m.graph.get_operations()}
+    # embedding_lookup: ids [batch, 5, 1] flattened, gathered, and back with the batch read at run time.
+    assert ops["word/Gather"] == "ResourceGather" and ops["word/Reshape_1/shape"] == "Pack"
+    assert ops["token_type/one_hot"] == "OneHot" and ops["token_type/MatMul"] == "MatMul"
+    assert "embedding_lookup" not in " ".join(ops)
+    ids = rng.integers(0, 11, (3, 5)).astype(np.int32)
+    types = rng.integers(0, 2, (3, 5)).astype(np.int32)
+    with session(m) as sess:
+        w = values(sess, m)
+        out = sess.run(m.outputs, {m.inputs["ids"]: ids, m.inputs["types"]: types})
+    np.testing.assert_array_equal(out["word"], w["word/embeddings"][ids])
+    np.testing.assert_allclose(out["token_type"], w["token_type/embeddings"][types], rtol=1e-6)
+
+
+def test_gather_needs_known_dimensions_after_the_batch():
+    e = plan_error("""
+        specc: 1
+        inputs: {ids: {shape: [null, null], dtype: int32}}
+        layers:
+          - {id: embed, type: embedding, vocab: 20, dim: 8, method: one_hot}
+    """)
+    assert located(e)[2] == "layers[0].input"
+    assert "`method: one_hot` flattens the ids" in e.message and "every dimension after the batch known" in e.message

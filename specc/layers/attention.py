@@ -19,15 +19,32 @@ _MASK = ("ExpandDims", "sub", "mul", "add")
 _COMBINE = ("Softmax", "MatMul", "unstack", "concat")
 
 
-def _core_ops(mask: TensorInfo | None, dtype: str) -> tuple[str, ...]:
-    if mask is None:
-        return _SPLIT + _COMBINE
+# On matrices, as BERT's attention_layer: reshape and transpose to [batch, heads, length, width].
+_MATRIX_SCORES = ("Reshape", "transpose", "Reshape_1", "transpose_1", "MatMul", "Mul")
+_MATRIX_MASK = ("ExpandDims", "sub", "mul_1", "add")
+_MATRIX_COMBINE = ("Softmax", "Reshape_2", "transpose_2", "MatMul_1", "transpose_3")
+
+
+def _core_ops(mask: TensorInfo | None, dtype: str, matrix: bool = False) -> tuple[str, ...]:
+    if matrix:  # the batch size first; the final reshape multiplies it by the length
+        batch = ("Shape", "strided_slice") if mask is not None else ("Shape", "strided_slice", "floordiv")
+        rows = ("mul_2", "Reshape_3") if mask is not None else ("mul_1", "Reshape_3")
+        return batch + _MATRIX_SCORES + (_mask_ops(mask, dtype, _MATRIX_MASK) if mask is not None else ()) + \
+            _MATRIX_COMBINE + rows
+    return _SPLIT + (_mask_ops(mask, dtype, _MASK) if mask is not None else ()) + _COMBINE
+
+
+def _mask_ops(mask: TensorInfo, dtype: str, ops: tuple[str, ...]) -> tuple[str, ...]:
     cast = ("Cast",) if mask.dtype != dtype else ()
-    return _SPLIT + _MASK[:1] + cast + _MASK[1:] + _COMBINE
+    return ops[:1] + cast + ops[1:]
 
 
 def _check_mask(mask: TensorInfo, q: TensorInfo, k: TensorInfo, ctx: LayerContext) -> None:
     want = (q.shape[0], q.shape[1], k.shape[1])
+    _check_mask_shape(mask, want, ctx)
+
+
+def _check_mask_shape(mask: TensorInfo, want: tuple[int | None, ...], ctx: LayerContext) -> None:
     # A query length of 1 is a padding mask, one row for every query: the emitter's
     # (1 - mask) * -10000 broadcasts it, as ALBERT does with its [batch, 1, key length, 1] mask.
     ok = len(mask.shape) == 3 and all(a is None or b is None or a == b or (axis == 1 and a == 1)
@@ -59,6 +76,11 @@ MASK_DOC = ("An input of 0/1 (bool, int or float), [batch, query length, key len
 class DotProductAttention:
     heads: int = param(POSITIVE_INT, "The number of heads the widths are split into.", default=1, example=12)
     mask: str | None = param(REF, MASK_DOC, default=None, example="input_mask")
+    seq_length: int | None = param(POSITIVE_INT, "For matrices: query, key and value are [batch·seq_length, width] "
+                                                 "(as BERT's encoder keeps them, see `reshape`'s `batch: fold`), "
+                                                 "split into sequences of `seq_length` rows by `Reshape` and "
+                                                 "`transpose`, as BERT's `attention_layer` does; the result is a "
+                                                 "matrix too.", default=None, example=128)
 
     def refs(self) -> tuple[tuple[tuple, str], ...]:
         return ((("mask",), self.mask),) if self.mask is not None else ()
@@ -70,6 +92,8 @@ class DotProductAttention:
                             "inputs")
         q, k, v = inputs[:3]
         same_dtype([q, k, v], dtype, ctx)
+        if p.seq_length is not None:
+            return self._infer_matrices(q, k, v, inputs[3] if p.mask is not None else None, dtype, ctx)
         for t, what in ((q, "query"), (k, "key"), (v, "value")):
             _check_seq(t, what, "inputs", ctx)
         if q.shape[-1] != k.shape[-1]:
@@ -84,8 +108,30 @@ class DotProductAttention:
             _check_mask(mask, q, k, ctx)
         return Inferred(TensorInfo((q.shape[0], q.shape[1], v.shape[-1]), dtype), (), _core_ops(mask, dtype))
 
+    def _infer_matrices(self, q: TensorInfo, k: TensorInfo, v: TensorInfo, mask: TensorInfo | None, dtype: str,
+                        ctx: LayerContext) -> Inferred:
+        length = self.seq_length
+        for t, what in ((q, "query"), (k, "key"), (v, "value")):
+            if len(t.shape) != 2 or t.shape[-1] is None:
+                raise ctx.error(f"with `seq_length` the {what} must be a matrix [batch·seq_length, width] with a known "
+                                f"width, got {t}", "inputs")
+            if t.shape[0] is not None and t.shape[0] % length:
+                raise ctx.error(f"the {what}'s {t.shape[0]} rows are not whole sequences of `seq_length` {length}",
+                                "seq_length")
+            if t.shape[-1] % self.heads:
+                raise ctx.error(f"the {what} width {t.shape[-1]} does not split into {self.heads} heads", "heads")
+        if q.shape[-1] != k.shape[-1]:
+            raise ctx.error(f"query and key must have one width to be compared, got {q} and {k}", "inputs")
+        if mask is not None:
+            batch = None if q.shape[0] is None else q.shape[0] // length
+            _check_mask_shape(mask, (batch, length, length), ctx)
+        return Inferred(TensorInfo((q.shape[0], v.shape[-1]), dtype), (), _core_ops(mask, dtype, matrix=True))
+
     def emit(self, tf, layer, xs, variables):
-        return attend(tf, xs[0], xs[1], xs[2], self.heads, xs[3] if self.mask is not None else None)
+        mask = xs[3] if self.mask is not None else None
+        if self.seq_length is not None:
+            return attend_matrices(tf, xs[0], xs[1], xs[2], self.heads, self.seq_length, mask)
+        return attend(tf, xs[0], xs[1], xs[2], self.heads, mask)
 
 
 # -- multi_head_attention ----------------------------------------------------------------
@@ -173,3 +219,25 @@ def attend(tf, q, k, v, heads: int, mask=None):
         scores += (1.0 - mask) * -10000.0
     context = tf.matmul(tf.nn.softmax(scores), v)
     return tf.concat(tf.unstack(context, num=heads, axis=1), axis=-1)
+
+
+def attend_matrices(tf, q, k, v, heads: int, length: int, mask=None):
+    """[batch·L, heads*d] x [batch·L, heads*d] x [batch·L, heads*dv] -> [batch·L, heads*dv], as BERT's
+    attention_layer with do_return_2d_tensor=True."""
+    # The batch size as BERT's get_shape_list reads it at run time (the mask holds one row per example;
+    # without one, the rows are whole sequences); it shapes every reshape, as in modeling.py.
+    batch = tf.shape(mask)[0] if mask is not None else tf.shape(q)[0] // length
+
+    def transpose_for_scores(t):  # -> [batch, heads, L, width / heads]
+        return tf.transpose(tf.reshape(t, [batch, length, heads, t.shape[-1] // heads]), [0, 2, 1, 3])
+
+    q, k = transpose_for_scores(q), transpose_for_scores(k)
+    scores = tf.multiply(tf.matmul(q, k, transpose_b=True), 1.0 / math.sqrt(q.shape[-1]))
+    if mask is not None:
+        mask = tf.expand_dims(mask, axis=[1])  # [batch, 1, L or 1, L]: one mask for every head
+        if mask.dtype != scores.dtype:
+            mask = tf.cast(mask, scores.dtype)
+        scores += (1.0 - mask) * -10000.0
+    probs = tf.nn.softmax(scores)
+    context = tf.transpose(tf.matmul(probs, transpose_for_scores(v)), [0, 2, 1, 3])
+    return tf.reshape(context, [batch * length, v.shape[-1]])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Inferred, Initializer, LayerContext, TensorInfo, VarRequest, same_dtype
-from .declare import INITIALIZER, POSITIVE_INT, SEGMENT, layer, param
+from .declare import INITIALIZER, POSITIVE_INT, SEGMENT, enum, layer, param
 
 FAMILY = "Embeddings"
 ORDER = 50
@@ -17,7 +17,9 @@ BERT_INITIALIZER = {"type": "truncated_normal", "stddev": 0.02}
 @layer("embedding", scoped=True, float_only=True,
        doc="A table lookup: int ids [batch, ...] -> vectors [batch, ..., dim] (`tf.nn.embedding_lookup`).",
        example={"id": "embed", "type": "embedding", "input": "ids", "vocab": 30522, "dim": 768},
-       variables="`embeddings` [vocab, dim]", ops="`embedding_lookup`")
+       variables="`embeddings` [vocab, dim]",
+       ops="`embedding_lookup`; `gather`: `ExpandDims`, `Reshape`, `Gather`, `Shape`, `strided_slice`, `Reshape_1`; "
+           "`one_hot`: `Shape`, `strided_slice`, `Reshape`, `one_hot`, `MatMul`, `Reshape_1`")
 class Embedding:
     vocab: int = param(POSITIVE_INT, "The number of rows: ids run from 0 to vocab - 1.", required=True,
                        example=30522)
@@ -26,16 +28,41 @@ class Embedding:
                             example="word_embeddings")
     initializer: Initializer = param(INITIALIZER, "How the table starts (BERT's by default).",
                                      default=BERT_INITIALIZER, convert=Initializer.parse)
+    method: str = param(enum("lookup", "gather", "one_hot"),
+                        "`lookup`: `tf.nn.embedding_lookup`. `gather`: BERT's `embedding_lookup`, `tf.gather` on the "
+                        "flattened ids, reshaped back. `one_hot`: BERT's token types, a one-hot matrix times the table "
+                        "(one `MatMul`, fast for a small vocabulary), reshaped back.", default="lookup")
 
     def infer(self, inputs: list[TensorInfo], dtype: str, ctx: LayerContext) -> Inferred:
         (ids,) = inputs
         if ids.dtype not in ("int32", "int64"):
             raise ctx.error(f"embedding looks up int32 or int64 ids, got {ids}", "input")
+        if self.method != "lookup" and (len(ids.shape) < 2 or None in ids.shape[1:]):
+            raise ctx.error(f"`method: {self.method}` flattens the ids and reshapes the vectors back, so it needs "
+                            f"ids [batch, ...] with every dimension after the batch known, got {ids}", "input")
         table = VarRequest(self.table_name, (self.vocab, self.dim), dtype, self.initializer)
-        return Inferred(TensorInfo(ids.shape + (self.dim,), dtype), (table,), ("embedding_lookup",))
+        return Inferred(TensorInfo(ids.shape + (self.dim,), dtype), (table,), _EMBEDDING_OPS[self.method])
 
     def emit(self, tf, layer, xs, variables):
-        return tf.nn.embedding_lookup(variables[self.table_name], xs[0])
+        table, ids = variables[self.table_name], xs[0]
+        if self.method == "lookup":
+            return tf.nn.embedding_lookup(table, ids)
+        # BERT's embedding_lookup and embedding_postprocessor: flat ids, one row each, then back to
+        # [batch, ..., dim] with the batch size read at run time, as their get_shape_list does.
+        if self.method == "gather":
+            ids = tf.expand_dims(ids, axis=[-1])
+            rows = tf.gather(table, tf.reshape(ids, [-1]))
+            batch = tf.shape(ids)[0]
+        else:
+            batch = tf.shape(ids)[0]
+            one_hot = tf.one_hot(tf.reshape(ids, [-1]), depth=self.vocab, dtype=table.dtype)
+            rows = tf.matmul(one_hot, table)
+        return tf.reshape(rows, [batch, *layer.output.shape[1:]])
+
+
+_EMBEDDING_OPS = {"lookup": ("embedding_lookup",),
+                  "gather": ("ExpandDims", "Reshape", "Gather", "Shape", "strided_slice", "Reshape_1"),
+                  "one_hot": ("Shape", "strided_slice", "Reshape", "one_hot", "MatMul", "Reshape_1")}
 
 
 # -- position_embedding ------------------------------------------------------------------
