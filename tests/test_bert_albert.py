@@ -256,3 +256,38 @@ def test_albert_one_gradient_step_updates_one_shared_layer(tf):
     assert not np.allclose(after, before)
     for value in seen:
         np.testing.assert_array_equal(value, after)
+
+
+# -- op for op against the originals -----------------------------------------------------
+
+def test_gelu_tanh_is_bert_s_gelu_op_for_op(tf):
+    """`gelu_tanh` makes modeling.py's gelu ops, under the dense layer's scope as the originals
+    do, and computes tf.nn.gelu(approximate=True)."""
+    from .zoo import build
+
+    m = build("""
+        specc: 1
+        inputs: {x: {shape: [null, 4]}}
+        layers:
+          - {id: dense, type: dense, units: 3, activation: gelu_tanh}
+    """)
+    port = tf.Graph()
+    with port.as_default():
+        from .bert_reference import _ops
+
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+        _ops(tf).dense(x, 3, activation=_ops(tf).gelu)
+    assert graph_nodes(m.graph) == graph_nodes(port)
+    with m.graph.as_default():
+        bias_add = m.graph.get_tensor_by_name("dense/BiasAdd:0")
+        y = tf.nn.gelu(bias_add, approximate=True)
+    value = np.random.default_rng(0).normal(0, 3, (5, 4)).astype(np.float32)
+    with session(tf, m.graph) as sess:
+        m.variables["dense/bias"].load([0.5, -1.0, 2.0], sess)
+        ours, theirs = sess.run([m.outputs["dense"], y], {m.inputs["x"]: value})
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def graph_nodes(graph) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Every node: its op type and its inputs, by name."""
+    return {op.name: (op.type, tuple(t.name for t in op.inputs)) for op in graph.get_operations()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -14,6 +15,13 @@ class ActivationFn:
     apply: Callable[[Any, Any], Any]
 
 
+def _gelu_tanh(tf, x):
+    """BERT's and ALBERT's own gelu, op for op as modeling.py writes it (tf.nn.gelu(approximate=True)
+    computes the same in another order, under a `Gelu` name scope)."""
+    cdf = 0.5 * (1.0 + tf.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * tf.pow(x, 3))))
+    return x * cdf
+
+
 # tf.nn.silu is a custom-gradient function: it leaves its helper ops beside the result.
 ACTIVATIONS: dict[str, ActivationFn] = {
     "linear": ActivationFn((), lambda tf, x: x),
@@ -23,7 +31,8 @@ ACTIVATIONS: dict[str, ActivationFn] = {
     "selu": ActivationFn(("Selu",), lambda tf, x: tf.nn.selu(x)),
     "leaky_relu": ActivationFn(("LeakyRelu",), lambda tf, x: tf.nn.leaky_relu(x)),
     "gelu": ActivationFn(("Gelu",), lambda tf, x: tf.nn.gelu(x, approximate=False)),
-    "gelu_tanh": ActivationFn(("Gelu",), lambda tf, x: tf.nn.gelu(x, approximate=True)),
+    "gelu_tanh": ActivationFn(("Pow", "mul", "add", "mul_1", "Tanh", "add_1", "mul_2", "mul_3"),
+                              lambda tf, x: _gelu_tanh(tf, x)),
     "sigmoid": ActivationFn(("Sigmoid",), lambda tf, x: tf.math.sigmoid(x)),
     "tanh": ActivationFn(("Tanh",), lambda tf, x: tf.math.tanh(x)),
     "softmax": ActivationFn(("Softmax",), lambda tf, x: tf.nn.softmax(x)),

@@ -382,5 +382,6 @@ class Slice:
         x = xs[0]
         axis = self.axis % x.shape.rank
         end = None if self.size == -1 else self.begin + self.size
-        y = x[(slice(None),) * axis + (slice(self.begin, end),)]  # one strided_slice, as `x[:, 0:1]`
+        # One strided_slice over every axis, as BERT's pooler writes `x[:, 0:1, :]`.
+        y = x[(slice(None),) * axis + (slice(self.begin, end),) + (slice(None),) * (x.shape.rank - axis - 1)]
         return tf.squeeze(y, axis=axis) if self.squeeze else y

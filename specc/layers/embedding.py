@@ -71,7 +71,7 @@ _EMBEDDING_OPS = {"lookup": ("embedding_lookup",),
        doc="Adds a learned vector per position to [batch, sequence, width], as BERT: the table is sliced to the "
            "sequence length.",
        example={"id": "positions", "type": "position_embedding", "max_len": 512},
-       variables="`position_embeddings` [max_len, width]", ops="`Slice`, `add`")
+       variables="`position_embeddings` [max_len, width]", ops="`Slice`, `Reshape`, `add`")
 class PositionEmbedding:
     max_len: int = param(POSITIVE_INT, "The longest sequence: the table's rows.", required=True, example=512)
     dim: int | None = param(POSITIVE_INT, "The table's width; must be the input's (the default).", default=None)
@@ -93,15 +93,17 @@ class PositionEmbedding:
             raise ctx.error(f"the input's sequence length is {seq} but the table has only max_len {self.max_len} "
                             f"positions; raise `max_len` to at least {seq}", "max_len")
         table = VarRequest(self.table_name, (self.max_len, width), dtype, self.initializer)
-        # BERT slices the table to the sequence length; an unknown length is read at run time.
-        ops = ("Slice", "add") if seq is not None else ("Shape", "strided_slice", "stack", "Slice", "add")
+        # BERT slices the table to the sequence length and reshapes it to [1, length, width]; an unknown
+        # length is read at run time, and the slice broadcasts as it is.
+        ops = ("Slice", "Reshape", "add") if seq is not None else ("Shape", "strided_slice", "stack", "Slice", "add")
         return Inferred(x, (table,), ops)
 
     def emit(self, tf, layer, xs, variables):
         x, table = xs[0], variables[self.table_name]
         length = x.shape[1]
-        size = [length, -1] if length is not None else tf.stack([tf.shape(x)[1], -1])
-        return x + tf.slice(table, [0, 0], size)  # [length, width] broadcasts over the batch
+        if length is None:
+            return x + tf.slice(table, [0, 0], tf.stack([tf.shape(x)[1], -1]))  # broadcasts over the batch
+        return x + tf.reshape(tf.slice(table, [0, 0], [length, -1]), [1, length, x.shape[2]])
 
 
 def tied_table(tie: str, x: TensorInfo, units: int, dtype: str, ctx: LayerContext) -> VarRequest:
