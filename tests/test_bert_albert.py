@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -98,8 +99,10 @@ def test_the_base_graph_and_the_hand_written_original_have_the_checkpoint_names(
     """The plan-only base specs built once (graph only: no 110M-value initialisation), and the
     hand-written port of the original code: TensorFlow names both exactly as the data file."""
     model = specc.build(SPECS / f"{stem}.yaml")  # the emitter checks the graph against the plan
+    original = port(tf, stem).graph
     assert graph_variables(model.graph) == checkpoint_variables(stem)
-    assert graph_variables(port(tf, stem).graph) == checkpoint_variables(stem)
+    assert graph_variables(original) == checkpoint_variables(stem)
+    assert_built_like_the_original(stem, model.graph, original)
 
 
 @pytest.mark.parametrize("family", ["bert", "albert"])
@@ -291,3 +294,154 @@ def test_gelu_tanh_is_bert_s_gelu_op_for_op(tf):
 def graph_nodes(graph) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Every node: its op type and its inputs, by name."""
     return {op.name: (op.type, tuple(t.name for t in op.inputs)) for op in graph.get_operations()}
+
+
+# specc's graph against the original's, node by node (GraphDiff below). BERT's encoder works on
+# one [batch * seq, hidden] matrix in both, every dense one MatMul under Google's name. What is
+# left: the original builds its float attention mask [batch, seq, seq] once, where the spec
+# reshapes input_mask and each layer's core expands and casts it; the original reads the batch
+# size once (tf.shape of input_ids), specc in each layer that reshapes with it; the masked-LM head
+# folds with -1 where the original multiplies the batch size by seq_length.
+OP_COUNT_BOUND = 0.02
+NODE_MISMATCH_BOUND = {"bert": 0.10}
+# A layer without a variable scope of its own still opens a name scope of its id: these ops of the
+# original's, directly in a variable scope, are in the layer's name scope in specc's graph.
+RENAMED = {"bert": {"bert/embeddings/Gather": "bert/embeddings/word/Gather",
+                    "bert/embeddings/MatMul": "bert/embeddings/token_type/MatMul",
+                    "bert/embeddings/Slice": "bert/embeddings/position/Slice",
+                    "cls/predictions/MatMul": "cls/predictions/logits/MatMul",
+                    "cls/predictions/BiasAdd": "cls/predictions/logits/BiasAdd"}}
+
+
+def assert_built_like_the_original(stem: str, ours, theirs) -> None:
+    """Op counts within 2 %; for BERT, every op that reads a variable under the original's name
+    (or RENAMED's), and the node-by-node mismatch within its bound."""
+    family = stem.split("_")[0]
+    count, expected = len(ours.get_operations()), len(theirs.get_operations())
+    diff = graph_diff(ours, theirs)
+    assert abs(count - expected) <= OP_COUNT_BOUND * expected, (
+        f"{stem}: {count} ops, the original {expected}\n{diff.text()}")
+    if family not in NODE_MISMATCH_BOUND:
+        return  # ALBERT's originals contract [batch, seq, width] with Einsum: other ops, as many
+    mine = graph_nodes(ours)
+    readers = sorted({c.name for op in theirs.get_operations() if op.type == "ReadVariableOp"
+                      for c in op.outputs[0].consumers()} | {op.name for op in theirs.get_operations()
+                                                              if op.type == "ResourceGather"})
+    renamed = RENAMED[family]
+    wrong = [(name, theirs.get_operation_by_name(name).type, mine.get(renamed.get(name, name), ("-",))[0])
+             for name in readers
+             if mine.get(renamed.get(name, name), ("-",))[0] != theirs.get_operation_by_name(name).type]
+    assert not wrong, f"{stem}: ops that read variables, not as the original's: {wrong}"
+    assert diff.mismatch <= NODE_MISMATCH_BOUND[family] * expected, (
+        f"{stem}: {diff.mismatch} of {expected} nodes differ (bound {NODE_MISMATCH_BOUND[family]:.0%})\n{diff.text()}")
+
+
+@pytest.mark.parametrize("stem", TINY)
+def test_tiny_is_built_like_the_original(tf, stem):
+    assert_built_like_the_original(stem, specc.build(SPECS / f"{stem}.yaml").graph, port(tf, stem).graph)
+
+
+def test_the_graph_diff_finds_missing_extra_and_rewired_nodes(tf):
+    """GraphDiff pairs nodes by name, then by wiring (an op of one type reading counterparts),
+    whatever their names; what it cannot pair, or pairs with other inputs, is the mismatch."""
+    def graph(scale: float, extra: bool):
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+            with tf.compat.v1.name_scope("renamed" if extra else "original"):
+                y = tf.nn.relu(x * scale)
+            tf.identity(tf.square(y) if extra else y, name="out")
+        return g
+
+    same = graph_diff(graph(2.0, False), graph(2.0, False))
+    assert same.mismatch == 0 and not same.renamed
+    diff = graph_diff(graph(3.0, True), graph(2.0, False))
+    # mul/y differs in value: its pair is missing and extra, so mul reads other inputs; Square is
+    # extra, and out reads it instead of Relu; Relu and mul are paired by wiring, renamed.
+    assert diff.missing == ("original/mul/y",)
+    assert set(diff.extra) == {"renamed/mul/y", "Square"}
+    assert set(diff.rewired) == {"original/mul", "out"}
+    assert ("original/Relu", "renamed/Relu") in diff.renamed
+    assert diff.mismatch == 5
+    assert "- original/mul/y (Const)" in diff.text() and "+ Square (Square)" in diff.text()
+
+
+@dataclass(frozen=True)
+class GraphDiff:
+    """Nodes of the original's graph against ours: paired by name and type, then by wiring."""
+
+    missing: tuple[str, ...]                  # the original's nodes with no counterpart in ours
+    extra: tuple[str, ...]                    # our nodes with no counterpart in the original's
+    rewired: tuple[str, ...]                  # paired nodes whose inputs are not each other's pairs
+    renamed: tuple[tuple[str, str], ...]      # (the original's name, ours) of nodes paired by wiring
+    types: dict                               # every node's op type, by name (both graphs)
+
+    @property
+    def mismatch(self) -> int:
+        return len(self.missing) + len(self.extra) + len(self.rewired)
+
+    def text(self) -> str:
+        lines = [f"- {n} ({self.types[n]})" for n in self.missing]
+        lines += [f"+ {n} ({self.types[n]})" for n in self.extra]
+        lines += [f"~ {n} ({self.types[n]}) reads other inputs" for n in self.rewired]
+        return "\n".join(lines)
+
+
+def _const_value(op):
+    from tensorflow.python.framework import tensor_util
+
+    value = tensor_util.MakeNdarray(op.get_attr("value"))
+    return value.dtype.str, value.shape, value.tobytes()
+
+
+def _alike(a, b) -> bool:
+    return a.type == b.type and len(a.inputs) == len(b.inputs) and (a.type != "Const" or
+                                                                     _const_value(a) == _const_value(b))
+
+
+def graph_diff(ours, theirs) -> GraphDiff:
+    """Pair every node of `theirs` with one of `ours`: first by name (same name, same op), then
+    until nothing changes, forward (an op like it that reads the pairs of its inputs) and backward
+    (the inputs of paired nodes, slot by slot). Constants pair only with equal values."""
+    mine = {op.name: op for op in ours.get_operations()}
+    ref_ops = theirs.get_operations()  # in creation order: every op after its inputs
+    ref = {op.name: op for op in ref_ops}
+    match: dict[str, str] = {}  # the original's name -> ours
+    back: dict[str, str] = {}
+
+    def pair(r, o):
+        match[r.name], back[o.name] = o.name, r.name
+
+    for r in ref_ops:
+        if r.name in mine and _alike(r, mine[r.name]):
+            pair(r, mine[r.name])
+    readers: dict[str, list] = {}
+    for o in mine.values():
+        for t in o.inputs:
+            readers.setdefault(t.op.name, []).append(o)
+
+    def agreeing(r, o) -> int:
+        return sum(match.get(a.op.name) == b.op.name and a.value_index == b.value_index
+                   for a, b in zip(r.inputs, o.inputs))
+
+    changed = True
+    while changed:
+        changed = False
+        for r in ref_ops:
+            if r.name not in match:
+                paired_inputs = {match[t.op.name] for t in r.inputs if t.op.name in match}
+                candidates = [o for name in paired_inputs for o in readers.get(name, ())
+                              if o.name not in back and _alike(r, o)]
+                if candidates:
+                    pair(r, max(candidates, key=lambda o: agreeing(r, o)))
+                    changed = True
+        for rn, on in list(match.items()):
+            for a, b in zip(ref[rn].inputs, mine[on].inputs):
+                if a.op.name not in match and b.op.name not in back and _alike(a.op, b.op):
+                    pair(a.op, b.op)
+                    changed = True
+    return GraphDiff(
+        missing=tuple(n for n in ref if n not in match), extra=tuple(n for n in mine if n not in back),
+        rewired=tuple(n for n, o in match.items() if agreeing(ref[n], mine[o]) != len(ref[n].inputs)),
+        renamed=tuple((n, o) for n, o in match.items() if n != o),
+        types={**{n: op.type for n, op in ref.items()}, **{n: op.type for n, op in mine.items()}})
