@@ -112,6 +112,7 @@ def compare(name: str, spec_data: dict, by_hand, tf, repeat: int) -> dict:
         vb = sorted((v.name, tuple(v.shape.as_list())) for v in tf.compat.v1.global_variables())
     assert va == vb, f"{name}: specc and the hand-written program disagree"
     return {"model": name, "variables": len(plan.variables), "ops": len(a.get_operations()),
+            "hand_ops": len(b.get_operations()),
             "specc": statistics.median(ours), "hand": statistics.median(theirs),
             "plan": statistics.median(planning)}
 
@@ -145,9 +146,9 @@ def main() -> None:
             data = yaml.safe_load((ROOT / "specs" / f"{name}.yaml").read_text())
             config = Config.from_vars(data["vars"])
             rows.append(compare(name, data, lambda port=port, config=config: port(tf, config).graph, tf, args.repeat))
-    print(f"{'model':<16}{'vars':>6}{'ops':>7}{'plan s':>9}{'specc s':>9}{'hand s':>9}{'ratio':>8}")
+    print(f"{'model':<16}{'vars':>6}{'ops':>7}{'hand ops':>9}{'plan s':>9}{'specc s':>9}{'hand s':>9}{'ratio':>8}")
     for r in rows:
-        print(f"{r['model']:<16}{r['variables']:>6}{r['ops']:>7}{r['plan']:>9.4f}{r['specc']:>9.3f}"
+        print(f"{r['model']:<16}{r['variables']:>6}{r['ops']:>7}{r['hand_ops']:>9}{r['plan']:>9.4f}{r['specc']:>9.3f}"
               f"{r['hand']:>9.3f}{r['specc'] / r['hand']:>8.2f}")
     spec = str(ROOT / "specs/siamese.yaml")
     explain = command_seconds(["explain", spec], args.repeat)
