@@ -179,10 +179,12 @@ specc: 1
 inputs:
   ids: {shape: [null, 5], dtype: int32}
   types: {shape: [null, 5], dtype: int32}
+  single: {shape: [null], dtype: int64}
 layers:
   - {id: word, type: embedding, input: ids, vocab: 11, dim: 6, method: gather}
   - {id: token_type, type: embedding, input: types, vocab: 2, dim: 6, method: one_hot}
-outputs: [word, token_type]
+  - {id: one_each, type: embedding, input: single, vocab: 3, dim: 2, method: gather}
+outputs: [word, token_type, one_each]
 """
 
 
@@ -196,11 +198,13 @@ def test_gather_and_one_hot_are_lookups_by_bert_s_ops():
     assert "embedding_lookup" not in " ".join(ops)
     ids = rng.integers(0, 11, (3, 5)).astype(np.int32)
     types = rng.integers(0, 2, (3, 5)).astype(np.int32)
+    single = np.array([2, 0, 1, 2], np.int64)
     with session(m) as sess:
         w = values(sess, m)
-        out = sess.run(m.outputs, {m.inputs["ids"]: ids, m.inputs["types"]: types})
+        out = sess.run(m.outputs, {m.inputs["ids"]: ids, m.inputs["types"]: types, m.inputs["single"]: single})
     np.testing.assert_array_equal(out["word"], w["word/embeddings"][ids])
     np.testing.assert_allclose(out["token_type"], w["token_type/embeddings"][types], rtol=1e-6)
+    np.testing.assert_array_equal(out["one_each"], w["one_each/embeddings"][single])  # ids [batch]: [batch, dim]
 
 
 def test_gather_needs_known_dimensions_after_the_batch():

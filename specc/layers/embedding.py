@@ -37,7 +37,7 @@ class Embedding:
         (ids,) = inputs
         if ids.dtype not in ("int32", "int64"):
             raise ctx.error(f"embedding looks up int32 or int64 ids, got {ids}", "input")
-        if self.method != "lookup" and (len(ids.shape) < 2 or None in ids.shape[1:]):
+        if self.method != "lookup" and (not ids.shape or None in ids.shape[1:]):
             raise ctx.error(f"`method: {self.method}` flattens the ids and reshapes the vectors back, so it needs "
                             f"ids [batch, ...] with every dimension after the batch known, got {ids}", "input")
         table = VarRequest(self.table_name, (self.vocab, self.dim), dtype, self.initializer)
