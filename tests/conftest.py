@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,9 +48,22 @@ def event_graph_defs(directory: Path, tf) -> list:
             graphs.append(graph_def)
     return graphs
 
-# `HYPOTHESIS_PROFILE=deep pytest tests/test_properties.py` searches far longer than CI does.
+# `SPECC_HYPOTHESIS_PROFILE=deep pytest tests/test_properties.py` searches far longer than CI does.
 from hypothesis import HealthCheck, settings  # noqa: E402
 
+PROFILE = os.environ.get("SPECC_HYPOTHESIS_PROFILE", os.environ.get("HYPOTHESIS_PROFILE", "default"))
 settings.register_profile("default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("deep", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(__import__("os").environ.get("HYPOTHESIS_PROFILE", "default"))
+settings.load_profile(PROFILE)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the property tests generated: examples, refusals, layer types, and how many had sharing."""
+    module = sys.modules.get("tests.test_properties")
+    if module is None or not module.STATS["examples"]:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section(f"property tests against TensorFlow's own layers (profile {PROFILE})")
+    for name, counts in module.STATS.items():
+        if counts:
+            write(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
