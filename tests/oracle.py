@@ -131,7 +131,8 @@ def build_oracle(data: dict, tf, legacy) -> Built:
             built.inputs[name] = v1.placeholder(tf.as_dtype(inp.get("dtype", "float32")), inp["shape"], name=name)
         interpreter = _Interpreter(tf, legacy, data.get("templates", {}), built)
         try:
-            interpreter.sequence(data["layers"], "", {}, None, False)
+            first = next(iter(built.inputs.values()))  # what a first layer without `input:` reads
+            interpreter.sequence(data["layers"], "", {}, first, False)
         except (ValueError, TypeError) as e:  # TensorFlow's own refusals
             built.error = e
         except OracleError as e:
@@ -150,6 +151,7 @@ class _Interpreter:
         self.by_scope: dict[str, list] = {}   # variable scope name -> the layers of the block that created it
         self.scope_owner: dict[str, str] = {}  # variable scope name -> the first layer that created variables there
         self.aliases: dict[str, str] = {}     # a repeat's path -> its last copy's path
+        self.prefix, self.names = "", {}      # where the layer being built is, for its params' references
 
     # -- structure ----------------------------------------------------------------------
 
@@ -222,6 +224,14 @@ class _Interpreter:
                 return candidate
         raise OracleError(f"nothing to share at '{ref}'")
 
+    def resolve_layer(self, ref):
+        parts = self.prefix.split(".")[:-1] if self.prefix else []
+        for i in range(len(parts), -1, -1):
+            candidate = self.unalias(".".join(parts[:i] + [ref]))
+            if candidate in self.built.layers:
+                return candidate
+        raise OracleError(f"unknown layer '{ref}'")
+
     def unalias(self, path):
         out: list[str] = []
         for part in path.split("."):
@@ -229,11 +239,21 @@ class _Interpreter:
         return ".".join(out)
 
     def lookup(self, ref, names):
+        """A local id, an input, or a dotted path (`encoder.fc1`), tried from the innermost block out."""
         if ref in names:
             return names[ref]
         if ref in self.built.inputs:
             return self.built.inputs[ref]
+        parts = self.prefix.split(".")[:-1] if self.prefix else []
+        for i in range(len(parts), -1, -1):
+            candidate = self.unalias(".".join(parts[:i] + [ref]))
+            if candidate in self.built.tensors:
+                return self.built.tensors[candidate]
         raise OracleError(f"unknown reference '{ref}'")
+
+    def ref(self, ref):
+        """A layer's param that names a tensor (`training`, `mask`, `memory`, `initial_state`)."""
+        return self.lookup(ref, self.names)
 
     def claim(self, scope_name, path):
         owner = self.scope_owner.setdefault(scope_name, path)
@@ -289,7 +309,11 @@ class _Interpreter:
             else:
                 stack.enter_context(v1.name_scope(layer["id"]))
                 mode = "here"
+            self.prefix, self.names = prefix, names
             x = self.lookup(layer["input"], names) if "input" in layer else previous
+            if kind == "block" and isinstance(layer.get("inputs"), dict):  # named inputs: {query: a, memory: b}
+                named = {k: self.lookup(r, names) for k, r in layer["inputs"].items()}
+                names, x = {**names, **named}, next(iter(named.values()))
             if kind == "block":
                 self.structure[path] = children
                 self.built.layers[path] = Facts(self.v1.get_default_graph().get_name_scope(), asked_share=asked)
@@ -297,6 +321,7 @@ class _Interpreter:
                 self.built.tensors[path] = y
                 return y
             xs = [self.lookup(r, names) for r in layer["inputs"]] if "inputs" in layer else [x]
+            self.prefix, self.names = prefix, names
             graph = self.v1.get_default_graph()
             facts = Facts(graph.get_name_scope(), asked_share=asked)
             self.built.layers[path] = facts
@@ -335,7 +360,8 @@ _OWN_SCOPE = ("dense", "conv1d", "conv2d", "batch_norm", "rnn")  # legacy layers
 
 
 def _renames(layer) -> bool:
-    return bool(layer.get("variables"))
+    """Variables no legacy layer makes: renamed, a tied table, a transposed kernel."""
+    return bool(layer.get("variables") or layer.get("tie") or layer.get("transpose_kernel"))
 
 
 def _common_scope(ops, variables) -> str:
@@ -364,8 +390,21 @@ def _dense(o, layer, xs, mode, reuse, facts):
                                  _reuse=True if reuse else None)
         return o.legacy(facts, obj, xs[0], layer.get("scope", layer["id"]))
     x = xs[0]
-    kernel = o.variable(facts, layer, "kernel", [x.shape[-1], layer["units"]])
-    y = o.tf.tensordot(x, kernel, [[x.shape.rank - 1], [0]]) if x.shape.rank > 2 else o.tf.matmul(x, kernel)
+    if layer.get("tie"):
+        target = o.resolve_layer(layer["tie"])
+        (table,) = [v for name, v in o.built.variables(o.tf).items() if name in o.built.layers[target].uses]
+        facts.uses.append(table.name[:-2])
+        facts.asked_share = True  # a tied projection shares the table by design
+        y = o.tf.matmul(x, table, transpose_b=True)
+        if layer.get("use_bias", True):
+            y = o.tf.nn.bias_add(y, o.variable(facts, layer, "bias", [layer["units"]], o.v1.zeros_initializer()))
+        return act(y) if act else y
+    if layer.get("transpose_kernel"):  # BERT's output_weights: [units, in], matmul(x, w, transpose_b=True)
+        kernel = o.variable(facts, layer, "kernel", [layer["units"], x.shape[-1]])
+        y = o.tf.matmul(x, kernel, transpose_b=True)
+    else:
+        kernel = o.variable(facts, layer, "kernel", [x.shape[-1], layer["units"]])
+        y = o.tf.tensordot(x, kernel, [[x.shape.rank - 1], [0]]) if x.shape.rank > 2 else o.tf.matmul(x, kernel)
     if layer.get("use_bias", True):
         y = o.tf.nn.bias_add(y, o.variable(facts, layer, "bias", [layer["units"]], o.v1.zeros_initializer()))
     return act(y) if act else y
@@ -386,7 +425,9 @@ def _batch_norm(o, layer, xs, mode, reuse, facts):
     obj = o.layers_api.BatchNormalization(
         momentum=layer.get("momentum", 0.99), epsilon=layer.get("epsilon", 1e-3), center=layer.get("center", True),
         scale=layer.get("scale", True), _reuse=True if reuse else None)
-    return o.legacy(facts, obj, xs[0], layer.get("scope", layer["id"]), training=layer.get("training", False))
+    training = layer.get("training", False)
+    training = o.ref(training) if isinstance(training, str) else training
+    return o.legacy(facts, obj, xs[0], layer.get("scope", layer["id"]), training=training)
 
 
 def _rnn(o, layer, xs, mode, reuse, facts):
@@ -402,14 +443,20 @@ def _rnn(o, layer, xs, mode, reuse, facts):
     context = o.v1.variable_scope(o.v1.get_variable_scope(), reuse=True, auxiliary_name_scope=False) if reuse \
         else contextlib.nullcontext()
     name = layer.get("scope", layer["id"])
+    initial = layer.get("initial_state")
+    if initial is not None:
+        initial = [o.ref(r) for r in ([initial] if isinstance(initial, str) else initial)]
+        if spec["type"] == "lstm":
+            initial = [o.cells.LSTMStateTuple(*initial[i:i + 2]) for i in range(0, len(initial), 2)]
+        initial = tuple(initial) if stack > 1 else initial[0]
     with context:
         if layer.get("bidirectional"):
             fw, bw = cell(), cell()
-            outputs, _, _ = o.v1.nn.static_bidirectional_rnn(fw, bw, steps, dtype=o.tf.float32, scope=name)
+            outputs, state, _ = o.v1.nn.static_bidirectional_rnn(fw, bw, steps, dtype=o.tf.float32, scope=name)
             cells = [fw, bw]
         else:
             one = cell()
-            outputs, _ = o.v1.nn.static_rnn(one, steps, dtype=o.tf.float32, scope=name)
+            outputs, state = o.v1.nn.static_rnn(one, steps, initial_state=initial, dtype=o.tf.float32, scope=name)
             cells = [one]
     facts.uses.extend(v.name[:-2] for c in cells for v in c.weights)
     # static_bidirectional_rnn concatenates the two directions outside its scope (`concat/axis`): only
@@ -419,6 +466,11 @@ def _rnn(o, layer, xs, mode, reuse, facts):
     facts.op_scope_override = _common_scope(inside, set(facts.uses))
     prefix = (o.v1.get_variable_scope().name + "/" if o.v1.get_variable_scope().name else "") + name
     facts.scope_object = _ScopeName(prefix)
+    returns = layer.get("return", "sequence")
+    if returns == "final_output":
+        return outputs[-1]
+    if returns == "final_state":  # TF 1's state_is_tuple=False layout: [c, h] per cell, in order
+        return o.tf.concat(o.tf.nest.flatten(state), axis=1)
     return o.tf.stack(outputs, axis=1)
 
 
@@ -506,7 +558,11 @@ def _slice(o, layer, xs, mode, reuse, facts):
 
 
 def _dropout(o, layer, xs, mode, reuse, facts):
-    return o.tf.nn.dropout(xs[0], rate=layer["rate"]) if layer.get("training") is True else o.tf.identity(xs[0])
+    training = layer.get("training", False)
+    if isinstance(training, str):
+        return o.tf.cond(o.ref(training), lambda: o.tf.nn.dropout(xs[0], rate=layer["rate"]),
+                         lambda: o.tf.identity(xs[0]))
+    return o.tf.nn.dropout(xs[0], rate=layer["rate"]) if training else o.tf.identity(xs[0])
 
 
 def _combine(fn):

@@ -19,6 +19,7 @@ import pytest
 import specc
 
 from .conftest import ROOT, SPECS, plan_only
+from .oracle import build_oracle, legacy_modules
 
 GOLDEN = ROOT / "tests" / "golden"
 SPEC_FILES = sorted(SPECS.glob("*.yaml"))
@@ -33,8 +34,8 @@ def plan_text(plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def graph_variables(model, tf) -> list[str]:
-    with model.graph.as_default():
+def graph_variables(graph, tf) -> list[str]:
+    with graph.as_default():
         trainable = {v.name for v in tf.compat.v1.trainable_variables()}
         return sorted(f"variable {v.name[:-2]} {v.shape.as_list()} {v.dtype.base_dtype.name}"
                       f"{'' if v.name in trainable else ' non-trainable'}"
@@ -55,7 +56,7 @@ def test_plan_and_graph_match_the_golden_file(tf, spec_file):
     # The built graph holds exactly the golden variables, and every layer's ops sit in its golden scope.
     model = specc.build(plan)
     expected = sorted(line for line in golden.read_text().splitlines() if line.startswith("variable "))
-    assert graph_variables(model, tf) == expected
+    assert graph_variables(model.graph, tf) == expected
     op_names = [op.name for op in model.graph.get_operations()]
     for line in golden.read_text().splitlines():
         if line.startswith("layer "):
@@ -63,3 +64,18 @@ def test_plan_and_graph_match_the_golden_file(tf, spec_file):
             layer = plan.layer(path)
             if layer.type != "block" and ops != "/":
                 assert any(name.startswith(ops + "/") for name in op_names), f"{path}: no op under {ops}/"
+
+
+@pytest.mark.skipif(legacy_modules() is None, reason="tf_keras (TensorFlow 1's legacy layers, the oracle) is not "
+                                                     "installed: pip install -e '.[test]'")
+@pytest.mark.parametrize("spec_file", SPEC_FILES, ids=[p.stem for p in SPEC_FILES])
+def test_golden_file_agrees_with_tensorflows_own_layers(tf, spec_file):
+    """Each golden list is also what TensorFlow 1's own layers build from the expanded spec
+    (tests/oracle.py): the same variables, and every layer's ops in the golden name scope."""
+    golden = (GOLDEN / f"{spec_file.stem}.txt").read_text().splitlines()
+    oracle = build_oracle(specc.resolve(spec_file).data, tf, legacy_modules())
+    assert oracle.error is None and oracle.unwritable is None, (oracle.error, oracle.unwritable)
+    assert oracle.problems(tf) == {}
+    assert graph_variables(oracle.graph, tf) == sorted(line for line in golden if line.startswith("variable "))
+    scopes = {line.split()[1]: line.split()[2][len("ops="):] for line in golden if line.startswith("layer ")}
+    assert {path: facts.op_scope or "/" for path, facts in oracle.layers.items()} == scopes
