@@ -135,7 +135,8 @@ def spec_data(draw):
                     same = [scope for scope, t in made if t == kind_key]
                     if same and draw(st.integers(0, 4)):
                         layer["scope"] = draw(st.sampled_from(same))
-                elif share_kind == "path" and candidates and kind_key in BY_PATH and "scope" not in layer:
+                elif share_kind == "path" and candidates and kind_key in BY_PATH:
+                    layer.pop("scope", None)  # `scope` beside `share: <path>` is refused as meaningless
                     layer["share"] = draw(st.sampled_from(candidates))
                 if kind in RENAMES and not layer.get("share") and draw(st.integers(0, 3)) == 0:
                     layer["variables"] = RENAMES[kind]
