@@ -289,6 +289,8 @@ class _Interpreter:
                 self.captured[path] = scope
                 mode = "here"
                 if children is None and kind == "block":
+                    if target not in self.structure:
+                        raise OracleError(f"block '{path}' shares '{target}', which is no block: no layers to copy")
                     children = self.structure[target]
             elif scoped and layer.get("scope", layer["id"]) is not None:
                 name = layer.get("scope", layer["id"])
