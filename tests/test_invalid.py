@@ -427,7 +427,7 @@ def _plan_or_spec_error(text: str) -> None:
         assert e.where.line >= 1 and e.where.col >= 1 and e.message
 
 
-# Example counts come from the profile in conftest.py (HYPOTHESIS_PROFILE=deep searches longer).
+# Example counts come from the profile in conftest.py (SPECC_HYPOTHESIS_PROFILE=deep searches longer).
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(_SIAMESE_PATHS), _VALUES, st.booleans()), min_size=1, max_size=3))
 def test_structured_mutations_give_spec_errors_only(edits):

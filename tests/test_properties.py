@@ -23,6 +23,7 @@ type and of examples with sharing are printed at the end of the run (docs/reliab
 from __future__ import annotations
 
 import collections
+import re
 
 import numpy as np
 import pytest
@@ -248,7 +249,7 @@ def check_refused(tf, data, error: SpecError) -> str:
     if oracle.unwritable is not None:
         # The spec cannot be written as a TF program at all (a share of a layer that opens no scope, a
         # shared block with no layers to copy): a rule of the spec language, no TensorFlow rule involved.
-        STATS["no TF program"][error.message.split("'")[0]] += 1
+        STATS["no TF program"][re.sub(r"'[^']*'", "'…'", error.message)[:60]] += 1
         return "no TF program"
     problems = oracle.problems(tf)
     assert problems, f"specc refused, but TensorFlow builds it as written: {error.message}"
