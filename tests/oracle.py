@@ -504,13 +504,19 @@ def _position_embedding(o, layer, xs, mode, reuse, facts):
     return x + table[: x.shape[1]]
 
 
-def _heads_attention(tf, q, k, v, heads):
-    """BERT's attention_layer form: [batch, length, heads, width] transposed to heads first."""
+def _heads_attention(tf, q, k, v, heads, seq_length=None):
+    """BERT's attention_layer form: [batch, length, heads, width] transposed to heads first. With
+    `seq_length`, q, k and v are [batch * length, width] matrices, and so is the result."""
+    length = seq_length
+
     def split(t):
-        return tf.transpose(tf.reshape(t, [-1, t.shape[1], heads, t.shape[2] // heads]), [0, 2, 1, 3])
+        n = length or t.shape[1]
+        return tf.transpose(tf.reshape(t, [-1, n, heads, t.shape[-1] // heads]), [0, 2, 1, 3])
     q, k, v = split(q), split(k), split(v)
     scores = tf.matmul(q, k, transpose_b=True) / float(q.shape[-1]) ** 0.5
     context = tf.transpose(tf.matmul(tf.nn.softmax(scores), v), [0, 2, 1, 3])
+    if seq_length:
+        return tf.reshape(context, [-1, heads * context.shape[3]])
     return tf.reshape(context, [-1, context.shape[1], heads * context.shape[3]])
 
 
@@ -586,7 +592,8 @@ LEAVES = {
     "embedding": _embedding,
     "position_embedding": _position_embedding,
     "multi_head_attention": _multi_head_attention,
-    "scaled_dot_product_attention": lambda o, layer, xs, *_: _heads_attention(o.tf, *xs[:3], layer.get("heads", 1)),
+    "scaled_dot_product_attention": lambda o, layer, xs, *_: _heads_attention(o.tf, *xs[:3], layer.get("heads", 1),
+                                                                            layer.get("seq_length")),
     "max_pool2d": _pool("max_pool2d"),
     "avg_pool2d": _pool("avg_pool2d"),
     "global_avg_pool": lambda o, layer, xs, *_: o.tf.reduce_mean(xs[0], axis=list(range(1, xs[0].shape.rank - 1))),
