@@ -57,6 +57,8 @@ class Facts:
     op_scope: str
     uses: list[str] = field(default_factory=list)  # variable names (no `:0`)
     asked_share: bool = False
+    kind: str = ""
+    tied: bool = False  # a dense tied to an embedding's table: a share across types by design
     scope_object: Any = None  # the VariableScope a legacy layer opened for itself
     op_scope_override: str = ""
 
@@ -113,6 +115,10 @@ class Built:
             out["merges"] = self.merged
         if self.shares_nothing:
             out["shares nothing"] = self.shares_nothing
+        kinds = {name: {self.layers[p].kind for p in paths if not self.layers[p].tied}
+                 for name, paths in self.users().items()}
+        if any(len(k) > 1 for k in kinds.values()):  # a layer_norm reusing a batch_norm's gamma and beta
+            out["shares across types"] = sorted(name for name, k in kinds.items() if len(k) > 1)
         return out
 
 
@@ -325,7 +331,7 @@ class _Interpreter:
             xs = [self.lookup(r, names) for r in layer["inputs"]] if "inputs" in layer else [x]
             self.prefix, self.names = prefix, names
             graph = self.v1.get_default_graph()
-            facts = Facts(graph.get_name_scope(), asked_share=asked)
+            facts = Facts(graph.get_name_scope(), asked_share=asked, kind=kind)
             self.built.layers[path] = facts
             before = len(graph.get_operations())
             y = LEAVES[kind](self, layer, xs, mode, share is True, facts)
@@ -396,7 +402,7 @@ def _dense(o, layer, xs, mode, reuse, facts):
         target = o.resolve_layer(layer["tie"])
         (table,) = [v for name, v in o.built.variables(o.tf).items() if name in o.built.layers[target].uses]
         facts.uses.append(table.name[:-2])
-        facts.asked_share = True  # a tied projection shares the table by design
+        facts.asked_share = facts.tied = True  # a tied projection shares the table by design
         y = o.tf.matmul(x, table, transpose_b=True)
         if layer.get("use_bias", True):
             y = o.tf.nn.bias_add(y, o.variable(facts, layer, "bias", [layer["units"]], o.v1.zeros_initializer()))
