@@ -110,11 +110,17 @@ def plan(spec: "Spec | str | Path", limits: PlanLimits = DEFAULT_PLAN_LIMITS, ov
         return the_plan
 
 
+EMITTERS = ("python", "stamp")
+
+
 def build(spec: "Spec | Plan | str | Path", verbose: bool = False, init_from: str | Path | None = None,
-          mapping: Sequence[str] = ()) -> "Model":
+          mapping: Sequence[str] = (), emit: str = "python") -> "Model":
     """Build the TF1 graph of a spec, a plan or a spec file, verified against the plan.
 
     Args:
+        emit: "python" builds layer by layer with tf.compat.v1 (specc.emit.tf1); "stamp" stamps
+            each layer's cached stencil and imports the graph at once (specc.emit.stamp), the
+            same graph node for node, falling back to "python" for a model it cannot stamp.
         init_from: a checkpoint (prefix or directory): the variables it holds initialise from it
             (`tf.compat.v1.train.init_from_checkpoint`), the others keep their initializers.
         mapping: `--map` rules renaming the checkpoint's names to the model's (specc.mapping).
@@ -127,15 +133,20 @@ def build(spec: "Spec | Plan | str | Path", verbose: bool = False, init_from: st
         CheckpointError: a bad rule or no checkpoint; IncompatibleCheckpoint: a shape or dtype differs.
     """
     from .checkpoints.mapping import parse_rules
-    from .emit.tf1 import emit
     from .plans import Plan
     from .report import report
 
+    if emit not in EMITTERS:
+        raise ValueError(f"emit must be one of {', '.join(EMITTERS)}, not {emit!r}")
     rules = parse_rules(mapping)  # a bad rule fails before TensorFlow is imported
     if rules and init_from is None:
         raise MappingError("mapping renames a checkpoint's variables: it needs init_from")
     the_plan = spec if isinstance(spec, Plan) else plan(spec)
-    model = emit(the_plan, verbose=verbose)
+    if emit == "stamp":
+        from .emit.stamp import emit as _emit
+    else:
+        from .emit.tf1 import emit as _emit
+    model = _emit(the_plan, verbose=verbose)
     model.report = report(the_plan)
     if init_from is not None:
         from .emit.checkpoint import init_from as _init_from

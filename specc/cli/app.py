@@ -49,6 +49,11 @@ class Format(str, Enum):
     json = "json"
 
 
+class Emitter(str, Enum):
+    python = "python"
+    stamp = "stamp"
+
+
 # A path that does not exist is a command-line mistake (exit 2, Click's own message naming it); what the
 # file holds, and the files it names (`base:`, `include:`), are the spec's (exit 1).
 _EXISTING = dict(exists=True, dir_okay=False, show_default=False)
@@ -266,7 +271,10 @@ def build(file: SpecFile,
           max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers,
           init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Initialise the variables a checkpoint (prefix or directory) holds from it.")] = None,
           mapping: MapOpt = None, overrides: SetOpt = None, ps_tasks: PsTasksOpt = None,
-          worker_device: WorkerDeviceOpt = None) -> None:
+          worker_device: WorkerDeviceOpt = None,
+          emit: Annotated[Emitter, typer.Option(
+              "--emit", help="python: build layer by layer with tf.compat.v1; stamp: stamp cached per-layer "
+                             "stencils and import the graph at once (the same graph).")] = Emitter.python) -> None:
     """Build the TF1 graph: graph.pbtxt, model.meta, plan.json, resolved.yaml, overrides.json and TensorBoard events."""
     with _guard(debug, fmt):
         from .. import api
@@ -284,7 +292,7 @@ def build(file: SpecFile,
         check_target(directory, str(file), force)
         from ..emit.files import write_graph_files
 
-        model = api.build(plan, verbose=verbose, init_from=init_from, mapping=mapping or ())
+        model = api.build(plan, verbose=verbose, init_from=init_from, mapping=mapping or (), emit=emit.value)
         rep = model.report
         restored = {"init_from": model.init_from.to_json()} if model.init_from else {}
         if model.init_from:
@@ -294,13 +302,16 @@ def build(file: SpecFile,
             write_json(tmp / "plan.json", {"plan": plan_json(plan), "report": report_json(rep, True), **restored})
             write_spec_files(tmp, prepared)
         checked = f"plan matches graph: {len(model.variables)}/{len(plan.variables)} variables"
+        emitted = {"emitter": model.emitter, **({"fallback": model.fallback} if model.fallback else {})}
         if fmt is Format.json:
             typer.echo(json.dumps({"ok": True, "output": str(directory), "report": report_json(rep),
-                                   "variables_checked": len(model.variables), **restored}, indent=2))
+                                   "variables_checked": len(model.variables), **emitted, **restored}, indent=2))
         else:
             console = _out(quiet)
             RENDERERS["table"](rep, console)
             console.print(checked)
+            if model.fallback:
+                console.print(f"built by the python emitter: cannot stamp {model.fallback}")
             if model.init_from:
                 render_init_from(model.init_from, console)
             console.print(f"wrote {directory}/ (graph.pbtxt, model.meta, plan.json, TensorBoard events)")

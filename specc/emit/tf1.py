@@ -34,6 +34,8 @@ class Model:
         tensors: every layer's output by layer path.
         report: the sharing report (specc.report.Report).
         init_from: with `build(..., init_from=...)`, what restored from the checkpoint (specc.checkpoints.restore.InitFrom).
+        emitter: which emitter built the graph, "python" (this module) or "stamp" (specc.emit.stamp).
+        fallback: why the stamping emitter left the model to this one ('' if it did not).
     """
 
     plan: Plan
@@ -44,6 +46,8 @@ class Model:
     tensors: dict[str, Any] = field(repr=False)
     report: Any = None
     init_from: Any = None
+    emitter: str = "python"
+    fallback: str = ""
 
 
 def emit(plan: Plan, verbose: bool = False) -> Model:

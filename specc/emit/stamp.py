@@ -1,0 +1,195 @@
+"""Plan -> tf.Graph by stamping: each layer's stencil copied under the plan's names, imported at once.
+
+The plan knows every name TensorFlow would give: each layer's op scope and uniquified op
+names, each variable's full name. So instead of building layer after layer in Python, the
+stamping emitter takes each layer's stencil (specc.emit.stencils: the nodes the Python
+emitter makes for one layer of that signature), fills in the plan's names, inputs and
+op seeds, assembles one MetaGraphDef (the GraphDef, the variables' VariableDefs in
+GLOBAL_VARIABLES and TRAINABLE_VARIABLES, UPDATE_OPS) and imports it once. The result is
+the graph the Python emitter builds, node for node (tests/test_stamp.py proves it per spec),
+and the same plan-vs-graph checks run on it.
+
+A model with a layer that has no stencil (a tf.cond's context cannot be renamed yet) is
+built by the Python emitter as a whole: splicing Python-built layers between imported ones
+would need one import per run of stamped layers, and the op-seed counter and name scopes
+continue across layers, so a per-layer mix is not the same graph for free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import BuildError
+from ..layers import TensorInfo
+from ..plans import Plan, PlannedLayer
+from . import tf1
+from .stencils import OP_COLLECTIONS, Slot, StencilCache, Unstampable, default_directory
+from .tfimport import tensorflow
+
+_MAXINT32 = 2**31 - 1  # TensorFlow's op seeds are taken modulo this (random_seed._truncate_seed)
+DEFAULT = "default"
+
+
+def emit(plan: Plan, verbose: bool = False, cache_dir: Path | str | None = DEFAULT) -> tf1.Model:
+    """Build the plan by stamping stencils, or with the Python emitter where a layer has none.
+
+    Args:
+        cache_dir: where stencils are kept (`DEFAULT`: specc.emit.stencils.default_directory(); None: nowhere).
+
+    Returns:
+        A Model whose `emitter` is "stamp", or "python" with `fallback` saying which layer could not be stamped.
+
+    Raises:
+        BuildError: the graph differs from the plan (an internal error).
+    """
+    tf = tensorflow(verbose)
+    cache = StencilCache(tf, default_directory() if cache_dir == DEFAULT else cache_dir)
+    try:
+        stamper = _Stamper(tf, plan, cache)
+    except Unstampable as e:
+        model = tf1.emit(plan, verbose)
+        model.fallback = str(e)
+        return model
+    graph = stamper.imported()
+    with graph.as_default():
+        trainable = {v.name for v in tf.compat.v1.trainable_variables()}
+        variables = {v.name[:-2]: v for v in tf.compat.v1.global_variables()}
+    tf1.verify_variables(plan, {v.name: v for v in variables.values()}, trainable)
+    checker = tf1._Builder(tf, graph, plan)
+    for layer in plan.walk():
+        if layer.type != "block":
+            checker.check_ops(layer, [graph.get_operation_by_name(n) for n in stamper.layer_nodes[layer.path]])
+    tensors = {key: graph.get_tensor_by_name(name) for key, name in stamper.names.items()}
+    model = tf1.Model(plan=plan, graph=graph, inputs={i.name: tensors[i.name] for i in plan.inputs},
+                      outputs={o.name: tensors[o.key] for o in plan.outputs}, variables=variables, tensors=tensors)
+    model.emitter = "stamp"
+    return model
+
+
+class _Stamper:
+    """Stamps every layer of a plan into one MetaGraphDef; raises Unstampable for a layer without a stencil."""
+
+    def __init__(self, tf, plan: Plan, cache: StencilCache):
+        self.tf, self.plan, self.cache = tf, plan, cache
+        self.planned = {v.name: v for v in plan.variables}
+        self.meta = tf.compat.v1.MetaGraphDef()
+        self.names: dict[str, str] = {}  # tensor key -> tensor name
+        self.infos: dict[str, TensorInfo] = {}  # tensor key -> its static shape and dtype in the graph
+        self.layer_nodes: dict[str, list[str]] = {}
+        self.counter = 0  # the graph's op-seed counter (random_seed.get_seed) as the Python emitter leaves it
+        self.templates: dict[int, Any] = {}  # id(stencil.graph_def) -> its parsed GraphDef
+        self._inputs()
+        for layer in plan.layers:
+            self.layer(layer)
+
+    def _inputs(self) -> None:
+        tf = self.tf
+        scratch = tf.Graph()
+        builder = tf1._Builder(tf, scratch, self.plan)
+        with scratch.as_default():
+            builder.inputs({})
+        made = builder.tensors
+        graph_def = scratch.as_graph_def()
+        self.meta.graph_def.versions.CopyFrom(graph_def.versions)
+        self.meta.graph_def.node.extend(graph_def.node)
+        for name, tensor in made.items():
+            self.names[name] = tensor.name
+            self.infos[name] = TensorInfo(tuple(tensor.shape.as_list()), tensor.dtype.name)
+
+    def layer(self, layer: PlannedLayer) -> None:
+        if layer.type == "block":
+            for child in layer.children:
+                self.layer(child)
+            self.names[layer.path] = self.names[layer.result]
+            self.infos[layer.path] = self.infos[layer.result]
+            return
+        stencil = self.cache.get(layer, [self.infos[k] for k in layer.inputs], self.planned, self.plan.seed)
+        if stencil.problem:
+            raise Unstampable(f"layer '{layer.path}' ({layer.type}): {stencil.problem}")
+        template = self.templates.get(id(stencil.graph_def))
+        if template is None:
+            template = self.templates[id(stencil.graph_def)] = self.tf.compat.v1.GraphDef.FromString(stencil.graph_def)
+        prefix = layer.op_scope + "/" if layer.op_scope else ""
+        variables = [b.name for b in layer.variables]
+        inputs = [self.names[k] for k in layer.inputs]
+
+        def fill(slot: Slot) -> str:
+            if slot.kind == "op":
+                return prefix + layer.ops[slot.index] + slot.rest
+            if slot.kind == "var":
+                return variables[slot.index] + slot.rest
+            return inputs[slot.index].removesuffix(":0")
+
+        def ref(control: bool, slot: Slot, index: int) -> str:
+            if slot.kind == "input":
+                name, _, k = inputs[slot.index].partition(":")
+                index = int(k)
+            else:
+                name = fill(slot)
+            return "^" + name if control else name if index == 0 else f"{name}:{index}"
+
+        nodes = self.meta.graph_def.node
+        start = len(nodes)
+        made = []
+        for node, slot, refs in zip(template.node, stencil.names, stencil.inputs):
+            stamped = nodes.add()
+            stamped.CopyFrom(node)
+            stamped.name = fill(slot)
+            del stamped.input[:]
+            stamped.input.extend(ref(*r) for r in refs)
+            made.append(stamped.name)
+        for index, key, item, before, slot, after in stencil.attrs:
+            value = (before + fill(slot) + after).encode()
+            if item < 0:
+                nodes[start + index].attr[key].s = value
+            else:
+                nodes[start + index].attr[key].list.s[item] = value
+        global_seed = self.plan.seed % _MAXINT32
+        for index, offset in stencil.seeds:
+            op_seed = (self.counter + offset) % _MAXINT32
+            # (0, 0) means "nondeterministic" to the kernels; get_seed swaps it, so do we.
+            nodes[start + index].attr["seed2"].i = _MAXINT32 if (global_seed, op_seed) == (0, 0) else op_seed
+        self.counter += stencil.seed_calls
+        self._collections(stencil, fill)
+        out_slot, out_index = stencil.output
+        self.names[layer.path] = (inputs[out_slot.index] if out_slot.kind == "input"
+                                  else f"{fill(out_slot)}:{out_index}")
+        self.infos[layer.path] = stencil.output_info
+        self.layer_nodes[layer.path] = made
+
+    def _collections(self, stencil, fill) -> None:
+        for key, items in stencil.collections:
+            collection = self.meta.collection_def[key]
+            if key in OP_COLLECTIONS:
+                collection.node_list.value.extend(fill(slot) for slot in items)
+                continue
+            for item in items:
+                proto = _variable_def(item[-1])
+                for field, before, slot, after in item[:-1]:
+                    if slot is not None:
+                        setattr(proto, field, before + fill(slot) + after)
+                collection.bytes_list.value.append(proto.SerializeToString())
+
+    def imported(self):
+        """The assembled MetaGraphDef imported into a fresh graph, seeded as the Python emitter leaves it."""
+        from tensorflow.python.framework import meta_graph, random_seed
+
+        tf = self.tf
+        graph = tf.Graph()
+        with graph.as_default():
+            # import_meta_graph's own body without its last step: with no saver_def it adds a
+            # default Saver (`save/...` ops) that the Python emitter's graph does not have.
+            meta_graph.import_scoped_meta_graph_with_return_elements(self.meta)
+            tf.compat.v1.set_random_seed(self.plan.seed)
+            # Ops added later (training, dropout) draw the op seeds they would after the Python emitter.
+            random_seed._graph_to_seed_dict[graph] = self.counter
+        if len(graph.get_operations()) != len(self.meta.graph_def.node):
+            raise BuildError("the stamped graph did not import whole")
+        return graph
+
+
+def _variable_def(data: bytes):
+    from tensorflow.core.framework.variable_pb2 import VariableDef
+
+    return VariableDef.FromString(data)

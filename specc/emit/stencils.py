@@ -1,0 +1,363 @@
+"""Stencils: the NodeDefs one layer makes, built once per layer signature by the Python emitter.
+
+A stencil is what `specc.emit.tf1` builds for one layer, in a scratch graph, under a
+canonical variable scope (`specc_stencil`), from placeholders standing in for its inputs
+and, for variables it reuses or borrows, variables made beforehand. Every name a node or
+attribute holds is then resolved to a *slot*: the n-th op name the layer takes in its
+scope, a variable it binds, or an input tensor. Stamping (specc.emit.stamp) fills the
+slots with the plan's names. A layer whose nodes hold a name that resolves to no slot (a
+tf.cond's context, a collection other than the variables and UPDATE_OPS) has no stencil:
+its `problem` says why, and the model is built by the Python emitter instead.
+
+Stencils depend on the layer's signature (type, parameters, the static shapes and dtypes
+of its inputs, its variables, reuse, the graph seed) and on the TensorFlow version, so
+they are kept in a cache directory: `$SPECC_CACHE_DIR/stencils`, else the user's cache
+directory (`$XDG_CACHE_HOME/specc/stencils` or `~/.cache/specc/stencils`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ..layers import TensorInfo
+from ..plans import Frame, PlannedLayer, PlannedVariable, VarBinding
+from ..record import record
+from .tf1 import _Builder
+
+SCOPE = "specc_stencil"
+INPUT = "specc_stencil_input_"
+BORROWED = "specc_stencil_borrowed_"
+# A stencil's random ops draw their op seeds from the graph's counter starting here, far from
+# any count a real layer reaches, so that the seeds it consumed can be told from fixed ones.
+SEED_BASE = 1_000_003
+FORMAT = 1  # bump when the cached form changes
+# Collections a layer may add to, and what the stamped MetaGraphDef holds for each.
+VARIABLE_COLLECTIONS = ("variables", "trainable_variables")
+OP_COLLECTIONS = ("update_ops",)
+
+
+@record
+class Slot:
+    """Where a name comes from: `op` (the layer's n-th op name, then `rest`), `var` (its n-th
+    variable's full name, then `rest`) or `input` (its n-th input tensor; `rest` is ':k')."""
+
+    kind: str
+    index: int
+    rest: str = ""
+
+
+@record
+class Stencil:
+    """One layer's nodes with every name resolved to a slot.
+
+    Attributes:
+        graph_def: the layer's nodes (a serialized GraphDef), in creation order.
+        names: each node's own name as a slot.
+        inputs: each node's inputs as (control, slot, output index) triples.
+        attrs: name-holding string attributes: (node index, key, list index or -1, prefix, slot, suffix).
+        seeds: (node index, offset): the node's seed2 is the graph's op-seed counter plus offset.
+        seed_calls: how far the layer advances the op-seed counter.
+        output: the slot and output index of the layer's result; output_info its static shape and dtype.
+        collections: key -> per item, a node slot (`update_ops`) or a VariableDef with slots (variables).
+        problem: why the layer cannot be stamped ('' when it can).
+    """
+
+    graph_def: bytes = b""
+    names: tuple[Slot, ...] = ()
+    inputs: tuple[tuple[tuple[bool, Slot, int], ...], ...] = ()
+    attrs: tuple[tuple[int, str, int, str, Slot, str], ...] = ()
+    seeds: tuple[tuple[int, int], ...] = ()
+    seed_calls: int = 0
+    output: tuple[Slot, int] | None = None
+    output_info: TensorInfo | None = None
+    collections: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    problem: str = ""
+
+
+class Unstampable(Exception):
+    """A layer whose nodes cannot be renamed exactly; the message says why."""
+
+
+def signature(layer: PlannedLayer, inputs: list[TensorInfo], planned: dict[str, PlannedVariable],
+              seed: int) -> str | None:
+    """The text that determines a layer's stencil, or None if it has no stable text form."""
+    variables = []
+    for b in layer.variables:
+        v = planned[b.name]
+        variables.append([b.local, _relative(layer, b), b.borrowed, list(v.shape), v.dtype, repr(v.initializer),
+                          v.trainable])
+    text = json.dumps([FORMAT, layer.type, repr(layer.params), [[list(t.shape), t.dtype] for t in inputs],
+                       [list(layer.output.shape), layer.output.dtype], layer.reuse, variables, seed])
+    return None if " at 0x" in text else text  # an object's default repr differs from run to run
+
+
+def _relative(layer: PlannedLayer, binding: VarBinding) -> str:
+    """The name the Python emitter passes get_variable: relative to the layer's variable scope."""
+    return binding.name[len(layer.var_scope) + 1:] if layer.var_scope else binding.name
+
+
+class StencilCache:
+    """Stencils by signature: in memory, and on disk in `directory` (None: memory only)."""
+
+    def __init__(self, tf, directory: Path | None):
+        self.tf = tf
+        self.directory = directory / f"tf-{tf.__version__}" if directory is not None else None
+        self.memory: dict[str, Stencil] = {}
+        self.built = 0  # stencils built (not found in memory or on disk), for the benchmark
+
+    def get(self, layer: PlannedLayer, inputs: list[TensorInfo], planned: dict[str, PlannedVariable],
+            seed: int) -> Stencil:
+        text = signature(layer, inputs, planned, seed)
+        if text is None:
+            return build(self.tf, layer, inputs, planned, seed)
+        key = hashlib.sha256(text.encode()).hexdigest()
+        found = self.memory.get(key) or self._read(key)
+        if found is None:
+            found = build(self.tf, layer, inputs, planned, seed)
+            self.built += 1
+            self._write(key, found)
+        self.memory[key] = found
+        return found
+
+    def _path(self, key: str) -> Path | None:
+        return self.directory / f"{key}.json" if self.directory is not None else None
+
+    def _read(self, key: str) -> Stencil | None:
+        path = self._path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return _from_json(json.loads(path.read_text("utf-8")))
+        except (ValueError, KeyError, TypeError):
+            return None  # a damaged or older entry: build it again and replace it
+
+    def _write(self, key: str, stencil: Stencil) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Atomic: another build reading the cache sees the whole file or none.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stencil-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(_to_json(stencil), f)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def default_directory() -> Path:
+    """`$SPECC_CACHE_DIR/stencils`, else the user's cache directory."""
+    root = os.environ.get("SPECC_CACHE_DIR")
+    if root:
+        return Path(root) / "stencils"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "specc" / "stencils"
+
+
+# -- building a stencil --------------------------------------------------------------------
+
+class _Scratch(_Builder):
+    """The Python emitter's own layer code; the ops it makes are kept instead of checked."""
+
+    def check_ops(self, layer, ops) -> None:
+        self.layer_ops = list(ops)
+
+
+def build(tf, layer: PlannedLayer, inputs: list[TensorInfo], planned: dict[str, PlannedVariable],
+          seed: int) -> Stencil:
+    """Build one layer with the Python emitter in a scratch graph and resolve its names."""
+    from tensorflow.python.framework import random_seed
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    bindings, variables, prefixes = [], [], []
+    for i, b in enumerate(layer.variables):
+        v = planned[b.name]
+        name = f"{BORROWED}{i}" if b.borrowed else f"{SCOPE}/{_relative(layer, b)}"
+        bindings.append(VarBinding(b.local, name, b.borrowed))
+        variables.append(replace(v, name=name))
+        prefixes.append(name)
+    builder = _Scratch(tf, graph, SimpleNamespace(variables=variables))
+    with graph.as_default():
+        v1.set_random_seed(seed)
+        for i, t in enumerate(inputs):
+            builder.tensors[f"{INPUT}{i}"] = v1.placeholder(tf.as_dtype(t.dtype), list(t.shape), name=f"{INPUT}{i}")
+        # Variables made elsewhere: borrowed ones at the root, reused ones where the layer finds them.
+        for b, v in zip(bindings, variables):
+            if b.borrowed or layer.reuse:
+                builder.made[b.name] = v1.get_variable(
+                    v.name, shape=list(v.shape), dtype=tf.as_dtype(v.dtype),
+                    initializer=v.initializer.make(tf), trainable=v.trainable)
+        op_scope = graph.unique_name(SCOPE, mark_as_used=False)
+        canonical = replace(layer, frames=(Frame("variable_scope", SCOPE, layer.reuse),), op_scope=op_scope,
+                            var_scope=SCOPE, variables=tuple(bindings),
+                            inputs=tuple(f"{INPUT}{i}" for i in range(len(inputs))))
+        before = {key: list(graph.get_collection(key)) for key in graph.get_all_collection_keys()}
+        random_seed._graph_to_seed_dict[graph] = SEED_BASE
+        first = len(graph.get_operations())
+        builder.layer(canonical)
+        seed_calls = random_seed._graph_to_seed_dict[graph] - SEED_BASE
+        made = graph.get_operations()[first:]
+        added = {key: graph.get_collection(key)[len(before.get(key, [])):] for key in graph.get_all_collection_keys()}
+        output = builder.tensors[canonical.path]
+    heads = []
+    for op in builder.layer_ops:
+        if not any(op.name == p or op.name.startswith(p + "/") for p in prefixes):
+            head = op.name[len(op_scope) + 1:].split("/")[0]
+            if head not in heads:
+                heads.append(head)
+    if len(heads) != len(layer.ops):
+        return Stencil(problem=f"{len(heads)} op names in a fresh scope, the plan has {len(layer.ops)}")
+    resolver = _Resolver(op_scope, heads, prefixes, len(inputs))
+    try:
+        return _resolve(tf, graph, made, added, output, resolver, seed_calls)
+    except Unstampable as e:
+        return Stencil(problem=str(e))
+
+
+class _Resolver:
+    def __init__(self, op_scope: str, heads: list[str], prefixes: list[str], inputs: int):
+        self.op_scope, self.heads = op_scope, heads
+        # Longest first: `kernel_ema/...` must not be read as `kernel` + `_ema/...`.
+        self.prefixes = sorted(enumerate(prefixes), key=lambda p: -len(p[1]))
+        self.inputs = {f"{INPUT}{i}": i for i in range(inputs)}
+
+    def slot(self, name: str) -> Slot:
+        if name in self.inputs:
+            return Slot("input", self.inputs[name])
+        for i, p in self.prefixes:
+            if name == p or name.startswith(p + "/"):
+                return Slot("var", i, name[len(p):])
+        if name.startswith(self.op_scope + "/"):
+            head, sep, tail = name[len(self.op_scope) + 1:].partition("/")
+            if head in self.heads:
+                return Slot("op", self.heads.index(head), sep + tail)
+        raise Unstampable(f"node '{name}' is none of the layer's own, its inputs' or its variables'")
+
+    def tensor(self, ref: str) -> tuple[bool, Slot, int]:
+        control = ref.startswith("^")
+        name, _, index = ref.lstrip("^").partition(":")
+        return control, self.slot(name), int(index or 0)
+
+    def text(self, value: str) -> tuple[str, Slot, str]:
+        """A string attribute that names a node: `loc:@name`, `name/`, `name:0`, `name`."""
+        prefix = "loc:@" if value.startswith("loc:@") else ""
+        body = value[len(prefix):]
+        suffix = ""
+        if body.endswith("/"):
+            body, suffix = body[:-1], "/"
+        elif ":" in body:
+            body, _, index = body.partition(":")
+            suffix = ":" + index
+        return prefix, self.slot(body), suffix
+
+
+def _resolve(tf, graph, made, added, output, resolver: _Resolver, seed_calls: int) -> Stencil:
+    names = {op.name for op in made}
+    whole = graph.as_graph_def()
+    if whole.library.function:
+        # tf.cond and tf.while_loop build functions named with a process-wide counter; their
+        # library would have to be renamed along with the nodes. Not yet.
+        raise Unstampable("it builds functions (a tf.cond or a loop)")
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.node.extend(n for n in whole.node if n.name in names)
+    slots, inputs, attrs, seeds = [], [], [], []
+    for index, node in enumerate(graph_def.node):
+        slots.append(resolver.slot(node.name))
+        inputs.append(tuple(resolver.tensor(ref) for ref in node.input))
+        for key, value in node.attr.items():
+            if value.HasField("s") and SCOPE.encode() in value.s:
+                attrs.append((index, key, -1, *resolver.text(value.s.decode())))
+            elif value.HasField("list"):
+                for j, s in enumerate(value.list.s):
+                    if SCOPE.encode() in s:
+                        attrs.append((index, key, j, *resolver.text(s.decode())))
+        if "seed2" in node.attr and SEED_BASE <= node.attr["seed2"].i < SEED_BASE + seed_calls:
+            seeds.append((index, node.attr["seed2"].i - SEED_BASE))
+    if len(seeds) != seed_calls:
+        raise Unstampable(f"{seed_calls} op seeds drawn, {len(seeds)} found in the nodes' seed2")
+    collections = []
+    for key, items in added.items():
+        if not items:
+            continue
+        if key in OP_COLLECTIONS:
+            collections.append((key, tuple(resolver.slot(op.name) for op in items)))
+        elif key in VARIABLE_COLLECTIONS:
+            defs = []
+            for v in items:
+                with graph.as_default():  # to_proto refuses outside a graph context
+                    proto = v.to_proto()
+                defs.append(tuple((f, *resolver.text(getattr(proto, f))) if getattr(proto, f) else (f, "", None, "")
+                                  for f in _VARIABLE_NAME_FIELDS) + (proto.SerializeToString(),))
+            collections.append((key, tuple(defs)))
+        else:
+            raise Unstampable(f"the layer adds to the collection '{key}'")
+    out = resolver.tensor(output.name)
+    if output.shape.rank is None:
+        raise Unstampable("the layer's output has no static rank")
+    return Stencil(
+        graph_def=graph_def.SerializeToString(), names=tuple(slots), inputs=tuple(inputs), attrs=tuple(attrs),
+        seeds=tuple(seeds), seed_calls=seed_calls, output=(out[1], out[2]),
+        output_info=TensorInfo(tuple(output.shape.as_list()), output.dtype.base_dtype.name),
+        collections=tuple(collections))
+
+
+_VARIABLE_NAME_FIELDS = ("variable_name", "initial_value_name", "initializer_name", "snapshot_name")
+
+
+# -- the cache's form ----------------------------------------------------------------------
+
+def _slot_json(slot: Slot | None):
+    return None if slot is None else [slot.kind, slot.index, slot.rest]
+
+
+def _slot(data) -> Slot | None:
+    return None if data is None else Slot(data[0], data[1], data[2])
+
+
+def _to_json(s: Stencil) -> dict:
+    collections = []
+    for key, items in s.collections:
+        if key in OP_COLLECTIONS:
+            collections.append([key, [_slot_json(i) for i in items]])
+        else:
+            collections.append([key, [[[f, p, _slot_json(slot), x] for f, p, slot, x in item[:-1]]
+                                      + [base64.b64encode(item[-1]).decode()] for item in items]])
+    return {
+        "graph_def": base64.b64encode(s.graph_def).decode(),
+        "names": [_slot_json(x) for x in s.names],
+        "inputs": [[[c, _slot_json(slot), i] for c, slot, i in refs] for refs in s.inputs],
+        "attrs": [[n, k, j, p, _slot_json(slot), x] for n, k, j, p, slot, x in s.attrs],
+        "seeds": [list(x) for x in s.seeds], "seed_calls": s.seed_calls,
+        "output": None if s.output is None else [_slot_json(s.output[0]), s.output[1]],
+        "output_info": None if s.output_info is None else [list(s.output_info.shape), s.output_info.dtype],
+        "collections": collections, "problem": s.problem,
+    }
+
+
+def _from_json(d: dict) -> Stencil:
+    collections = []
+    for key, items in d["collections"]:
+        if key in OP_COLLECTIONS:
+            collections.append((key, tuple(_slot(i) for i in items)))
+        else:
+            collections.append((key, tuple(tuple((f, p, _slot(slot), x) for f, p, slot, x in item[:-1])
+                                           + (base64.b64decode(item[-1]),) for item in items)))
+    return Stencil(
+        graph_def=base64.b64decode(d["graph_def"]), names=tuple(_slot(x) for x in d["names"]),
+        inputs=tuple(tuple((c, _slot(slot), i) for c, slot, i in refs) for refs in d["inputs"]),
+        attrs=tuple((n, k, j, p, _slot(slot), x) for n, k, j, p, slot, x in d["attrs"]),
+        seeds=tuple((n, o) for n, o in d["seeds"]), seed_calls=d["seed_calls"],
+        output=None if d["output"] is None else (_slot(d["output"][0]), d["output"][1]),
+        output_info=None if d["output_info"] is None else TensorInfo(tuple(d["output_info"][0]), d["output_info"][1]),
+        collections=tuple(collections), problem=d["problem"])
