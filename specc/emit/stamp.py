@@ -77,6 +77,7 @@ class _Stamper:
         self.names: dict[str, str] = {}  # tensor key -> tensor name
         self.infos: dict[str, TensorInfo] = {}  # tensor key -> its static shape and dtype in the graph
         self.layer_nodes: dict[str, list[str]] = {}
+        self.shapes: list = []  # per stamped layer node, its outputs' static shapes as Python leaves them
         self.counter = 0  # the graph's op-seed counter (random_seed.get_seed) as the Python emitter leaves it
         self.templates: dict[int, Any] = {}  # id(stencil.graph_def) -> its parsed GraphDef
         self._inputs()
@@ -157,6 +158,7 @@ class _Stamper:
                                   else f"{fill(out_slot)}:{out_index}")
         self.infos[layer.path] = stencil.output_info
         self.layer_nodes[layer.path] = made
+        self.shapes.extend(stencil.shapes)
 
     def _collections(self, stencil, fill) -> None:
         for key, items in stencil.collections:
@@ -181,12 +183,27 @@ class _Stamper:
             # import_meta_graph's own body without its last step: with no saver_def it adds a
             # default Saver (`save/...` ops) that the Python emitter's graph does not have.
             meta_graph.import_scoped_meta_graph_with_return_elements(self.meta)
+            self._refine_shapes(graph)
             tf.compat.v1.set_random_seed(self.plan.seed)
             # Ops added later (training, dropout) draw the op seeds they would after the Python emitter.
             random_seed._graph_to_seed_dict[graph] = self.counter
         if len(graph.get_operations()) != len(self.meta.graph_def.node):
             raise BuildError("the stamped graph did not import whole")
         return graph
+
+
+    def _refine_shapes(self, graph) -> None:
+        """Give every imported tensor the static shape the Python emitter's has: import infers
+        shapes in C++ only, without what Python's set_shape added (and what followed from it)."""
+        nodes = self.meta.graph_def.node
+        first = len(nodes) - len(self.shapes)  # the inputs come first
+        # The importer creates ops in the GraphDef's order (a topological one); look up any that is not.
+        for op, node, shapes in zip(graph.get_operations()[first:], nodes[first:], self.shapes):
+            if op.name != node.name:
+                op = graph.get_operation_by_name(node.name)
+            for tensor, dims in zip(op.outputs, shapes):
+                if dims is not None and (tensor.shape.rank is None or tuple(tensor.shape.as_list()) != dims):
+                    tensor.set_shape(dims)
 
 
 def _variable_def(data: bytes):

@@ -38,7 +38,7 @@ BORROWED = "specc_stencil_borrowed_"
 # A stencil's random ops draw their op seeds from the graph's counter starting here, far from
 # any count a real layer reaches, so that the seeds it consumed can be told from fixed ones.
 SEED_BASE = 1_000_003
-FORMAT = 1  # bump when the cached form changes
+FORMAT = 3  # bump when the cached form changes
 # Collections a layer may add to, and what the stamped MetaGraphDef holds for each.
 VARIABLE_COLLECTIONS = ("variables", "trainable_variables")
 OP_COLLECTIONS = ("update_ops",)
@@ -65,6 +65,9 @@ class Stencil:
         attrs: name-holding string attributes: (node index, key, list index or -1, prefix, slot, suffix).
         seeds: (node index, offset): the node's seed2 is the graph's op-seed counter plus offset.
         seed_calls: how far the layer advances the op-seed counter.
+        shapes: per node, its outputs' static shapes as the Python emitter leaves them (None: unknown
+            rank). Python may refine a shape (tensordot's `set_shape`) beyond what TensorFlow's C++
+            shape inference gives an imported node, and later ops' shapes follow the refined one.
         output: the slot and output index of the layer's result; output_info its static shape and dtype.
         collections: key -> per item, a node slot (`update_ops`) or a VariableDef with slots (variables).
         problem: why the layer cannot be stamped ('' when it can).
@@ -76,6 +79,7 @@ class Stencil:
     attrs: tuple[tuple[int, str, int, str, Slot, str], ...] = ()
     seeds: tuple[tuple[int, int], ...] = ()
     seed_calls: int = 0
+    shapes: tuple[tuple[tuple[int | None, ...] | None, ...], ...] = ()
     output: tuple[Slot, int] | None = None
     output_info: TensorInfo | None = None
     collections: tuple[tuple[str, tuple[Any, ...]], ...] = ()
@@ -302,12 +306,14 @@ def _resolve(tf, graph, made, added, output, resolver: _Resolver, seed_calls: in
             collections.append((key, tuple(defs)))
         else:
             raise Unstampable(f"the layer adds to the collection '{key}'")
+    shapes = tuple(tuple(tuple(t.shape.as_list()) if t.shape.rank is not None else None
+                         for t in graph.get_operation_by_name(n.name).outputs) for n in graph_def.node)
     out = resolver.tensor(output.name)
     if output.shape.rank is None:
         raise Unstampable("the layer's output has no static rank")
     return Stencil(
         graph_def=graph_def.SerializeToString(), names=tuple(slots), inputs=tuple(inputs), attrs=tuple(attrs),
-        seeds=tuple(seeds), seed_calls=seed_calls, output=(out[1], out[2]),
+        seeds=tuple(seeds), seed_calls=seed_calls, shapes=shapes, output=(out[1], out[2]),
         output_info=TensorInfo(tuple(output.shape.as_list()), output.dtype.base_dtype.name),
         collections=tuple(collections))
 
@@ -339,6 +345,7 @@ def _to_json(s: Stencil) -> dict:
         "inputs": [[[c, _slot_json(slot), i] for c, slot, i in refs] for refs in s.inputs],
         "attrs": [[n, k, j, p, _slot_json(slot), x] for n, k, j, p, slot, x in s.attrs],
         "seeds": [list(x) for x in s.seeds], "seed_calls": s.seed_calls,
+        "shapes": [[None if d is None else list(d) for d in node] for node in s.shapes],
         "output": None if s.output is None else [_slot_json(s.output[0]), s.output[1]],
         "output_info": None if s.output_info is None else [list(s.output_info.shape), s.output_info.dtype],
         "collections": collections, "problem": s.problem,
@@ -358,6 +365,7 @@ def _from_json(d: dict) -> Stencil:
         inputs=tuple(tuple((c, _slot(slot), i) for c, slot, i in refs) for refs in d["inputs"]),
         attrs=tuple((n, k, j, p, _slot(slot), x) for n, k, j, p, slot, x in d["attrs"]),
         seeds=tuple((n, o) for n, o in d["seeds"]), seed_calls=d["seed_calls"],
+        shapes=tuple(tuple(None if x is None else tuple(x) for x in node) for node in d["shapes"]),
         output=None if d["output"] is None else (_slot(d["output"][0]), d["output"][1]),
         output_info=None if d["output_info"] is None else TensorInfo(tuple(d["output_info"][0]), d["output_info"][1]),
         collections=tuple(collections), problem=d["problem"])

@@ -1,0 +1,252 @@
+"""The stamping emitter builds the Python emitter's graph: node for node, variables, collections,
+checkpoints and a training step, for every spec in specs/ and every example in the docs."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+import specc
+from specc.emit import stamp, tf1
+from specc.emit.stencils import StencilCache
+from specc.emit.tfimport import tensorflow
+
+from .conftest import ROOT, SPECS
+from .test_docs import EXAMPLES
+from .test_examples import BATCH, global_variables, initialize, random_feed
+
+tf = tensorflow()
+v1 = tf.compat.v1
+
+SPEC_FILES = sorted(SPECS.glob("*.yaml"))
+# Models the stamping emitter leaves to the Python emitter, and why: a layer builds functions.
+DOCS_FALL_BACK = {"spec-language.md#3"}  # batch_norm with a training flag input: a tf.cond
+FALLS_BACK = {"siamese_cnn": "layer 'left_tower.bn1' (batch_norm): it builds functions (a tf.cond or a loop)"}
+
+# A function's name ends in a process-wide counter (`tower_bn1_cond_true_10128`): two builds of one
+# spec in one process differ there, whichever emitter builds them. It is all TensorFlow varies.
+_UID = re.compile(r"_\d+$")
+
+
+def _attr(value) -> tuple:
+    if value.HasField("func"):
+        return ("func", _UID.sub("_#", value.func.name))
+    if value.HasField("list") and value.list.func:
+        return ("funcs", tuple(_UID.sub("_#", f.name) for f in value.list.func))
+    return ("value", value.SerializeToString(deterministic=True))
+
+
+def canonical(graph) -> dict:
+    """Every node by name: op, inputs (control inputs included, in order), device, attributes; and
+    the function library by canonical name."""
+    graph_def = graph.as_graph_def()
+    nodes = {n.name: (n.op, tuple(n.input), n.device, {k: _attr(v) for k, v in n.attr.items()})
+             for n in graph_def.node}
+    library = sorted(_UID.sub("_#", f.signature.name) for f in graph_def.library.function)
+    shapes = {op.name: tuple(str(t.shape) for t in op.outputs) for op in graph.get_operations()}
+    return {"nodes": nodes, "library": library, "shapes": shapes}
+
+
+def collections(graph) -> dict:
+    with graph.as_default():
+        meta = v1.train.export_meta_graph(graph=graph)
+    return {key: value.SerializeToString(deterministic=True) for key, value in meta.collection_def.items()}
+
+
+def assert_same_graph(stamped, python) -> None:
+    a, b = canonical(stamped.graph), canonical(python.graph)
+    assert sorted(a["nodes"]) == sorted(b["nodes"])
+    for name, node in b["nodes"].items():
+        assert a["nodes"][name] == node, f"node '{name}' differs"
+    assert a["library"] == b["library"]
+    assert a["shapes"] == b["shapes"]  # static shapes too: code built on the graph sees the same
+    assert collections(stamped.graph) == collections(python.graph)
+    assert list(stamped.variables) == list(python.variables)
+    for field in ("inputs", "outputs", "tensors"):
+        ours, theirs = getattr(stamped, field), getattr(python, field)
+        assert {k: t.name for k, t in ours.items()} == {k: t.name for k, t in theirs.items()}, field
+
+
+@pytest.fixture
+def no_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPECC_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "stencils"
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
+def test_stamped_graph_is_the_python_graph(path, no_cache):
+    plan = specc.plan(path)
+    stamped, python = stamp.emit(plan), tf1.emit(plan)
+    assert (stamped.emitter, stamped.fallback) == (("python", FALLS_BACK[path.stem]) if path.stem in FALLS_BACK
+                                                   else ("stamp", ""))
+    assert python.emitter == "python"
+    assert_same_graph(stamped, python)
+
+
+@pytest.mark.parametrize("doc,index,text", EXAMPLES, ids=[f"{d}#{i}" for d, i, _ in EXAMPLES])
+def test_stamped_doc_example_is_the_python_graph(doc, index, text, no_cache):
+    plan = specc.plan(specc.loads(text, f"{doc}#{index}"))
+    stamped = stamp.emit(plan)
+    assert stamped.emitter == ("python" if f"{doc}#{index}" in DOCS_FALL_BACK else "stamp"), stamped.fallback
+    assert_same_graph(stamped, tf1.emit(plan))
+
+
+def _mlp(layers: int, seed: int = 7):
+    return specc.plan(specc.loads(json.dumps({
+        "specc": 1, "name": "mlp", "seed": seed, "inputs": {"x": {"shape": [None, 8]}},
+        "layers": [{"id": f"layer_{i}", "type": "dense", "units": 8, "activation": "relu"} for i in range(layers)]}),
+        "mlp.yaml"))
+
+
+def test_seed_zero_first_op_seed_is_swapped_as_tensorflow_does(no_cache):
+    """Graph seed 0 and op seed 0 would mean 'nondeterministic' to the kernels: get_seed makes it 2**31-1."""
+    plan = _mlp(3, seed=0)
+    stamped = stamp.emit(plan)
+    seeds = [(op.name, op.get_attr("seed2")) for op in stamped.graph.get_operations() if op.type == "RandomUniform"]
+    assert seeds == [("layer_0/kernel/Initializer/random_uniform/RandomUniform", 2**31 - 1),
+                     ("layer_1/kernel/Initializer/random_uniform/RandomUniform", 1),
+                     ("layer_2/kernel/Initializer/random_uniform/RandomUniform", 2)]
+    assert_same_graph(stamped, tf1.emit(plan))
+
+
+def test_stencils_are_cached_per_signature_and_reused(no_cache):
+    plan = _mlp(5)
+    cache = StencilCache(tf, no_cache.parent / "stencils")
+    stamp._Stamper(tf, plan, cache)
+    # layer_0 reads the placeholder, layers 1-4 a Relu: one signature each way, same shapes and dtypes.
+    assert cache.built == 1
+    (entry,) = (no_cache / f"tf-{tf.__version__}").glob("*.json")
+    warm = StencilCache(tf, no_cache.parent / "stencils")
+    assert_same_graph(stamp.emit(plan, cache_dir=no_cache.parent), tf1.emit(plan))
+    stamp._Stamper(tf, plan, warm)
+    assert warm.built == 0
+    entry.write_text("{damaged")
+    rebuilt = StencilCache(tf, no_cache.parent / "stencils")
+    stamp._Stamper(tf, plan, rebuilt)
+    assert rebuilt.built == 1 and json.loads(entry.read_text("utf-8"))["graph_def"]
+
+
+def test_cache_directory_follows_the_environment(no_cache):
+    stamp.emit(_mlp(2))
+    assert list((no_cache / f"tf-{tf.__version__}").glob("*.json"))
+    assert not list(no_cache.parent.glob("**/*.tmp"))
+
+
+ONE_THREAD = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+
+
+def _values(model, sess) -> dict:
+    return sess.run({name: v for name, v in model.variables.items()})
+
+
+def test_checkpoints_restore_across_emitters(tmp_path, no_cache):
+    plan = specc.plan(SPECS / "bert_tiny.yaml")
+    stamped, python = stamp.emit(plan), tf1.emit(plan)
+    for source, target, name in ((python, stamped, "p"), (stamped, python, "s")):
+        with source.graph.as_default():
+            saver = v1.train.Saver(list(source.variables.values()))
+        with v1.Session(graph=source.graph) as sess:
+            initialize(sess, source.graph)
+            # Values the other side's initializers would not give: restoring must bring them over.
+            for v in source.variables.values():
+                if v.dtype.base_dtype.is_floating:
+                    v.load(np.full(v.shape.as_list(), 0.25, v.dtype.base_dtype.as_numpy_dtype), sess)
+            expected = _values(source, sess)
+            prefix = saver.save(sess, str(tmp_path / name / "model.ckpt"))
+        with target.graph.as_default():
+            restorer = v1.train.Saver(list(target.variables.values()))
+        with v1.Session(graph=target.graph) as sess:
+            restorer.restore(sess, prefix)
+            restored = _values(target, sess)
+        assert sorted(restored) == sorted(expected)
+        for key in expected:
+            np.testing.assert_array_equal(restored[key], expected[key], err_msg=key)
+
+
+@pytest.mark.parametrize("stem", ["shared_trunk_two_heads", "seq2seq_tied", "rnn_unrolled"])
+def test_a_training_step_is_bit_identical(stem, no_cache):
+    """Same seeds, same initial values, same gradients: both graphs train alike to the bit.
+    One thread: a gathered embedding's gradient sums repeated ids in whatever order the
+    threads finish, so two runs of one graph differ in the last bit otherwise."""
+    plan = specc.plan(SPECS / f"{stem}.yaml")
+    results = []
+    for model in (stamp.emit(plan), tf1.emit(plan)):
+        assert model.emitter in ("stamp", "python")
+        with model.graph.as_default():
+            loss = tf.add_n([tf.reduce_sum(tf.square(tf.cast(t, tf.float32))) for t in model.outputs.values()])
+            step = v1.train.GradientDescentOptimizer(1e-3).minimize(loss)
+        feed = random_feed(np.random.default_rng(3), model.inputs, plan.inputs)
+        with v1.Session(graph=model.graph, config=ONE_THREAD) as sess:
+            initialize(sess, model.graph)
+            before = _values(model, sess)
+            sess.run(step, feed)
+            results.append((before, _values(model, sess)))
+    (s_before, s_after), (p_before, p_after) = results
+    for key in p_before:
+        np.testing.assert_array_equal(s_before[key], p_before[key], err_msg=key)
+        np.testing.assert_array_equal(s_after[key], p_after[key], err_msg=key)
+    assert any(not np.array_equal(p_before[k], p_after[k]) for k in p_before), "the step changed nothing"
+
+
+def test_update_ops_are_stamped_and_run(no_cache):
+    text = """
+specc: 1
+name: bn
+inputs: {x: {shape: [null, 4]}}
+layers:
+  - {id: fc, type: dense, units: 4}
+  - {id: bn, type: batch_norm, training: true}
+"""
+    plan = specc.plan(specc.loads(text, "bn.yaml"))
+    stamped, python = stamp.emit(plan), tf1.emit(plan)
+    assert stamped.emitter == "stamp"
+    assert_same_graph(stamped, python)
+    with stamped.graph.as_default():
+        updates = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+    assert [op.name for op in updates] == ["bn/AssignMovingAvg", "bn/AssignMovingAvg_1"]
+    with v1.Session(graph=stamped.graph) as sess:
+        initialize(sess, stamped.graph)
+        sess.run(updates, {stamped.inputs["x"]: np.ones((BATCH, 4), np.float32)})
+        assert sess.run(stamped.variables["bn/moving_variance"]).tolist() != [1.0] * 4
+
+
+def test_cli_build_emit_stamp_writes_the_same_graph(tmp_path, no_cache):
+    from typer.testing import CliRunner
+
+    from specc.cli.app import app
+
+    spec = SPECS / "siamese.yaml"
+    runner = CliRunner()
+    out = {}
+    for emitter in ("python", "stamp"):
+        result = runner.invoke(app, ["build", str(spec), "-o", str(tmp_path / emitter), "-f", "json",
+                                     "--emit", emitter])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["emitter"] == emitter
+        meta = v1.MetaGraphDef.FromString((tmp_path / emitter / "model.meta").read_bytes())
+        out[emitter] = ((tmp_path / emitter / "graph.pbtxt").read_text("utf-8"),
+                        meta.graph_def.SerializeToString(deterministic=True), meta.saver_def,
+                        {k: v.SerializeToString(deterministic=True) for k, v in meta.collection_def.items()},
+                        meta.signature_def["serving_default"])
+    assert out["stamp"] == out["python"]
+    bad = runner.invoke(app, ["build", str(spec), "-o", str(tmp_path / "x"), "--emit", "fast"])
+    assert bad.exit_code == 2 and "fast" in bad.output
+
+
+def test_api_refuses_an_unknown_emitter():
+    with pytest.raises(ValueError, match="emit must be one of python, stamp, not 'fast'"):
+        specc.build(SPECS / "siamese.yaml", emit="fast")
+
+
+def test_build_defaults_to_the_python_emitter(no_cache):
+    assert specc.build(SPECS / "siamese.yaml").emitter == "python"
+    assert specc.build(SPECS / "siamese.yaml", emit="stamp").emitter == "stamp"
+
+
+def test_global_variables_keep_creation_order(no_cache):
+    plan = specc.plan(SPECS / "seq2seq_tied.yaml")
+    stamped = stamp.emit(plan)
+    assert [v.name for v in global_variables(stamped.graph)] == [v.name for v in global_variables(tf1.emit(plan).graph)]
