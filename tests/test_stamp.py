@@ -14,7 +14,7 @@ from specc.emit import stamp, tf1
 from specc.emit.stencils import StencilCache
 from specc.emit.tfimport import tensorflow
 
-from .conftest import ROOT, SPECS
+from .conftest import SPECS
 from .test_docs import EXAMPLES
 from .test_examples import BATCH, global_variables, initialize, random_feed
 

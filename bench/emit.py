@@ -1,0 +1,90 @@
+"""Benchmark: the two emitters against a hand-written tf.compat.v1 script, whole processes, one run.
+
+    python bench/emit.py [--layers 1000] [--repeat 1]
+
+Each round runs, in fresh processes and in rotating order: `specc build --emit python`,
+`specc build --emit stamp` with an empty stencil cache (cold) and with the cache the cold
+run left (warm), and a script that builds the same MLP (dense 64 units, relu) by hand
+and writes nothing. `specc build` also loads, plans and writes graph.pbtxt, model.meta and
+the event file, which the script does not. Prints medians and ratios to the hand-written script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import mlp_spec  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HAND = """
+import sys
+sys.path.insert(0, {bench!r})
+from bench import mlp_by_hand
+import tensorflow as tf
+g = mlp_by_hand(tf, {layers}, 64)
+assert len(g.get_operations()) > {layers}
+"""
+
+
+def seconds(cmd: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="specc-bench-emit-"))
+    try:
+        spec = work / "mlp.yaml"
+        spec.write_text(yaml.safe_dump(mlp_spec(args.layers, 64), sort_keys=False))
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "SPECC_CACHE_DIR": str(work / "cache")}
+
+        def build(emitter: str) -> list[str]:
+            return [sys.executable, "-m", "specc.cli", "build", str(spec), "-o", str(work / emitter), "--force",
+                    "-q", "--emit", emitter]
+
+        def cold() -> float:
+            shutil.rmtree(work / "cache", ignore_errors=True)
+            return seconds(build("stamp"), env)
+
+        runs = {
+            "hand-written": lambda: seconds([sys.executable, "-c", HAND.format(
+                bench=str(ROOT / "bench"), layers=args.layers)], env),
+            "--emit python": lambda: seconds(build("python"), env),
+            "--emit stamp, cold": cold,
+            "--emit stamp, warm": lambda: seconds(build("stamp"), env),  # right after cold in every order
+        }
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        first = ["hand-written", "--emit python", "--emit stamp, cold"]
+        for i in range(args.repeat):
+            for name in first[i % 3:] + first[:i % 3]:  # rotate, so no side always runs on a calmer machine
+                times[name].append(runs[name]())
+                if name == "--emit stamp, cold":
+                    times["--emit stamp, warm"].append(runs["--emit stamp, warm"]())
+        hand = statistics.median(times["hand-written"])
+        print(f"{args.layers}-layer MLP (dense 64, relu), whole processes, median of {args.repeat}:")
+        for name, values in times.items():
+            median = statistics.median(values)
+            print(f"  {name:<20}{median:>8.2f} s{median / hand:>8.2f}x hand-written")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
