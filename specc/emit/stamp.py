@@ -77,7 +77,11 @@ class _Stamper:
         self.names: dict[str, str] = {}  # tensor key -> tensor name
         self.infos: dict[str, TensorInfo] = {}  # tensor key -> its static shape and dtype in the graph
         self.layer_nodes: dict[str, list[str]] = {}
-        self.shapes: list = []  # per stamped layer node, its outputs' static shapes as Python leaves them
+        # Per stamped node from the first layer whose shapes an import loses (refined_from, a node
+        # index) on: its outputs' static shapes as Python leaves them. Before it, import infers
+        # the same shapes from the same inputs.
+        self.refined_from: int | None = None
+        self.shapes: list = []
         self.counter = 0  # the graph's op-seed counter (random_seed.get_seed) as the Python emitter leaves it
         self.templates: dict[int, Any] = {}  # id(stencil.graph_def) -> its parsed GraphDef
         self._inputs()
@@ -158,7 +162,10 @@ class _Stamper:
                                   else f"{fill(out_slot)}:{out_index}")
         self.infos[layer.path] = stencil.output_info
         self.layer_nodes[layer.path] = made
-        self.shapes.extend(stencil.shapes)
+        if stencil.refines and self.refined_from is None:
+            self.refined_from = start
+        if self.refined_from is not None:
+            self.shapes.extend(stencil.shapes)
 
     def _collections(self, stencil, fill) -> None:
         for key, items in stencil.collections:
@@ -195,8 +202,10 @@ class _Stamper:
     def _refine_shapes(self, graph) -> None:
         """Give every imported tensor the static shape the Python emitter's has: import infers
         shapes in C++ only, without what Python's set_shape added (and what followed from it)."""
+        if self.refined_from is None:
+            return
         nodes = self.meta.graph_def.node
-        first = len(nodes) - len(self.shapes)  # the inputs come first
+        first = self.refined_from
         # The importer creates ops in the GraphDef's order (a topological one); look up any that is not.
         for op, node, shapes in zip(graph.get_operations()[first:], nodes[first:], self.shapes):
             if op.name != node.name:

@@ -38,7 +38,7 @@ BORROWED = "specc_stencil_borrowed_"
 # A stencil's random ops draw their op seeds from the graph's counter starting here, far from
 # any count a real layer reaches, so that the seeds it consumed can be told from fixed ones.
 SEED_BASE = 1_000_003
-FORMAT = 3  # bump when the cached form changes
+FORMAT = 4  # bump when the cached form changes
 # Collections a layer may add to, and what the stamped MetaGraphDef holds for each.
 VARIABLE_COLLECTIONS = ("variables", "trainable_variables")
 OP_COLLECTIONS = ("update_ops",)
@@ -68,6 +68,7 @@ class Stencil:
         shapes: per node, its outputs' static shapes as the Python emitter leaves them (None: unknown
             rank). Python may refine a shape (tensordot's `set_shape`) beyond what TensorFlow's C++
             shape inference gives an imported node, and later ops' shapes follow the refined one.
+        refines: whether any of them does here (importing the stencil's own graph loses a shape).
         output: the slot and output index of the layer's result; output_info its static shape and dtype.
         collections: key -> per item, a node slot (`update_ops`) or a VariableDef with slots (variables).
         problem: why the layer cannot be stamped ('' when it can).
@@ -80,6 +81,7 @@ class Stencil:
     seeds: tuple[tuple[int, int], ...] = ()
     seed_calls: int = 0
     shapes: tuple[tuple[tuple[int | None, ...] | None, ...], ...] = ()
+    refines: bool = False
     output: tuple[Slot, int] | None = None
     output_info: TensorInfo | None = None
     collections: tuple[tuple[str, tuple[Any, ...]], ...] = ()
@@ -308,12 +310,17 @@ def _resolve(tf, graph, made, added, output, resolver: _Resolver, seed_calls: in
             raise Unstampable(f"the layer adds to the collection '{key}'")
     shapes = tuple(tuple(tuple(t.shape.as_list()) if t.shape.rank is not None else None
                          for t in graph.get_operation_by_name(n.name).outputs) for n in graph_def.node)
+    imported = tf.Graph()
+    with imported.as_default():
+        tf.graph_util.import_graph_def(whole, name="")
+    refines = any(tuple(str(t.shape) for t in imported.get_operation_by_name(n.name).outputs)
+                  != tuple(str(t.shape) for t in graph.get_operation_by_name(n.name).outputs) for n in graph_def.node)
     out = resolver.tensor(output.name)
     if output.shape.rank is None:
         raise Unstampable("the layer's output has no static rank")
     return Stencil(
         graph_def=graph_def.SerializeToString(), names=tuple(slots), inputs=tuple(inputs), attrs=tuple(attrs),
-        seeds=tuple(seeds), seed_calls=seed_calls, shapes=shapes, output=(out[1], out[2]),
+        seeds=tuple(seeds), seed_calls=seed_calls, shapes=shapes, refines=refines, output=(out[1], out[2]),
         output_info=TensorInfo(tuple(output.shape.as_list()), output.dtype.base_dtype.name),
         collections=tuple(collections))
 
@@ -345,7 +352,7 @@ def _to_json(s: Stencil) -> dict:
         "inputs": [[[c, _slot_json(slot), i] for c, slot, i in refs] for refs in s.inputs],
         "attrs": [[n, k, j, p, _slot_json(slot), x] for n, k, j, p, slot, x in s.attrs],
         "seeds": [list(x) for x in s.seeds], "seed_calls": s.seed_calls,
-        "shapes": [[None if d is None else list(d) for d in node] for node in s.shapes],
+        "shapes": [[None if d is None else list(d) for d in node] for node in s.shapes], "refines": s.refines,
         "output": None if s.output is None else [_slot_json(s.output[0]), s.output[1]],
         "output_info": None if s.output_info is None else [list(s.output_info.shape), s.output_info.dtype],
         "collections": collections, "problem": s.problem,
@@ -366,6 +373,7 @@ def _from_json(d: dict) -> Stencil:
         attrs=tuple((n, k, j, p, _slot(slot), x) for n, k, j, p, slot, x in d["attrs"]),
         seeds=tuple((n, o) for n, o in d["seeds"]), seed_calls=d["seed_calls"],
         shapes=tuple(tuple(None if x is None else tuple(x) for x in node) for node in d["shapes"]),
+        refines=d["refines"],
         output=None if d["output"] is None else (_slot(d["output"][0]), d["output"][1]),
         output_info=None if d["output_info"] is None else TensorInfo(tuple(d["output_info"][0]), d["output_info"][1]),
         collections=tuple(collections), problem=d["problem"])
