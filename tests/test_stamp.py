@@ -250,3 +250,42 @@ def test_global_variables_keep_creation_order(no_cache):
     plan = specc.plan(SPECS / "seq2seq_tied.yaml")
     stamped = stamp.emit(plan)
     assert [v.name for v in global_variables(stamped.graph)] == [v.name for v in global_variables(tf1.emit(plan).graph)]
+
+
+ALL_OTHER_TYPES = """
+specc: 1
+name: others
+seed: 11
+inputs:
+  image: {shape: [null, 8, 8, 3]}
+  seq: {shape: [null, 10, 4]}
+layers:
+  - {id: conv, type: conv2d, input: image, filters: 4, kernel_size: 3, padding: SAME, activation: relu}
+  - {id: pool, type: avg_pool2d, pool_size: 2}
+  - {id: drop, type: dropout, rate: 0.5, training: true}
+  - {id: keep, type: dropout, rate: 0.5}
+  - {id: wave, type: conv1d, input: seq, filters: 6, kernel_size: 3, dilation: 2}
+  - {id: drop_again, type: dropout, rate: 0.25, training: true}
+"""
+
+
+def test_the_types_no_spec_uses_stamp_too(no_cache):
+    """avg_pool2d, conv1d and dropout (its random op's seed drawn between two initializers')."""
+    plan = specc.plan(specc.loads(ALL_OTHER_TYPES, "others.yaml"))
+    stamped, python = stamp.emit(plan), tf1.emit(plan)
+    assert stamped.emitter == "stamp", stamped.fallback
+    assert_same_graph(stamped, python)
+    seeds = {op.name: op.get_attr("seed2") for op in stamped.graph.get_operations() if op.type.startswith("Random")}
+    assert seeds == {"conv/kernel/Initializer/random_uniform/RandomUniform": 0,
+                     "drop/dropout/random_uniform/RandomUniform": 1,
+                     "wave/kernel/Initializer/random_uniform/RandomUniform": 2,
+                     "drop_again/dropout/random_uniform/RandomUniform": 3}
+
+
+def test_a_dropout_with_a_training_flag_falls_back_whole(no_cache):
+    text = ALL_OTHER_TYPES.replace("  seq:", "  is_training: {shape: [], dtype: bool, default: false}\n  seq:").replace(
+        "{id: drop, type: dropout, rate: 0.5, training: true}", "{id: drop, type: dropout, rate: 0.5, training: is_training}")
+    plan = specc.plan(specc.loads(text, "others.yaml"))
+    stamped = stamp.emit(plan)
+    assert (stamped.emitter, stamped.fallback) == ("python", "layer 'drop' (dropout): it builds functions (a tf.cond or a loop)")
+    assert_same_graph(stamped, tf1.emit(plan))
