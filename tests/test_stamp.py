@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import specc
+import specc.layers
 from specc.emit import stamp, tf1
 from specc.emit.stencils import StencilCache
 from specc.emit.tfimport import tensorflow
@@ -289,3 +290,15 @@ def test_a_dropout_with_a_training_flag_falls_back_whole(no_cache):
     stamped = stamp.emit(plan)
     assert (stamped.emitter, stamped.fallback) == ("python", "layer 'drop' (dropout): it builds functions (a tf.cond or a loop)")
     assert_same_graph(stamped, tf1.emit(plan))
+
+
+def test_the_signature_holds_the_code_that_builds_the_stencil(monkeypatch):
+    from specc.emit import stencils
+
+    plan = _mlp(1)
+    layer = plan.layers[0]
+    planned = {v.name: v for v in plan.variables}
+    inputs = [specc.layers.TensorInfo((None, 8), "float32")]
+    before = stencils.signature(layer, inputs, planned, plan.seed)
+    monkeypatch.setattr(stencils, "code_version", lambda: "changed")
+    assert stencils.signature(layer, inputs, planned, plan.seed) != before

@@ -10,14 +10,16 @@ tf.cond's context, a collection other than the variables and UPDATE_OPS) has no 
 its `problem` says why, and the model is built by the Python emitter instead.
 
 Stencils depend on the layer's signature (type, parameters, the static shapes and dtypes
-of its inputs, its variables, reuse, the graph seed) and on the TensorFlow version, so
-they are kept in a cache directory: `$SPECC_CACHE_DIR/stencils`, else the user's cache
+of its inputs, its variables, reuse, the graph seed), on the code that builds them (a hash
+of specc's layers and Python emitter) and on the TensorFlow version, so they are kept in a
+cache directory: `$SPECC_CACHE_DIR/stencils`, else the user's cache
 directory (`$XDG_CACHE_HOME/specc/stencils` or `~/.cache/specc/stencils`).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -92,6 +94,17 @@ class Unstampable(Exception):
     """A layer whose nodes cannot be renamed exactly; the message says why."""
 
 
+@functools.cache
+def code_version() -> str:
+    """A hash of the code a stencil is built by (the layers and the Python emitter): a changed layer
+    must not meet the stencils its old code built."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted([*(root / "layers").glob("*.py"), root / "emit" / "tf1.py", Path(__file__).resolve()]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def signature(layer: PlannedLayer, inputs: list[TensorInfo], planned: dict[str, PlannedVariable],
               seed: int) -> str | None:
     """The text that determines a layer's stencil, or None if it has no stable text form."""
@@ -100,7 +113,7 @@ def signature(layer: PlannedLayer, inputs: list[TensorInfo], planned: dict[str, 
         v = planned[b.name]
         variables.append([b.local, _relative(layer, b), b.borrowed, list(v.shape), v.dtype, repr(v.initializer),
                           v.trainable])
-    text = json.dumps([FORMAT, layer.type, repr(layer.params), [[list(t.shape), t.dtype] for t in inputs],
+    text = json.dumps([FORMAT, code_version(), layer.type, repr(layer.params), [[list(t.shape), t.dtype] for t in inputs],
                        [list(layer.output.shape), layer.output.dtype], layer.reuse, variables, seed])
     return None if " at 0x" in text else text  # an object's default repr differs from run to run
 
