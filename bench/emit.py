@@ -6,7 +6,8 @@ Each round runs, in fresh processes and in rotating order: `specc build --emit p
 `specc build --emit stamp` with an empty stencil cache (cold) and with the cache the cold
 run left (warm), and a script that builds the same MLP (dense 64 units, relu) by hand
 and writes nothing. `specc build` also loads, plans and writes graph.pbtxt, model.meta and
-the event file, which the script does not. Prints medians and ratios to the hand-written script.
+the event file, which the script does not. Prints medians and ratios to the hand-written script,
+and how long TensorFlow's own importers take on the graph `--emit python` wrote.
 """
 
 from __future__ import annotations
@@ -36,6 +37,28 @@ import tensorflow as tf
 g = mlp_by_hand(tf, {layers}, 64)
 assert len(g.get_operations()) > {layers}
 """
+
+# TensorFlow's importers on what `--emit python` wrote, timed inside a fresh process (the floor under
+# any emitter that imports: (b) import_meta_graph, (c) import_graph_def).
+IMPORT = """
+import sys, time
+import tensorflow as tf
+from google.protobuf import text_format
+v1 = tf.compat.v1
+with tf.Graph().as_default():
+    if sys.argv[1] == "meta":
+        start = time.perf_counter()
+        v1.train.import_meta_graph(sys.argv[2])
+    else:
+        graph_def = text_format.Parse(open(sys.argv[2]).read(), v1.GraphDef())
+        start = time.perf_counter()
+        tf.graph_util.import_graph_def(graph_def, name="")
+    print(time.perf_counter() - start)
+"""
+
+
+def in_process(cmd: list[str], env: dict) -> float:
+    return float(subprocess.run(cmd, check=True, capture_output=True, env=env, text=True).stdout.split()[-1])
 
 
 def seconds(cmd: list[str], env: dict) -> float:
@@ -77,11 +100,20 @@ def main() -> None:
                 times[name].append(runs[name]())
                 if name == "--emit stamp, cold":
                     times["--emit stamp, warm"].append(runs["--emit stamp, warm"]())
+        imports = {"import_meta_graph(model.meta)": [], "import_graph_def(graph.pbtxt)": []}
+        for _ in range(args.repeat):
+            imports["import_meta_graph(model.meta)"].append(
+                in_process([sys.executable, "-c", IMPORT, "meta", str(work / "python" / "model.meta")], env))
+            imports["import_graph_def(graph.pbtxt)"].append(
+                in_process([sys.executable, "-c", IMPORT, "graph", str(work / "python" / "graph.pbtxt")], env))
         hand = statistics.median(times["hand-written"])
         print(f"{args.layers}-layer MLP (dense 64, relu), whole processes, median of {args.repeat}:")
         for name, values in times.items():
             median = statistics.median(values)
             print(f"  {name:<20}{median:>8.2f} s{median / hand:>8.2f}x hand-written")
+        print("TensorFlow's importers on the --emit python output, the call alone in a fresh process:")
+        for name, values in imports.items():
+            print(f"  {name:<32}{statistics.median(values):>8.2f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
