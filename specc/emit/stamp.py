@@ -61,10 +61,9 @@ def emit(plan: Plan, verbose: bool = False, cache_dir: Path | str | None = DEFAU
         if layer.type != "block":
             checker.check_ops(layer, [graph.get_operation_by_name(n) for n in stamper.layer_nodes[layer.path]])
     tensors = {key: graph.get_tensor_by_name(name) for key, name in stamper.names.items()}
-    model = tf1.Model(plan=plan, graph=graph, inputs={i.name: tensors[i.name] for i in plan.inputs},
-                      outputs={o.name: tensors[o.key] for o in plan.outputs}, variables=variables, tensors=tensors)
-    model.emitter = "stamp"
-    return model
+    return tf1.Model(plan=plan, graph=graph, inputs={i.name: tensors[i.name] for i in plan.inputs},
+                     outputs={o.name: tensors[o.key] for o in plan.outputs}, variables=variables, tensors=tensors,
+                     emitter="stamp")
 
 
 class _Stamper:
