@@ -302,3 +302,22 @@ def test_the_signature_holds_the_code_that_builds_the_stencil(monkeypatch):
     before = stencils.signature(layer, inputs, planned, plan.seed)
     monkeypatch.setattr(stencils, "code_version", lambda: "changed")
     assert stencils.signature(layer, inputs, planned, plan.seed) != before
+
+
+def test_init_from_a_checkpoint_works_on_the_stamped_graph(tmp_path, no_cache):
+    spec = SPECS / "siamese.yaml"
+    source = specc.build(spec)
+    with source.graph.as_default():
+        saver = v1.train.Saver(list(source.variables.values()))
+    with v1.Session(graph=source.graph) as sess:
+        initialize(sess, source.graph)
+        for v in source.variables.values():
+            v.load(np.full(v.shape.as_list(), 0.5, np.float32), sess)
+        prefix = saver.save(sess, str(tmp_path / "model.ckpt"))
+    stamped, python = specc.build(spec, init_from=prefix, emit="stamp"), specc.build(spec, init_from=prefix)
+    assert stamped.emitter == "stamp"
+    assert_same_graph(stamped, python)
+    with v1.Session(graph=stamped.graph) as sess:
+        initialize(sess, stamped.graph)
+        for name, value in _values(stamped, sess).items():
+            np.testing.assert_array_equal(value, np.full(value.shape, 0.5, np.float32), err_msg=name)
