@@ -321,3 +321,12 @@ def test_init_from_a_checkpoint_works_on_the_stamped_graph(tmp_path, no_cache):
         initialize(sess, stamped.graph)
         for name, value in _values(stamped, sess).items():
             np.testing.assert_array_equal(value, np.full(value.shape, 0.5, np.float32), err_msg=name)
+
+
+def test_a_cache_that_cannot_be_written_only_costs_speed(tmp_path, monkeypatch):
+    (tmp_path / "not_a_directory").write_text("")
+    monkeypatch.setenv("SPECC_CACHE_DIR", str(tmp_path / "not_a_directory"))
+    plan = _mlp(2)
+    stamped = stamp.emit(plan)
+    assert stamped.emitter == "stamp"
+    assert_same_graph(stamped, tf1.emit(plan))

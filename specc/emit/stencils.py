@@ -151,20 +151,23 @@ class StencilCache:
 
     def _read(self, key: str) -> Stencil | None:
         path = self._path(key)
-        if path is None or not path.is_file():
-            return None
         try:
+            if path is None or not path.is_file():
+                return None
             return _from_json(json.loads(path.read_text("utf-8")))
-        except (ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError):
             return None  # a damaged or older entry: build it again and replace it
 
     def _write(self, key: str, stencil: Stencil) -> None:
         path = self._path(key)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Atomic: another build reading the cache sees the whole file or none.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stencil-", suffix=".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Atomic: another build reading the cache sees the whole file or none.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stencil-", suffix=".tmp")
+        except OSError:
+            return  # a cache that cannot be written (read-only, not a directory) only costs speed
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(_to_json(stencil), f)
