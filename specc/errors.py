@@ -119,6 +119,11 @@ class BuildError(Exception):
     """The graph TensorFlow built differs from the plan: a bug in specc, never the user's."""
 
 
+class Unstampable(Exception):
+    """A layer whose nodes the stamping emitter cannot rename exactly (specc.emit.stencils); the
+    message says why. Never reaches the user: the model is built by the Python emitter instead."""
+
+
 class CheckpointError(Exception):
     """A checkpoint that cannot be used as asked, or a `--map` rule that cannot be read.
 

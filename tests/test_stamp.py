@@ -23,13 +23,11 @@ tf = tensorflow()
 v1 = tf.compat.v1
 
 SPEC_FILES = sorted(SPECS.glob("*.yaml"))
-# Models the stamping emitter leaves to the Python emitter, and why: a layer builds functions.
-DOCS_FALL_BACK = {"spec-language.md#3"}  # batch_norm with a training flag input: a tf.cond
-FALLS_BACK = {"siamese_cnn": "layer 'left_tower.bn1' (batch_norm): it builds functions (a tf.cond or a loop)"}
 
-# A function's name ends in a process-wide counter (`tower_bn1_cond_true_10128`): two builds of one
-# spec in one process differ there, whichever emitter builds them. It is all TensorFlow varies.
-_UID = re.compile(r"_\d+$")
+# A function's name holds a process-wide counter (`tower_bn1_cond_true_10128`, and gradients'
+# `tower_bn1_cond_true_10128_rewritten`): two builds of one spec in one process differ there,
+# whichever emitter builds them. It is all TensorFlow varies.
+_UID = re.compile(r"_\d+(?=$|_rewritten$|_grad_\d+$)|(?<=_grad)_\d+$")
 
 
 def _attr(value) -> tuple:
@@ -81,8 +79,7 @@ def no_cache(monkeypatch, tmp_path):
 def test_stamped_graph_is_the_python_graph(path, no_cache):
     plan = specc.plan(path)
     stamped, python = stamp.emit(plan), tf1.emit(plan)
-    assert (stamped.emitter, stamped.fallback) == (("python", FALLS_BACK[path.stem]) if path.stem in FALLS_BACK
-                                                   else ("stamp", ""))
+    assert (stamped.emitter, stamped.fallback) == ("stamp", "")
     assert python.emitter == "python"
     assert_same_graph(stamped, python)
 
@@ -91,7 +88,7 @@ def test_stamped_graph_is_the_python_graph(path, no_cache):
 def test_stamped_doc_example_is_the_python_graph(doc, index, text, no_cache):
     plan = specc.plan(specc.loads(text, f"{doc}#{index}"))
     stamped = stamp.emit(plan)
-    assert stamped.emitter == ("python" if f"{doc}#{index}" in DOCS_FALL_BACK else "stamp"), stamped.fallback
+    assert stamped.emitter == "stamp", stamped.fallback
     assert_same_graph(stamped, tf1.emit(plan))
 
 
@@ -167,28 +164,39 @@ def test_checkpoints_restore_across_emitters(tmp_path, no_cache):
             np.testing.assert_array_equal(restored[key], expected[key], err_msg=key)
 
 
-@pytest.mark.parametrize("stem", ["shared_trunk_two_heads", "seq2seq_tied", "rnn_unrolled"])
+@pytest.mark.parametrize("stem", ["shared_trunk_two_heads", "seq2seq_tied", "rnn_unrolled", "siamese_cnn"])
 def test_a_training_step_is_bit_identical(stem, no_cache):
     """Same seeds, same initial values, same gradients: both graphs train alike to the bit.
     One thread: a gathered embedding's gradient sums repeated ids in whatever order the
     threads finish, so two runs of one graph differ in the last bit otherwise."""
     plan = specc.plan(SPECS / f"{stem}.yaml")
-    results = []
+    results, graphs = [], []
     for model in (stamp.emit(plan), tf1.emit(plan)):
         assert model.emitter in ("stamp", "python")
         with model.graph.as_default():
             loss = tf.add_n([tf.reduce_sum(tf.square(tf.cast(t, tf.float32))) for t in model.outputs.values()])
             step = v1.train.GradientDescentOptimizer(1e-3).minimize(loss)
         feed = random_feed(np.random.default_rng(3), model.inputs, plan.inputs)
+        # A training flag set: batch norm's tf.cond takes its batch-statistics branch and updates.
+        feed.update({model.inputs[i.name]: True for i in plan.inputs if i.dtype == "bool" and i.has_default})
+        with model.graph.as_default():
+            step = tf.group(step, *v1.get_collection(v1.GraphKeys.UPDATE_OPS))
+        graphs.append(canonical(model.graph))  # the gradients built on either graph are the same too
         with v1.Session(graph=model.graph, config=ONE_THREAD) as sess:
             initialize(sess, model.graph)
             before = _values(model, sess)
             sess.run(step, feed)
             results.append((before, _values(model, sess)))
+    assert graphs[0] == graphs[1]
     (s_before, s_after), (p_before, p_after) = results
+    # Moving statistics two layers update in one step (siamese_cnn's shared batch norm) end as the
+    # updates happen to be ordered: two Python-built graphs of the spec differ there too.
+    raced = {v.name for v in plan.variables if sum(u.updates for u in v.users) > 1}
+    assert raced == ({"tower/bn1/moving_mean", "tower/bn1/moving_variance"} if stem == "siamese_cnn" else set())
     for key in p_before:
         np.testing.assert_array_equal(s_before[key], p_before[key], err_msg=key)
-        np.testing.assert_array_equal(s_after[key], p_after[key], err_msg=key)
+        if key not in raced:
+            np.testing.assert_array_equal(s_after[key], p_after[key], err_msg=key)
     assert any(not np.array_equal(p_before[k], p_after[k]) for k in p_before), "the step changed nothing"
 
 
@@ -283,13 +291,28 @@ def test_the_types_no_spec_uses_stamp_too(no_cache):
                      "drop_again/dropout/random_uniform/RandomUniform": 3}
 
 
-def test_a_dropout_with_a_training_flag_falls_back_whole(no_cache):
+def test_a_dropout_with_a_training_flag_stamps_its_cond(no_cache):
+    """The tf.cond's branch functions are named after the stamped If op, their arguments after the
+    tensors they capture (`drop/cond` capturing `pool/AvgPool2D`), and run."""
     text = ALL_OTHER_TYPES.replace("  seq:", "  is_training: {shape: [], dtype: bool, default: false}\n  seq:").replace(
         "{id: drop, type: dropout, rate: 0.5, training: true}", "{id: drop, type: dropout, rate: 0.5, training: is_training}")
     plan = specc.plan(specc.loads(text, "others.yaml"))
-    stamped = stamp.emit(plan)
-    assert (stamped.emitter, stamped.fallback) == ("python", "layer 'drop' (dropout): it builds functions (a tf.cond or a loop)")
-    assert_same_graph(stamped, tf1.emit(plan))
+    stamped, python = stamp.emit(plan), tf1.emit(plan)
+    assert stamped.emitter == "stamp", stamped.fallback
+    assert_same_graph(stamped, python)
+    functions = {_UID.sub("_#", f.signature.name): sorted(a.name for a in f.signature.input_arg)
+                 for f in stamped.graph.as_graph_def().library.function}
+    assert functions == {"drop_cond_true_#": ["dropout_mul_pool_avgpool2d"], "drop_cond_false_#": ["identity_pool_avgpool2d"]}
+    outputs = []
+    for model in (stamped, python):
+        feed = random_feed(np.random.default_rng(5), model.inputs, plan.inputs)
+        feed[model.inputs["is_training"]] = True
+        with v1.Session(graph=model.graph, config=ONE_THREAD) as sess:
+            initialize(sess, model.graph)
+            outputs.append(sess.run(model.outputs, feed))
+    for name in outputs[1]:
+        np.testing.assert_array_equal(outputs[0][name], outputs[1][name], err_msg=name)
+    assert (outputs[0]["drop_again"] == 0).any()
 
 
 def test_the_signature_holds_the_code_that_builds_the_stencil(monkeypatch):
@@ -330,3 +353,25 @@ def test_a_cache_that_cannot_be_written_only_costs_speed(tmp_path, monkeypatch):
     stamped = stamp.emit(plan)
     assert stamped.emitter == "stamp"
     assert_same_graph(stamped, tf1.emit(plan))
+
+
+def test_a_layer_without_a_stencil_leaves_the_whole_model_to_the_python_emitter(monkeypatch, tmp_path, no_cache):
+    from typer.testing import CliRunner
+
+    from specc.cli.app import app
+    from specc.emit import stencils
+
+    built = stencils.build
+
+    def no_subtract(tf, layer, *args):
+        return stencils.Stencil(problem="no stencil today") if layer.type == "subtract" else built(tf, layer, *args)
+
+    monkeypatch.setattr(stencils, "build", no_subtract)
+    plan = specc.plan(SPECS / "siamese.yaml")
+    stamped = stamp.emit(plan)
+    assert (stamped.emitter, stamped.fallback) == ("python", "layer 'gap' (subtract): no stencil today")
+    assert_same_graph(stamped, tf1.emit(plan))
+    result = CliRunner().invoke(app, ["build", str(SPECS / "siamese.yaml"), "-o", str(tmp_path / "out"),
+                                      "--emit", "stamp"])
+    assert result.exit_code == 0, result.output
+    assert "built by the python emitter: cannot stamp layer 'gap' (subtract): no stencil today" in result.output

@@ -9,10 +9,11 @@ GLOBAL_VARIABLES and TRAINABLE_VARIABLES, UPDATE_OPS) and imports it once. The r
 the graph the Python emitter builds, node for node (tests/test_stamp.py proves it per spec),
 and the same plan-vs-graph checks run on it.
 
-A model with a layer that has no stencil (a tf.cond's context cannot be renamed yet) is
-built by the Python emitter as a whole: splicing Python-built layers between imported ones
-would need one import per run of stamped layers, and the op-seed counter and name scopes
-continue across layers, so a per-layer mix is not the same graph for free.
+A model with a layer that has no stencil (one whose nodes hold a name the stencil cannot
+resolve; no layer type in specc today) is built by the Python emitter as a whole: splicing
+Python-built layers between imported ones would need one import per run of stamped layers,
+and the op-seed counter and name scopes continue across layers, so a per-layer mix is not
+the same graph for free.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import BuildError
+from ..errors import BuildError, Unstampable
 from ..layers import TensorInfo
 from ..plans import Plan, PlannedLayer
 from . import tf1
-from .stencils import OP_COLLECTIONS, Slot, StencilCache, Unstampable, default_directory
+from .stencils import OP_COLLECTIONS, Slot, StencilCache, default_directory, normalised
 from .tfimport import tensorflow
 
 _MAXINT32 = 2**31 - 1  # TensorFlow's op seeds are taken modulo this (random_seed._truncate_seed)
@@ -111,6 +112,8 @@ class _Stamper:
         stencil = self.cache.get(layer, [self.infos[k] for k in layer.inputs], self.planned, self.plan.seed)
         if stencil.problem:
             raise Unstampable(f"layer '{layer.path}' ({layer.type}): {stencil.problem}")
+        from tensorflow.python.framework import ops
+
         template = self.templates.get(id(stencil.graph_def))
         if template is None:
             template = self.templates[id(stencil.graph_def)] = self.tf.compat.v1.GraphDef.FromString(stencil.graph_def)
@@ -155,6 +158,18 @@ class _Stamper:
             # (0, 0) means "nondeterministic" to the kernels; get_seed swaps it, so do we.
             nodes[start + index].attr["seed2"].i = _MAXINT32 if (global_seed, op_seed) == (0, 0) else op_seed
         self.counter += stencil.seed_calls
+        for index, key, branch, data, captured in stencil.functions:
+            function = self.meta.graph_def.library.function.add()
+            function.ParseFromString(data)
+            renamed = {}
+            for arg, before, slot, after, length in captured:
+                outer = before + fill(slot) + after
+                function.arg_attr[arg].attr["_user_specified_name"].s = outer.encode()
+                argument = function.signature.input_arg[arg]
+                renamed[argument.name] = argument.name[:len(argument.name) - length] + normalised(outer)
+            _rename_arguments(function, renamed)
+            function.signature.name = f"{nodes[start + index].name.replace('/', '_')}_{branch}_{ops.uid()}"
+            nodes[start + index].attr[key].func.name = function.signature.name
         self._collections(stencil, fill)
         out_slot, out_index = stencil.output
         self.names[layer.path] = (inputs[out_slot.index] if out_slot.kind == "input"
@@ -212,6 +227,24 @@ class _Stamper:
             for tensor, dims in zip(op.outputs, shapes):
                 if dims is not None and (tensor.shape.rank is None or tuple(tensor.shape.as_list()) != dims):
                     tensor.set_shape(dims)
+
+
+def _rename_arguments(function, renamed: dict[str, str]) -> None:
+    """Rename a FunctionDef's arguments and every reference to them."""
+    if not renamed:
+        return
+    for argument in function.signature.input_arg:
+        argument.name = renamed.get(argument.name, argument.name)
+    for node in function.node_def:
+        for i, ref in enumerate(node.input):
+            control = ref.startswith("^")
+            name, sep, rest = ref.lstrip("^").partition(":")
+            if name in renamed:
+                node.input[i] = ("^" if control else "") + renamed[name] + sep + rest
+    for key, ref in list(function.ret.items()):
+        name, sep, rest = ref.partition(":")
+        if name in renamed:
+            function.ret[key] = renamed[name] + sep + rest
 
 
 def _variable_def(data: bytes):

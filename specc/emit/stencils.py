@@ -6,7 +6,7 @@ and, for variables it reuses or borrows, variables made beforehand. Every name a
 attribute holds is then resolved to a *slot*: the n-th op name the layer takes in its
 scope, a variable it binds, or an input tensor. Stamping (specc.emit.stamp) fills the
 slots with the plan's names. A layer whose nodes hold a name that resolves to no slot (a
-tf.cond's context, a collection other than the variables and UPDATE_OPS) has no stencil:
+collection other than the variables and UPDATE_OPS) has no stencil:
 its `problem` says why, and the model is built by the Python emitter instead.
 
 Stencils depend on the layer's signature (type, parameters, the static shapes and dtypes
@@ -23,12 +23,14 @@ import functools
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ..errors import Unstampable
 from ..layers import TensorInfo
 from ..plans import Frame, PlannedLayer, PlannedVariable, VarBinding
 from ..record import record
@@ -40,7 +42,7 @@ BORROWED = "specc_stencil_borrowed_"
 # A stencil's random ops draw their op seeds from the graph's counter starting here, far from
 # any count a real layer reaches, so that the seeds it consumed can be told from fixed ones.
 SEED_BASE = 1_000_003
-FORMAT = 4  # bump when the cached form changes
+FORMAT = 5  # bump when the cached form changes
 # Collections a layer may add to, and what the stamped MetaGraphDef holds for each.
 VARIABLE_COLLECTIONS = ("variables", "trainable_variables")
 OP_COLLECTIONS = ("update_ops",)
@@ -71,6 +73,10 @@ class Stencil:
             rank). Python may refine a shape (tensordot's `set_shape`) beyond what TensorFlow's C++
             shape inference gives an imported node, and later ops' shapes follow the refined one.
         refines: whether any of them does here (importing the stencil's own graph loses a shape).
+        functions: a tf.cond's branches: (If node index, attribute, branch name, FunctionDef, the outer
+            tensors its arguments captured as (argument, prefix, slot, suffix, how many characters of the
+            argument's name are that tensor's name)); each stamp names them after its If op and a fresh
+            counter value, as cond_v2 does, and its arguments after what they capture.
         output: the slot and output index of the layer's result; output_info its static shape and dtype.
         collections: key -> per item, a node slot (`update_ops`) or a VariableDef with slots (variables).
         problem: why the layer cannot be stamped ('' when it can).
@@ -84,14 +90,11 @@ class Stencil:
     seed_calls: int = 0
     shapes: tuple[tuple[tuple[int | None, ...] | None, ...], ...] = ()
     refines: bool = False
+    functions: tuple[tuple[int, str, str, bytes, tuple[tuple[int, str, Slot, str, int], ...]], ...] = ()
     output: tuple[Slot, int] | None = None
     output_info: TensorInfo | None = None
     collections: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     problem: str = ""
-
-
-class Unstampable(Exception):
-    """A layer whose nodes cannot be renamed exactly; the message says why."""
 
 
 @functools.cache
@@ -287,12 +290,9 @@ class _Resolver:
 def _resolve(tf, graph, made, added, output, resolver: _Resolver, seed_calls: int) -> Stencil:
     names = {op.name for op in made}
     whole = graph.as_graph_def()
-    if whole.library.function:
-        # tf.cond and tf.while_loop build functions named with a process-wide counter; their
-        # library would have to be renamed along with the nodes. Not yet.
-        raise Unstampable("it builds functions (a tf.cond or a loop)")
     graph_def = tf.compat.v1.GraphDef()
     graph_def.node.extend(n for n in whole.node if n.name in names)
+    functions = _functions(whole, graph_def, resolver)
     slots, inputs, attrs, seeds = [], [], [], []
     for index, node in enumerate(graph_def.node):
         slots.append(resolver.slot(node.name))
@@ -336,7 +336,7 @@ def _resolve(tf, graph, made, added, output, resolver: _Resolver, seed_calls: in
         raise Unstampable("the layer's output has no static rank")
     return Stencil(
         graph_def=graph_def.SerializeToString(), names=tuple(slots), inputs=tuple(inputs), attrs=tuple(attrs),
-        seeds=tuple(seeds), seed_calls=seed_calls, shapes=shapes, refines=refines, output=(out[1], out[2]),
+        seeds=tuple(seeds), seed_calls=seed_calls, shapes=shapes, refines=refines, functions=functions, output=(out[1], out[2]),
         output_info=TensorInfo(tuple(output.shape.as_list()), output.dtype.base_dtype.name),
         collections=tuple(collections))
 
@@ -345,6 +345,74 @@ _VARIABLE_NAME_FIELDS = ("variable_name", "initial_value_name", "initializer_nam
 
 
 # -- the cache's form ----------------------------------------------------------------------
+
+def _functions(whole, graph_def, resolver: "_Resolver") -> tuple:
+    """The branches of the layer's tf.conds: (node index, attribute, branch, FunctionDef, captures), the
+    captures (argument index, prefix, slot, suffix, name length) naming the outer tensors its arguments stand for.
+
+    cond_v2 names a branch function after the If op's name scope and a process-wide counter
+    (`tower/bn1/cond_1` -> `tower_bn1_cond_1_true_10128`), and nothing else in it names the
+    graph: the nodes inside are the function's own, what they read comes in as arguments.
+    """
+    if whole.library.gradient:
+        raise Unstampable("it registers function gradients")
+    by_name = {f.signature.name: f for f in whole.library.function}
+    found = []
+    for index, node in enumerate(graph_def.node):
+        for key, value in node.attr.items():
+            if value.HasField("list") and value.list.func:
+                raise Unstampable(f"node '{node.name}' calls a list of functions")
+            if not value.HasField("func"):
+                continue
+            function = by_name.pop(value.func.name, None)
+            match = re.fullmatch(re.escape(node.name.replace("/", "_")) + r"_([a-z]+)_\d+", value.func.name)
+            if function is None or match is None:
+                raise Unstampable(f"node '{node.name}' calls '{value.func.name}', not a branch of its own")
+            body = type(function)()
+            body.CopyFrom(function)
+            body.signature.name = ""
+            # An argument remembers the outer tensor it captured by its op's name, and is named
+            # after it too, normalised (`dropout/Mul` capturing `x` -> argument `dropout_mul_x`).
+            captured = []
+            for arg, attrs in body.arg_attr.items():
+                given = attrs.attr.get("_user_specified_name")
+                if given is None or SCOPE.encode() not in given.s:
+                    continue
+                raw = given.s.decode()
+                argument = body.signature.input_arg[arg]
+                if not argument.name.endswith(normalised(raw)):
+                    raise Unstampable(f"argument '{argument.name}' is not named after '{raw}'")
+                captured.append((arg, *resolver.text(raw), len(normalised(raw))))
+                attrs.attr["_user_specified_name"].s = b""
+            if SCOPE.encode() in _without_arguments(body) or any(
+                    v.HasField("func") or v.list.func for n in body.node_def for v in n.attr.values()):
+                raise Unstampable(f"function '{value.func.name}' names the graph or calls another")
+            found.append((index, key, match.group(1), function.SerializeToString(), tuple(captured)))
+    if by_name:
+        raise Unstampable(f"functions no node of the layer calls: {sorted(by_name)}")
+    return tuple(found)
+
+
+def normalised(name: str) -> str:
+    """A node name as a FunctionDef argument name (TensorFlow's NodeNameMapping::Normalize)."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())
+
+
+def _without_arguments(body) -> bytes:
+    """The function's text with its argument names (renamed per stamp) left out."""
+    names = {a.name for a in body.signature.input_arg}
+    copy = type(body)()
+    copy.CopyFrom(body)
+    del copy.signature.input_arg[:]
+    for node in copy.node_def:
+        kept = [ref for ref in node.input if ref.lstrip("^").split(":")[0] not in names]
+        del node.input[:]
+        node.input.extend(kept)
+    for key in list(copy.ret):
+        if copy.ret[key].split(":")[0] in names:
+            del copy.ret[key]
+    return copy.SerializeToString()
+
 
 def _slot_json(slot: Slot | None):
     return None if slot is None else [slot.kind, slot.index, slot.rest]
@@ -369,6 +437,8 @@ def _to_json(s: Stencil) -> dict:
         "attrs": [[n, k, j, p, _slot_json(slot), x] for n, k, j, p, slot, x in s.attrs],
         "seeds": [list(x) for x in s.seeds], "seed_calls": s.seed_calls,
         "shapes": [[None if d is None else list(d) for d in node] for node in s.shapes], "refines": s.refines,
+        "functions": [[n, k, b, base64.b64encode(f).decode(), [[a, p, _slot_json(slot), x, n] for a, p, slot, x, n in c]]
+                      for n, k, b, f, c in s.functions],
         "output": None if s.output is None else [_slot_json(s.output[0]), s.output[1]],
         "output_info": None if s.output_info is None else [list(s.output_info.shape), s.output_info.dtype],
         "collections": collections, "problem": s.problem,
@@ -389,7 +459,9 @@ def _from_json(d: dict) -> Stencil:
         attrs=tuple((n, k, j, p, _slot(slot), x) for n, k, j, p, slot, x in d["attrs"]),
         seeds=tuple((n, o) for n, o in d["seeds"]), seed_calls=d["seed_calls"],
         shapes=tuple(tuple(None if x is None else tuple(x) for x in node) for node in d["shapes"]),
-        refines=d["refines"],
+        refines=d["refines"], functions=tuple(
+            (n, k, b, base64.b64decode(f), tuple((a, p, _slot(slot), x, n) for a, p, slot, x, n in c))
+            for n, k, b, f, c in d["functions"]),
         output=None if d["output"] is None else (_slot(d["output"][0]), d["output"][1]),
         output_info=None if d["output_info"] is None else TensorInfo(tuple(d["output_info"][0]), d["output_info"][1]),
         collections=tuple(collections), problem=d["problem"])
