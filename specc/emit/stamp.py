@@ -10,7 +10,8 @@ the graph the Python emitter builds, node for node (tests/test_stamp.py proves i
 and the same plan-vs-graph checks run on it.
 
 A model with a layer that has no stencil (one whose nodes hold a name the stencil cannot
-resolve; no layer type in specc today) is built by the Python emitter as a whole: splicing
+resolve; no layer type in specc today), or one that places anything on devices (`placement:`,
+`device:`), is built by the Python emitter as a whole: splicing
 Python-built layers between imported ones would need one import per run of stamped layers,
 and the op-seed counter and name scopes continue across layers, so a per-layer mix is not
 the same graph for free.
@@ -47,6 +48,9 @@ def emit(plan: Plan, verbose: bool = False, cache_dir: Path | str | None = DEFAU
     tf = tensorflow(verbose)
     cache = StencilCache(tf, default_directory() if cache_dir == DEFAULT else cache_dir)
     try:
+        if plan.placement is not None:
+            # Stencils are built outside any device context; devices are not stamped yet.
+            raise Unstampable("the model places variables or layers on devices")
         stamper = _Stamper(tf, plan, cache)
     except Unstampable as e:
         model = tf1.emit(plan, verbose)

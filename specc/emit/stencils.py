@@ -212,7 +212,7 @@ def build(tf, layer: PlannedLayer, inputs: list[TensorInfo], planned: dict[str, 
         bindings.append(VarBinding(b.local, name, b.borrowed))
         variables.append(replace(v, name=name))
         prefixes.append(name)
-    builder = _Scratch(tf, graph, SimpleNamespace(variables=variables))
+    builder = _Scratch(tf, graph, SimpleNamespace(variables=variables, placement=None))
     with graph.as_default():
         v1.set_random_seed(seed)
         for i, t in enumerate(inputs):
