@@ -64,12 +64,14 @@ def compose(doc: Document, limits: Limits = DEFAULT_LIMITS, overrides=()) -> Doc
 
 
 def check_sweep(doc: Document) -> None:
-    """Each key of `sweep:` is a path that names a node of this spec (or one the schema allows)."""
+    """Each path of `sweep:` (and of its `zip:`) names a node of this spec (or one the schema allows)."""
     sweep = doc.data.get("sweep") if isinstance(doc.data, dict) else None
     if not isinstance(sweep, dict):
         return  # the schema reports it
-    for target in sweep:
-        at = ("sweep", target)
+    group = sweep.get("zip")
+    paths = [(t, ("sweep", t)) for t in sweep if t not in ("zip", "sample")]
+    paths += [(t, ("sweep", "zip", t)) for t in group] if isinstance(group, dict) else []
+    for target, at in paths:
         try:
             keys = _overrides.parse_path(target)
             _overrides.locate(doc.data, keys)

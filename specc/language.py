@@ -179,9 +179,25 @@ class _Generator:
                                "See docs/distributed.md.", ref_def("placement")),
             "experiment": _desc("The experiment's name: `specc sweep` writes its runs to <output>/<experiment>/ "
                                 "(default: the file name).", {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"}),
-            "sweep": _desc("Override path -> the values to try; `specc sweep` builds every combination. See "
-                           "docs/experiments.md#sweeps.",
+            "sweep": _desc("Override path -> the values to try; `specc sweep` builds every combination (a grid). "
+                           "`zip:` holds paths whose lists advance together (one axis of the grid); `sample:` "
+                           "draws n distinct combinations instead of all. See docs/experiments.md#sweeps.",
                            {"type": "object", "minProperties": 1,
+                            "properties": {
+                                "zip": _desc("Override path -> values, lists of one length advanced together: "
+                                             "the i-th values of every list make one position.",
+                                             {"type": "object", "minProperties": 1,
+                                              "additionalProperties": {"type": "array", "minItems": 1}},
+                                             examples=[{"vars.depth": [1, 2], "train.learning_rate": [0.01, 0.001]}]),
+                                "sample": _desc("Draw n distinct combinations of the sweep's values, reproducibly "
+                                                "from the seed, instead of all of them.",
+                                                {"type": "object", "required": ["n"], "additionalProperties": False,
+                                                 "properties": {
+                                                     "n": _desc("How many variants to draw.",
+                                                                {"type": "integer", "minimum": 1}),
+                                                     "seed": _desc("Seeds the draws.", {"type": "integer"},
+                                                                   default=0)}},
+                                                examples=[{"n": 20, "seed": 0}])},
                             "additionalProperties": {"type": "array", "minItems": 1}},
                            examples=[{"vars.hidden": [64, 128], "layers.encoder.share": [True, False]}]),
         }

@@ -166,8 +166,8 @@ def test_a_grid_too_big_is_refused_before_it_is_expanded(tmp_path, command, monk
     assert result.exit_code == 1
     assert result.stderr.startswith(
         f"{tmp_path / 'grid.yaml'}:5:3: sweep: the grid has 10,000,000,000 variants (10 x 10 x 10 x 10 x 10 x 10 x 10 "
-        "x 10 x 10 x 10 values), more than the limit of 10,000: sweep fewer values, or lift the limit with "
-        "--max-variants N")
+        "x 10 x 10 x 10 values), more than the limit of 10,000: sweep fewer values, draw some with "
+        "`sample: {n: N}`, or lift the limit with --max-variants N")
     assert not (tmp_path / "runs").exists()
 
 
@@ -178,6 +178,132 @@ def test_the_variant_limit_is_lifted_on_purpose(tmp_path):
     assert invoke("validate", grid, "--max-variants", "9").exit_code == 0
     with pytest.raises(SpecError, match="the grid has 9 variants"):
         sweep.experiment(grid, limits=Limits(max_variants=8))
+
+
+# -- zip: and sample: (no TensorFlow) -----------------------------------------------------------
+
+ZIPPED = ROOT / "specs" / "experiments" / "depth_and_rate.yaml"
+SAMPLED = ["hidden=16,encoder.share=true,depth=1,learning_rate=0.02",
+           "hidden=16,encoder.share=true,depth=2,learning_rate=0.01",
+           "hidden=16,encoder.share=true,depth=3,learning_rate=0.005",
+           "hidden=32,encoder.share=true,depth=1,learning_rate=0.02",
+           "hidden=32,encoder.share=true,depth=3,learning_rate=0.005",
+           "hidden=32,encoder.share=false,depth=3,learning_rate=0.005"]
+
+
+def _experiment(tmp_path: Path, sweep_text: str, name: str = "exp.yaml") -> Path:
+    exp = tmp_path / name
+    exp.write_text(f"specc: 1\nexperiment: forms\nbase: {SMALL}\nsweep:\n{sweep_text}train: {{steps: 2}}\n")
+    return exp
+
+
+def test_zip_advances_its_lists_together_as_one_axis_of_the_grid(tmp_path):
+    exp = sweep.experiment(_experiment(tmp_path, "  vars.hidden: [8, 16]\n  zip:\n    vars.depth: [1, 2, 3]\n"
+                                                 "    train.learning_rate: [0.1, 0.01, 0.001]\n"))
+    assert [v.name for v in exp.variants] == [
+        "hidden=8,depth=1,learning_rate=0.1", "hidden=8,depth=2,learning_rate=0.01",
+        "hidden=8,depth=3,learning_rate=0.001", "hidden=16,depth=1,learning_rate=0.1",
+        "hidden=16,depth=2,learning_rate=0.01", "hidden=16,depth=3,learning_rate=0.001"]
+    assert [o.text for o in exp.variants[4].overrides] == ["vars.hidden=16", "vars.depth=2", "train.learning_rate=0.01"]
+    assert exp.axes == (("vars.hidden", (8, 16)), ("vars.depth", (1, 2, 3)), ("train.learning_rate", (0.1, 0.01, 0.001)))
+    assert exp.zipped == ("vars.depth", "train.learning_rate") and exp.sample is None
+    alone = sweep.experiment(_experiment(tmp_path, "  zip: {vars.depth: [1, 2], vars.hidden: [4, 8]}\n"))
+    assert [v.name for v in alone.variants] == ["depth=1,hidden=4", "depth=2,hidden=8"]
+    assert sweep.plan_variants(alone) == []
+
+
+@pytest.mark.parametrize("sweep_text, message, line_col, path", [
+    ("  zip:\n    vars.depth: [1, 2, 3]\n    vars.hidden: [4, 8]\n",
+     "zip path 'vars.hidden' has 2 values but 'vars.depth' has 3: the lists of `zip:` advance together, so they "
+     "need the same length", (7, 18), ("sweep", "zip", "vars.hidden")),
+    ("  zip:\n    vars.depth: [1, 2]\n    vars.hidden: [4, 8, 16]\n",
+     "zip path 'vars.hidden' has 3 values but 'vars.depth' has 2", (7, 18), ("sweep", "zip", "vars.hidden")),
+    ("  zip: [1, 2]\n", "`zip:` maps override paths to lists of the same length", (5, 8), ("sweep", "zip")),
+    ("  zip: {vars.depth: 3}\n", "zip path 'vars.depth' needs a non-empty list", (5, 21), ("sweep", "zip", "vars.depth")),
+    ("  vars.depth: [1, 2]\n  zip: {vars.depth: [1, 2], vars.hidden: [4, 8]}\n",
+     "sweep path 'vars.depth' is both in `zip:` and a grid path of `sweep:`: give it once", (6, 9),
+     ("sweep", "zip", "vars.depth")),
+    ("  zip: {vars.depth: [1, 2], layers.encodr.share: [true, false]}\n",
+     "sweep path 'layers.encodr.share': no layer 'encodr' in 'layers'; did you mean 'encoder'", (5, 29),
+     ("sweep", "zip", "layers.encodr.share")),
+    ("  vars.hidden: [4, 8]\n  sample: {n: 3, seed: 0}\n",
+     "`sample:` draws 3 distinct variants, but the sweep has only 2 (2 values): draw at most 2, or leave out "
+     "`sample:` to run them all", (6, 15), ("sweep", "sample", "n")),
+    ("  vars.hidden: [4, 8]\n  sample: {n: 0}\n", "`sample: n` is the number of variants to draw: a positive "
+     "integer", (6, 15), ("sweep", "sample", "n")),
+    ("  vars.hidden: [4, 8]\n  sample: {n: 1, seed: x}\n", "`sample: seed` is an integer", (6, 24),
+     ("sweep", "sample", "seed")),
+    ("  vars.hidden: [4, 8]\n  sample: {count: 1}\n", "`sample:` is {n: N, seed: S}", (6, 11), ("sweep", "sample")),
+    ("  sample: {n: 1}\n", "`sweep:` has nothing to vary", (5, 3), ("sweep",)),
+])
+def test_a_bad_zip_or_sample_is_located(tmp_path, sweep_text, message, line_col, path):
+    file = _experiment(tmp_path, sweep_text)
+    with pytest.raises(SpecError) as info:
+        sweep.experiment(file)
+    assert info.value.message.startswith(message)
+    assert (info.value.where.file, (info.value.where.line, info.value.where.col), info.value.where.path) == (
+        str(file), line_col, path)
+    result = invoke("validate", file)
+    assert result.exit_code == 1 and result.stderr.startswith(f"{file}:{line_col[0]}:{line_col[1]}: ")
+
+
+def test_a_sample_draws_distinct_variants_the_same_every_time():
+    exp = sweep.experiment(ZIPPED)
+    assert [v.name for v in exp.variants] == SAMPLED
+    assert exp.sample == sweep.Sample(6, 0)
+    axes = [sweep.Axis(("vars.k",), tuple((i,) for i in range(50)))]
+    ten = [v.name for v in sweep.variants(axes, sample=sweep.Sample(10, 3))]
+    twenty = [v.name for v in sweep.variants(axes, sample=sweep.Sample(20, 3))]
+    assert len(set(twenty)) == 20 and set(ten) < set(twenty)  # without replacement; more draws keep the first ones
+    assert twenty == sorted(twenty, key=lambda n: int(n.split("=")[1]))  # in grid order
+    assert ten != [v.name for v in sweep.variants(axes, sample=sweep.Sample(10, 4))]
+    every = [v.name for v in sweep.variants(axes, sample=sweep.Sample(50, 3))]
+    assert every == [f"k={i}" for i in range(50)]  # n = the grid's size: all of it
+
+
+def test_a_sample_is_the_same_in_processes_with_different_hash_seeds():
+    code = ("from specc.experiments import sweep; "
+            f"print([v.name for v in sweep.experiment({str(ZIPPED)!r}).variants])")
+    outputs = set()
+    for seed in ("0", "1", "12345", "random"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        outputs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                   check=True, timeout=120).stdout)
+    assert outputs == {f"{SAMPLED}\n"}
+
+
+def test_a_sample_is_counted_by_its_n_and_never_expands_the_grid(tmp_path, monkeypatch):
+    huge = _grid(tmp_path, 10, 10)  # 10,000,000,000 points
+    huge.write_text(huge.read_text() + "  sample: {n: 4, seed: 7}\n")
+    monkeypatch.setattr(sweep.itertools, "product", lambda *a: pytest.fail("the grid was expanded"))
+    exp = sweep.experiment(huge)
+    assert len(exp.variants) == 4 and len({v.name for v in exp.variants}) == 4
+    assert [v.name for v in exp.variants] == [v.name for v in sweep.experiment(huge).variants]
+    refused = invoke("validate", huge, "--max-variants", "3")
+    assert refused.exit_code == 1 and refused.stderr.startswith(
+        f"{huge}:15:15: sweep.sample.n: `sample:` draws 4 variants, more than the limit of 3: draw fewer, or lift "
+        "the limit with --max-variants N")
+
+
+def test_every_example_experiment_validates():
+    files = sorted((ROOT / "specs" / "experiments").glob("*.yaml"))
+    assert ZIPPED in files and EXPERIMENT in files
+    for file in files:
+        result = invoke("validate", file)
+        assert result.exit_code == 0, (file, result.stderr)
+
+
+def test_the_schema_knows_zip_and_sample():
+    import jsonschema
+
+    from specc.validate import schema as the_schema
+
+    schema = the_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    base = {"specc": 1, "base": "small.yaml"}
+    assert validator.is_valid({**base, "sweep": {"vars.a": [1], "zip": {"vars.b": [1, 2]}, "sample": {"n": 2, "seed": 1}}})
+    assert not validator.is_valid({**base, "sweep": {"vars.a": [1], "sample": {"seed": 1}}})
+    assert not validator.is_valid({**base, "sweep": {"zip": {"vars.b": 2}}})
 
 
 def test_a_directory_is_complete_only_with_its_marker_and_the_same_overrides(tmp_path):
@@ -309,3 +435,30 @@ def test_force_rebuilds_complete_variants(tmp_path):
     assert reused.get("reused") and variant.stat().st_ino == inode
     forced = json.loads(invoke("sweep", exp, "-o", tmp_path / "runs", "-f", "json", "--force").stdout)["variants"][0]
     assert not forced.get("reused") and variant.stat().st_ino != inode
+
+
+def test_a_sampled_sweep_runs_and_a_larger_n_resumes_it(tmp_path):
+    """The same seed with a larger n keeps the variants already drawn: the re-run reuses them."""
+    text = "  vars.hidden: [4, 8, 16]\n  zip: {vars.depth: [1, 2], train.learning_rate: [0.02, 0.01]}\n"
+    first = invoke("sweep", _experiment(tmp_path, text + "  sample: {n: 2, seed: 1}\n"), "-o", tmp_path / "runs")
+    assert first.exit_code == 0, first.stderr + first.stdout
+    summary = json.loads((tmp_path / "runs" / "forms" / "summary.json").read_text())
+    assert summary["sample"] == {"n": 2, "seed": 1} and summary["zip"] == ["vars.depth", "train.learning_rate"]
+    drawn = [v["variant"] for v in summary["variants"]]
+    assert drawn == [v.name for v in sweep.experiment(tmp_path / "exp.yaml").variants] and len(drawn) == 2
+    assert summary["variants"][0]["values"] == dict(sweep.experiment(tmp_path / "exp.yaml").variants[0].values)
+    more = invoke("sweep", _experiment(tmp_path, text + "  sample: {n: 4, seed: 1}\n"), "-o", tmp_path / "runs",
+                  "-f", "json")
+    assert more.exit_code == 0, more.stderr
+    rows = json.loads(more.stdout)["variants"]
+    assert len(rows) == 4 and {r["variant"] for r in rows if r.get("reused")} == set(drawn)
+    assert all(r["status"] == "ok" for r in rows)
+
+
+def test_the_docs_dry_run_of_a_sample_is_what_specc_prints(tmp_path):
+    text = (ROOT / "docs" / "experiments.md").read_text("utf-8")
+    command = "$ specc sweep specs/experiments/depth_and_rate.yaml -o runs/ --dry-run\n"
+    shown = text.split(command, 1)[1].split("```", 1)[0].splitlines()
+    result = invoke("sweep", ZIPPED, "-o", tmp_path / "runs", "--dry-run")
+    assert result.exit_code == 0 and result.stdout.splitlines() == shown == [f"{n}: plans" for n in SAMPLED] + [
+        "6 variants, 6 plan; nothing built (--dry-run)"]

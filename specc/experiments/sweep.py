@@ -1,8 +1,9 @@
 """`specc sweep`: an experiment's grid of variants, each built (and trained) into a run directory of its own.
 
-    experiment file -> its grid's size, bounded before anything is expanded -> its
-    variants (every combination of the `sweep:` values, each a list of overrides with a
-    stable, readable name) -> every variant planned (no TensorFlow), so a bad one stops
+    experiment file -> its axes (each sweep path, and a `zip:` group as one axis) and
+    the number of variants, bounded before anything is expanded -> its variants (every
+    combination of the axes, or `sample:`'s reproducible draws of them, each a list of
+    overrides with a stable, readable name) -> every variant planned (no TensorFlow), so a bad one stops
     the sweep before any worker starts -> the variants not yet complete, run in worker
     processes -> one row per variant -> summary.csv, summary.json, a table
 
@@ -54,7 +55,7 @@ _MAX_NAME = 120
 
 @dataclass(frozen=True)
 class Variant:
-    """One point of the grid.
+    """One point of the sweep.
 
     Attributes:
         name: its directory name (`hidden=64,encoder.share=true`), unique within the experiment.
@@ -68,44 +69,126 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Axis:
+    """One axis of the grid: a sweep path and its values, or a `zip:` group whose paths advance together.
+
+    Attributes:
+        paths: the override paths it sets (one, or a `zip:` group's, in order).
+        points: its positions, each one value per path.
+    """
+
+    paths: tuple[str, ...]
+    points: tuple[tuple, ...]
+    zipped: bool = False
+
+
+@dataclass(frozen=True)
+class Sample:
+    """`sample: {n, seed}`: n distinct points of the grid, drawn reproducibly from the seed."""
+
+    n: int
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     file: str
-    axes: tuple[tuple[str, tuple], ...]
+    axes: tuple[tuple[str, tuple], ...]  # every sweep path with its values, in the order of `sweep:`
     variants: tuple[Variant, ...]
+    zipped: tuple[str, ...] = ()  # the paths of `zip:`
+    sample: Sample | None = None
+
+
+ZIP, SAMPLE = "zip", "sample"  # keys of `sweep:` that are not override paths
 
 
 def experiment(file: str | Path, overrides: Sequence[_overrides.Override] = (),
                limits: Limits = DEFAULT_LIMITS) -> Experiment:
-    """Read an experiment file (any spec; `sweep:` makes it a grid) and name its variants. No TensorFlow.
+    """Read an experiment file (any spec; `sweep:` makes it a sweep) and name its variants. No TensorFlow.
 
     Raises:
-        SpecError: a bad `sweep:` (not a mapping of lists, a path that names nothing, a grid of
-            more than `limits.max_variants`), or an experiment file that cannot be loaded.
+        SpecError: a bad `sweep:` (not a mapping of lists, a path that names nothing, `zip:` lists of
+            different lengths, a bad `sample:`, more than `limits.max_variants` variants), or an
+            experiment file that cannot be loaded.
     """
     doc = _compose.load(file, limits, overrides)
     data = doc.data if isinstance(doc.data, dict) else {}
     name = data.get("experiment")
     if name is not None and not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name)):
         raise doc.error("`experiment:` names a directory: letters, digits, '_', '.', '-'", ("experiment",))
-    axes = _axes(doc, data.get("sweep"), limits.max_variants)
-    return Experiment(name or name_from_file(doc.file, "experiment"), str(file), axes, tuple(variants(axes, overrides)))
+    axes, sample = _axes(doc, data.get("sweep"), limits.max_variants)
+    flat = tuple((path, tuple(point[i] for point in axis.points)) for axis in axes for i, path in enumerate(axis.paths))
+    zipped = next((axis.paths for axis in axes if axis.zipped), ())
+    return Experiment(name or name_from_file(doc.file, "experiment"), str(file), flat,
+                      tuple(variants(axes, overrides, sample)), zipped, sample)
 
 
-def _axes(doc: Document, sweep: Any, max_variants: int) -> tuple[tuple[str, tuple], ...]:
+def _axes(doc: Document, sweep: Any, max_variants: int) -> tuple[tuple[Axis, ...], Sample | None]:
+    """The sweep's axes and sample, checked and counted; nothing is expanded here."""
     if sweep is None:
-        return ()
+        return (), None
     if not isinstance(sweep, dict) or not sweep:
         raise doc.error("`sweep:` maps override paths to lists of values, e.g. {vars.hidden: [64, 128]}", ("sweep",))
+    axes = []
     for target, values in sweep.items():
-        if not isinstance(values, list) or not values:
-            raise doc.error(f"sweep path '{target}' needs a non-empty list of values to try", ("sweep", target))
-    sizes = [len(values) for values in sweep.values()]
-    if math.prod(sizes) > max_variants:
-        raise doc.error(f"the grid has {math.prod(sizes):,} variants ({' x '.join(map(str, sizes))} values), more "
-                        f"than the limit of {max_variants:,}: sweep fewer values, or lift the limit with "
+        if target == ZIP:
+            axes.append(_zip_axis(doc, values, sweep))
+        elif target != SAMPLE:
+            if not isinstance(values, list) or not values:
+                raise doc.error(f"sweep path '{target}' needs a non-empty list of values to try", ("sweep", target))
+            axes.append(Axis((target,), tuple((v,) for v in values)))
+    if not axes:
+        raise doc.error("`sweep:` has nothing to vary: give it override paths with lists of values (or `zip:`)",
+                        ("sweep",))
+    sizes = [len(axis.points) for axis in axes]
+    size = math.prod(sizes)
+    shape = " x ".join(map(str, sizes))
+    sample = _sample(doc, sweep[SAMPLE], size, shape) if SAMPLE in sweep else None
+    if sample is not None and sample.n > max_variants:
+        raise doc.error(f"`sample:` draws {sample.n:,} variants, more than the limit of {max_variants:,}: draw "
+                        "fewer, or lift the limit with --max-variants N", ("sweep", SAMPLE, "n"))
+    if sample is None and size > max_variants:
+        raise doc.error(f"the grid has {size:,} variants ({shape} values), more than the limit of {max_variants:,}: "
+                        "sweep fewer values, draw some with `sample: {n: N}`, or lift the limit with "
                         "--max-variants N", ("sweep",))
-    return tuple((target, tuple(values)) for target, values in sweep.items())
+    return tuple(axes), sample
+
+
+def _zip_axis(doc: Document, group: Any, sweep: dict) -> Axis:
+    """`zip:`: paths whose lists advance together, one position per variant; one axis of the grid."""
+    at = ("sweep", ZIP)
+    if not isinstance(group, dict) or not group:
+        raise doc.error("`zip:` maps override paths to lists of the same length, advanced together, e.g. "
+                        "{vars.hidden: [16, 32], train.learning_rate: [0.01, 0.001]}", at)
+    first, lengths = next(iter(group)), {}
+    for target, values in group.items():
+        if not isinstance(values, list) or not values:
+            raise doc.error(f"zip path '{target}' needs a non-empty list of values", at + (target,))
+        if target in sweep:
+            raise doc.error(f"sweep path '{target}' is both in `zip:` and a grid path of `sweep:`: give it once",
+                            at + (target,), at_key=True)
+        lengths[target] = len(values)
+        if len(values) != lengths[first]:
+            raise doc.error(f"zip path '{target}' has {len(values)} values but '{first}' has {lengths[first]}: "
+                            "the lists of `zip:` advance together, so they need the same length", at + (target,))
+    return Axis(tuple(group), tuple(zip(*group.values())), zipped=True)
+
+
+def _sample(doc: Document, spec: Any, size: int, shape: str) -> Sample:
+    at = ("sweep", SAMPLE)
+    if not isinstance(spec, dict) or set(spec) - {"n", "seed"} or "n" not in spec:
+        raise doc.error("`sample:` is {n: N, seed: S}: N variants drawn from the sweep's values (seed: default 0)",
+                        at)
+    n, seed = spec["n"], spec.get("seed", 0)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise doc.error("`sample: n` is the number of variants to draw: a positive integer", at + ("n",))
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise doc.error("`sample: seed` is an integer", at + ("seed",))
+    if n > size:
+        raise doc.error(f"`sample:` draws {n:,} distinct variants, but the sweep has only {size:,} ({shape} values): "
+                        f"draw at most {size:,}, or leave out `sample:` to run them all", at + ("n",))
+    return Sample(n, seed)
 
 
 @dataclass(frozen=True)
@@ -142,23 +225,30 @@ def variant_errors(failed: Sequence[Unplanned]) -> SpecErrors:
     return SpecErrors(out)
 
 
-def variants(axes: tuple[tuple[str, tuple], ...], base: Sequence[_overrides.Override] = ()) -> list[Variant]:
-    """Every combination of the axes' values, the first axis slowest, each with its name.
+def variants(axes: Sequence[Axis | tuple[str, tuple]], base: Sequence[_overrides.Override] = (),
+             sample: Sample | None = None) -> list[Variant]:
+    """The grid's points, the first axis slowest (or `sample.n` of them, in that order), each with its name.
 
-    A name is `label=value` for each axis, joined by commas: the label is the sweep path
-    without a leading `vars.`, `layers.` or `train.` (the whole path when two would
-    coincide), the value compact YAML (`true`, `64`, `[null, 8]`). In labels and values,
-    characters other than letters, digits and `._+-` become `_`; a name longer than 120
-    characters, or one that two variants would share, ends in `-` and 8 hex digits of a
-    hash of the full text.
+    An axis is an Axis or a (path, values) pair. A name is `label=value` for each path,
+    joined by commas: the label is the sweep path without a leading `vars.`, `layers.` or
+    `train.` (the whole path when two would coincide), the value compact YAML (`true`,
+    `64`, `[null, 8]`). In labels and values, characters other than letters, digits and
+    `._+-` become `_`; a name longer than 120 characters, or one that two variants would
+    share, ends in `-` and 8 hex digits of a hash of the full text.
     """
     if not axes:
         return [Variant(DEFAULT_VARIANT, (), tuple(base))]
-    labels = _labels([t for t, _ in axes])
-    keys = {t: _overrides.parse_path(t) for t, _ in axes}
+    axes = [a if isinstance(a, Axis) else Axis((a[0],), tuple((v,) for v in a[1])) for a in axes]
+    paths = [p for axis in axes for p in axis.paths]
+    labels = _labels(paths)
+    keys = {t: _overrides.parse_path(t) for t in paths}
+    if sample is None:
+        combos = itertools.product(*(axis.points for axis in axes))
+    else:
+        combos = (_point(axes, i) for i in sampled(math.prod(len(a.points) for a in axes), sample))
     out = []
-    for combo in itertools.product(*(values for _, values in axes)):
-        values = tuple(zip((t for t, _ in axes), combo))
+    for combo in combos:
+        values = tuple(zip(paths, (v for point in combo for v in point)))
         text = ",".join(f"{labels[t]}={_overrides.dump_value(v)}" for t, v in values)
         sets = tuple(_overrides.Override(t, keys[t], v, "sweep") for t, v in values)
         out.append(Variant(text, values, tuple(base) + sets))
@@ -166,6 +256,33 @@ def variants(axes: tuple[tuple[str, tuple], ...], base: Sequence[_overrides.Over
                             for t, v in variant.values), variant.name) for variant in out]
     clashes = {n for n in names if names.count(n) > 1}
     return [replace(v, name=_hashed(v.name, n) if n in clashes else n) for v, n in zip(out, names)]
+
+
+def sampled(size: int, sample: Sample) -> list[int]:
+    """`sample.n` distinct positions in a grid of `size` points, in grid order.
+
+    Each draw is a uniform position (every axis's value drawn independently) from
+    SHA-256 of the seed and the draw's number, so the draws depend on nothing else:
+    not the Python version, its hash seed, or dict order. A position drawn again is
+    skipped (without replacement), so a larger n with the same seed keeps the smaller
+    n's variants and adds to them. Needs `sample.n <= size`.
+    """
+    chosen: set[int] = set()
+    draw = 0
+    while len(chosen) < sample.n:
+        digest = hashlib.sha256(f"specc sample {sample.seed} {draw}".encode("ascii")).digest()
+        chosen.add(int.from_bytes(digest, "big") % size)  # the bias of 256 bits modulo size is negligible
+        draw += 1
+    return sorted(chosen)
+
+
+def _point(axes: Sequence[Axis], index: int) -> tuple[tuple, ...]:
+    """The grid's `index`-th point (the first axis slowest), without expanding the grid."""
+    point = []
+    for axis in reversed(axes):
+        index, at = divmod(index, len(axis.points))
+        point.append(axis.points[at])
+    return tuple(reversed(point))
 
 
 def _labels(targets: list[str]) -> dict[str, str]:
@@ -374,6 +491,8 @@ def summary_json(outcome: Outcome) -> dict:
     return {
         "experiment": exp.name, "spec": str(Path(exp.file).resolve()),
         "sweep": {t: list(values) for t, values in exp.axes},
+        **({"zip": list(exp.zipped)} if exp.zipped else {}),
+        **({"sample": {"n": exp.sample.n, "seed": exp.sample.seed}} if exp.sample else {}),
         "variants": [{**_values(exp, row), **{k: v for k, v in row.items() if k != "detail"},
                       **({"detail": row["detail"]} if row.get("detail") else {})} for row in outcome.rows],
         "ok": sum(1 for r in outcome.rows if r.get("status") == "ok"),
