@@ -8,6 +8,7 @@ spec (it carries specc's marker file); anything else needs `force`.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -56,8 +57,11 @@ def check_target(directory: Path, spec_file: str, force: bool) -> None:
 
 
 @contextmanager
-def staged(directory: Path, spec_file: str) -> Iterator[Path]:
+def staged(directory: Path, spec_file: str, key: str | None = None) -> Iterator[Path]:
     """Yield a temporary directory to fill; on success it replaces `directory` whole.
+
+    The marker, written last, names the spec, the files and their SHA-256 digests, and the
+    build's cache `key` (specc.buildcache), so that a later build can tell whether this one stands for it.
 
     If the body raises, the temporary directory is removed and `directory` is
     untouched. One build at a time writes a directory: a second concurrent one is
@@ -76,11 +80,36 @@ def staged(directory: Path, spec_file: str) -> Iterator[Path]:
         try:
             yield tmp
             files = sorted(p.name for p in tmp.iterdir())
-            write_text(tmp / MARKER, json.dumps({"spec_file": str(Path(spec_file).resolve()), "files": files}))
+            write_text(tmp / MARKER, json.dumps({"spec_file": str(Path(spec_file).resolve()), "files": files,
+                                                 "sha256": file_digests(tmp), "key": key}))
             _swap(tmp, directory)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def read_marker(directory: Path) -> dict | None:
+    """The marker of a build directory; None if there is none or it is damaged."""
+    try:
+        marker = json.loads((Path(directory) / MARKER).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) else None
+
+
+def file_digests(directory: Path) -> dict[str, str]:
+    """Every file under `directory` but the marker, by relative path -> the SHA-256 of its content."""
+    directory = Path(directory)
+    out = {}
+    for entry in sorted(directory.rglob("*")):
+        if entry.is_dir() or (entry.name == MARKER and entry.parent == directory):
+            continue
+        digest = hashlib.sha256()
+        with open(entry, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        out[entry.relative_to(directory).as_posix()] = digest.hexdigest()
+    return out
 
 
 @contextmanager

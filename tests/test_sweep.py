@@ -306,17 +306,24 @@ def test_the_schema_knows_zip_and_sample():
     assert not validator.is_valid({**base, "sweep": {"zip": {"vars.b": 2}}})
 
 
-def test_a_directory_is_complete_only_with_its_marker_and_the_same_overrides(tmp_path):
+def test_a_directory_is_complete_only_with_its_marker_its_key_and_unedited_files(tmp_path):
+    from specc.builddir import staged
+    from specc.experiments.runs import prepare, run_key
+
     exp = sweep.experiment(EXPERIMENT)
     job = sweep.Job(str(EXPERIMENT), exp.variants[0], str(tmp_path / "v"))
     (tmp_path / "v").mkdir()
     row = {"overrides": [o.text for o in exp.variants[0].overrides], "parameters": 1}
     (tmp_path / "v" / "run.json").write_text(json.dumps(row))
     assert sweep.complete(job) is None  # every file but the marker: half-written
-    (tmp_path / "v" / ".specc-build.json").write_text(json.dumps({"spec_file": str(EXPERIMENT.resolve())}))
+    prepared = prepare(EXPERIMENT, exp.variants[0].overrides, drop=("sweep",))
+    with staged(tmp_path / "v", str(EXPERIMENT), run_key(prepared, train=True)) as tmp:  # it has `train:`
+        (tmp / "run.json").write_text(json.dumps(row))
     assert sweep.complete(job) == row
     other = sweep.Job(str(EXPERIMENT), exp.variants[1], str(tmp_path / "v"))
     assert sweep.complete(other) is None  # made by other overrides
+    (tmp_path / "v" / "run.json").write_text(json.dumps({**row, "parameters": 2}))
+    assert sweep.complete(job) is None  # edited since
 
 
 def _die_on_b(job):

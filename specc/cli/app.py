@@ -71,6 +71,8 @@ PsTasksOpt = Annotated[Optional[int], typer.Option(
 WorkerDeviceOpt = Annotated[Optional[str], typer.Option(
     "--worker-device", metavar="DEVICE", show_default=False,
     help="The device of the ops, e.g. /job:worker/task:1; sets placement.worker_device.")]
+NoCacheOpt = Annotated[bool, typer.Option(
+    "--no-cache", help="Build even when the output directory holds an unchanged build of the same spec.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat lint warnings as errors (exit 1).")]
 MapOpt = Annotated[Optional[list[str]], typer.Option(
     "--map", help="Rename saved variables: OLD=NEW (a scope prefix, e.g. old/=new/) or "
@@ -274,8 +276,11 @@ def build(file: SpecFile,
           worker_device: WorkerDeviceOpt = None,
           emit: Annotated[Emitter, typer.Option(
               "--emit", help="python: build layer by layer with tf.compat.v1; stamp: stamp cached per-layer "
-                             "stencils and import the graph at once (the same graph).")] = Emitter.python) -> None:
-    """Build the TF1 graph: graph.pbtxt, model.meta, plan.json, resolved.yaml, overrides.json and TensorBoard events."""
+                             "stencils and import the graph at once (the same graph).")] = Emitter.python,
+          no_cache: NoCacheOpt = False) -> None:
+    """Build the TF1 graph: graph.pbtxt, model.meta, plan.json, resolved.yaml, overrides.json and TensorBoard events.
+
+    An unchanged spec whose output directory holds its complete, unedited build is not built again: "reused"."""
     with _guard(debug, fmt):
         from .. import api
         from ..builddir import check_target, staged, write_json
@@ -290,6 +295,14 @@ def build(file: SpecFile,
         plan = prepared.plan
         directory = output or Path("build") / plan.name
         check_target(directory, str(file), force)
+        from ..buildcache import build_key, file_stamp, reusable
+
+        # The emitters make the same graph, but not byte for byte the same files: the emitter is part of the key.
+        key = build_key(prepared, {"command": "build", "emit": emit.value, "init_from": file_stamp(init_from),
+                                   "map": mapping or []})
+        if not no_cache and reusable(directory, str(file), key):
+            _print_reused(directory, plan, fmt, quiet)
+            return
         from ..emit.files import write_graph_files
 
         model = api.build(plan, verbose=verbose, init_from=init_from, mapping=mapping or (), emit=emit.value)
@@ -297,7 +310,7 @@ def build(file: SpecFile,
         restored = {"init_from": model.init_from.to_json()} if model.init_from else {}
         if model.init_from:
             _warn(model.init_from.comparison.warnings)
-        with staged(directory, str(file)) as tmp:
+        with staged(directory, str(file), key) as tmp:
             write_graph_files(model, tmp)
             write_json(tmp / "plan.json", {"plan": plan_json(plan), "report": report_json(rep, True), **restored})
             write_spec_files(tmp, prepared)
@@ -315,6 +328,22 @@ def build(file: SpecFile,
             if model.init_from:
                 render_init_from(model.init_from, console)
             console.print(f"wrote {directory}/ (graph.pbtxt, model.meta, plan.json, TensorBoard events)")
+
+
+def _print_reused(directory: Path, plan, fmt: Format, quiet: bool) -> None:
+    """What `build` says when the directory already holds this very build (no TensorFlow)."""
+    from ..report import RENDERERS, report, report_json
+
+    rep = report(plan)
+    stored = json.loads((directory / "plan.json").read_text("utf-8"))
+    restored = {"init_from": stored["init_from"]} if "init_from" in stored else {}
+    if fmt is Format.json:
+        typer.echo(json.dumps({"ok": True, "output": str(directory), "report": report_json(rep), "reused": True,
+                               **restored}, indent=2))
+    else:
+        console = _out(quiet)
+        RENDERERS["table"](rep, console)
+        console.print(f"reused {directory}/: an unchanged build of this spec (--no-cache builds it again)")
 
 
 @app.command()

@@ -93,6 +93,16 @@ def write_spec_files(directory: Path, prepared: Prepared) -> None:
     write_json(directory / OVERRIDES_FILE, prepared.overrides_json())
 
 
+def run_key(prepared: Prepared, train: bool) -> str | None:
+    """The build cache key (specc.buildcache) of a run directory: a trained one also depends on its data file."""
+    from ..buildcache import build_key, file_stamp
+
+    data = prepared.spec.document.data
+    source = data.get("train", {}).get("data") if train and isinstance(data.get("train"), dict) else None
+    stamp = file_stamp(Path(data_path(prepared.spec.document, source))) if isinstance(source, str) else None
+    return build_key(prepared, {"command": "run", "train": train, "data": stamp})
+
+
 def write_run(directory: Path, prepared: Prepared, *, train: bool = False, variant: str | None = None,
               verbose: bool = False, on_step: Callable[[int, float], None] | None = None,
               trainer: Callable | None = None) -> dict:
@@ -117,7 +127,7 @@ def write_run(directory: Path, prepared: Prepared, *, train: bool = False, varia
     cfg = train_config(spec, plan) if train else None
     data = load_data(cfg, plan, spec) if cfg is not None else None  # before anything is written
     start = time.perf_counter()
-    with staged(directory, prepared.file) as tmp:
+    with staged(directory, prepared.file, run_key(prepared, train)) as tmp:
         model = api.build(plan, verbose=verbose)
         ops = len(model.graph.get_operations())
         build_seconds = time.perf_counter() - start

@@ -10,7 +10,8 @@
 A variant's directory is written by specc.runs.write_run through
 specc.output.staged, so it appears whole, marker last, or not at all: a variant
 killed half-way leaves only a hidden staging directory, which the next run tidies
-away. A re-run skips the variants whose directory is complete (`force`: redoes them).
+away. A re-run reuses the variants whose directory holds a complete, unedited run with the
+same build cache key (specc.buildcache; `force`: redoes them).
 
 Workers are processes started with `spawn` (TensorFlow does not survive `fork`);
 each imports TensorFlow once and builds the variants it is given. This module
@@ -41,7 +42,7 @@ from .. import overrides as _overrides
 from ..errors import OutputRefused, SpecError, SpecErrors
 from ..limits import Limits
 from ..read import DEFAULT_LIMITS, Document
-from ..builddir import MARKER, check_target, write_json, write_text
+from ..builddir import check_target, write_json, write_text
 from ..planner import DEFAULT_PLAN_LIMITS, PlanLimits
 from ..spec import name_from_file
 
@@ -319,21 +320,22 @@ class Job:
 
 
 def complete(job: Job) -> dict | None:
-    """The stored row of a variant whose directory is complete and made by the same overrides, else None."""
-    directory = Path(job.directory)
-    marker, run = directory / MARKER, directory / "run.json"
-    if not (marker.is_file() and run.is_file()):
+    """The stored row of a variant whose directory holds its complete, unedited run made under the same
+    build cache key (specc.buildcache: spec, plan, overrides, versions), else None."""
+    from ..buildcache import reusable
+    from .runs import RUN_FILE, prepare, run_key
+    from .training import has_train
+
+    try:
+        prepared = prepare(job.file, job.variant.overrides, job.limits, drop=("sweep",))
+    except SpecError:
+        return None  # its worker reports it
+    if not reusable(Path(job.directory), job.file, run_key(prepared, has_train(prepared.spec))):
         return None
     try:
-        made_by = json.loads(marker.read_text("utf-8"))
-        row = json.loads(run.read_text("utf-8"))
+        return json.loads((Path(job.directory) / RUN_FILE).read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    if made_by.get("spec_file") != str(Path(job.file).resolve()):
-        return None
-    if row.get("overrides") != [o.text for o in job.variant.overrides]:
-        return None
-    return row
 
 
 def run_variant(job: Job) -> dict:
@@ -403,7 +405,7 @@ def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limit
     rows: dict[str, dict] = {}
     pending: list[Job] = []
     for job in todo:
-        stored = None if force else complete(job)
+        stored = None if force or job.variant.name in bad else complete(job)
         if job.variant.name in bad:
             rows[job.variant.name] = {"variant": job.variant.name, "directory": job.directory,
                                       **spec_failure(bad[job.variant.name]), "seconds": 0.0}
