@@ -289,7 +289,7 @@ def test_rebuild_replaces_the_directory(tmp_path):
     out = tmp_path / "out"
     assert invoke("build", SIAMESE, "-o", out).exit_code == 0
     before = snapshot(out)
-    result = invoke("build", SIAMESE, "-o", out)
+    result = invoke("build", SIAMESE, "-o", out, "--no-cache")  # unchanged, it would be reused
     assert result.exit_code == 0, result.stderr
     after = snapshot(out)
     assert after["inode"] != before["inode"]  # a new directory swapped in, not files written over
@@ -361,7 +361,7 @@ def test_a_failing_build_keeps_the_previous_build_and_leaves_no_temp_dirs(tmp_pa
         raise OSError("disk full")
 
     monkeypatch.setattr("specc.emit.files.write_graph_files", fail)
-    result = invoke("build", SIAMESE, "-o", out)
+    result = invoke("build", SIAMESE, "-o", out, "--no-cache")  # the previous build would be reused
     assert result.exit_code == 3
     assert "internal error: OSError: disk full" in result.stderr and "rerun with --debug" in result.stderr
     no_traceback(result.stdout, result.stderr)

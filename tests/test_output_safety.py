@@ -191,7 +191,8 @@ def test_sigkill_of_the_cli_at_any_moment_never_leaves_a_mix(tmp_path, delay):
     specc = [sys.executable, "-m", "specc.cli", "build", str(SIAMESE), "-o", str(out), "-q"]
     assert subprocess.run(specc, capture_output=True).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.name in ("graph.pbtxt", "plan.json")}
-    child = subprocess.Popen(specc, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # --no-cache: unchanged, the build would be reused, and there would be no writing to interrupt
+    child = subprocess.Popen([*specc, "--no-cache"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(delay)
     child.kill()
     child.wait()
