@@ -156,6 +156,58 @@ def test_schema_prints_the_schema_file():
     done = run("schema")
     assert done.returncode == 0
     assert json.loads(done.stdout) == json.loads(SCHEMA.read_text("utf-8"))
+    assert invoke("schema", "-f", "json").stdout == invoke("schema", "--format", "json").stdout == done.stdout
+    assert invoke("schema", "-f", "table").exit_code == 2
+
+
+# -- help and shell completion --------------------------------------------------------------
+
+COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
+
+
+def test_every_command_is_listed():
+    assert COMMANDS == ["build", "check", "diff", "explain", "export", "graph", "lint", "resolve", "schema",
+                        "sweep", "train", "validate"]
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=lambda c: " ".join(c) or "specc")
+def test_h_is_help_and_the_help_has_no_placeholders(command):
+    short, long = invoke(*command, "-h"), invoke(*command, "--help")
+    assert short.exit_code == long.exit_code == 0, short.stderr
+    assert short.stdout == long.stdout
+    usage = short.stdout.splitlines()[0]
+    assert usage.startswith(f"Usage: specc {' '.join(command)}".rstrip() + " [OPTIONS]"), usage
+    assert "{" not in usage, usage  # Typer's `{FILE}` for a required argument
+    # Options list a NAME-like metavar, or the choices as a|b; never a type such as <int range>, <path>, <str>
+    for line in short.stdout.splitlines():
+        option = re.match(r"  (-\w, )?--[\w-]+ (\S+)", line)
+        if option:
+            assert re.fullmatch(r"[A-Z][A-Z_]*(=[A-Z_,.]+)?|[a-z]+(\|[a-z]+)*|[A-Z]+\.yaml", option.group(2)), line
+
+
+def test_output_defaults_are_shown():
+    def default_of(command: str, option: str) -> str:
+        text = " ".join(invoke(command, "-h").stdout.split())  # the help's own line breaks fall anywhere
+        return re.search(rf"{option} .*?\[default: (.*?)\]", text).group(1)
+
+    assert default_of("build", "--output") == "(build/<spec name>)"
+    assert default_of("train", "--output") == "(runs/<spec name>)"
+    assert default_of("sweep", "--output") == "runs"
+    assert default_of("export", "--checkpoint") == "(freshly initialised, with a warning)"
+    assert default_of("graph", "--output") == "(dot text on stdout)"
+
+
+def test_shell_completion_is_offered_and_works():
+    listed = invoke("--help").stdout
+    assert "--install-completion" in listed and "--show-completion" in listed
+    done = run("--show-completion", "bash", launcher="script")
+    assert done.returncode == 0, done.stderr
+    assert "_SPECC_COMPLETE=complete_bash" in done.stdout and "complete -o default -F _specc_completion specc" in done.stdout
+    # What the shell then asks for: the commands that start with what was typed.
+    env = {**os.environ, "_SPECC_COMPLETE": "complete_bash", "COMP_WORDS": "specc ex", "COMP_CWORD": "1"}
+    done = subprocess.run([LAUNCHERS["script"][0]], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["explain", "export"]
 
 
 def test_validate_and_explain_never_import_tensorflow():

@@ -36,12 +36,24 @@ app = typer.Typer(
     name="specc",
     help="Compile declarative model specs into TensorFlow 1 graphs with exact scopes and explicit sharing.",
     no_args_is_help=True,
-    add_completion=False,
+    # Click hands the help option's names down to every command's context: `specc build -h` too.
+    context_settings={"help_option_names": ["-h", "--help"]},
+    # --install-completion and --show-completion; Typer imports its completion code only when they are used.
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Click's own help and usage errors: rich's formatter imports markdown-it and rich's traceback
     # machinery, a third of a second before `specc --help` could print anything.
     rich_markup_mode=None,
 )
+
+
+class Command(typer.core.TyperCommand):
+    """A command whose usage line reads `specc build [OPTIONS] FILE`: Typer's own puts a required argument in
+    braces (`{FILE}`), which reads like a set of choices."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+                for piece in super().collect_usage_pieces(ctx)]
 
 
 class Format(str, Enum):
@@ -58,13 +70,13 @@ class Emitter(str, Enum):
 # file holds, and the files it names (`base:`, `include:`), are the spec's (exit 1).
 _EXISTING = dict(exists=True, dir_okay=False, show_default=False)
 SpecFile = Annotated[Path, typer.Argument(metavar="FILE", help="The spec file (YAML).", **_EXISTING)]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", metavar="table|json", help="Output format.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and requested data.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print more, including TensorFlow's own log.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of internal errors.")]
-MaxParamsOpt = Annotated[int, typer.Option("--max-params", min=1, help="Refuse models with more parameters.")]
-MaxLayersOpt = Annotated[int, typer.Option("--max-layers", min=1, help="Refuse models with more layers (after expansion).")]
-MaxVariantsOpt = Annotated[int, typer.Option("--max-variants", min=1, help="Refuse sweep grids with more variants.")]
+MaxParamsOpt = Annotated[int, typer.Option("--max-params", min=1, metavar="N", help="Refuse models with more parameters.")]
+MaxLayersOpt = Annotated[int, typer.Option("--max-layers", min=1, metavar="N", help="Refuse models with more layers (after expansion).")]
+MaxVariantsOpt = Annotated[int, typer.Option("--max-variants", min=1, metavar="N", help="Refuse sweep grids with more variants.")]
 PsTasksOpt = Annotated[Optional[int], typer.Option(
     "--ps-tasks", min=0, metavar="N", show_default=False,
     help="Place the variables on N parameter server tasks (/job:ps/task:i, round-robin); sets placement.ps_tasks.")]
@@ -75,7 +87,7 @@ NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Build even when the output directory holds an unchanged build of the same spec.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat lint warnings as errors (exit 1).")]
 MapOpt = Annotated[Optional[list[str]], typer.Option(
-    "--map", help="Rename saved variables: OLD=NEW (a scope prefix, e.g. old/=new/) or "
+    "--map", metavar="OLD=NEW", help="Rename saved variables: OLD=NEW (a scope prefix, e.g. old/=new/) or "
                   "'re:PATTERN=REPLACEMENT'; repeatable, tried in order, the first match wins.")]
 
 
@@ -179,7 +191,7 @@ def _out(quiet: bool = False) -> "Console":
     return _console(quiet=quiet, width=width)
 
 
-@app.command()
+@app.command(cls=Command)
 def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
              verbose: VerboseOpt = False, debug: DebugOpt = False,
              max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
@@ -219,7 +231,7 @@ def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fa
             raise typer.Exit(EXIT_SPEC)
 
 
-@app.command()
+@app.command(cls=Command)
 def explain(file: SpecFile,
             all_variables: Annotated[bool, typer.Option("--all", "-a", help="List every variable, not only the shared ones.")] = False,
             fmt: FormatOpt = Format.table, quiet: QuietOpt = False, verbose: VerboseOpt = False,
@@ -246,7 +258,7 @@ def explain(file: SpecFile,
             RENDERERS["table"](rep, _out(quiet), all_variables)
 
 
-@app.command()
+@app.command(cls=Command)
 def resolve(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
             verbose: VerboseOpt = False, debug: DebugOpt = False,
             max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
@@ -264,14 +276,15 @@ def resolve(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fal
             typer.echo(dump(data, default_flow_style=None, width=120), nl=False)
 
 
-@app.command()
+@app.command(cls=Command)
 def build(file: SpecFile,
-          output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Build directory [default: build/<spec name>].")] = None,
+          output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="DIR", help="The build directory.",
+                                                      show_default="build/<spec name>")] = None,
           force: Annotated[bool, typer.Option("--force", help="Replace an output directory specc did not write.")] = False,
           fmt: FormatOpt = Format.table, quiet: QuietOpt = False, verbose: VerboseOpt = False,
           debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
           max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers,
-          init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Initialise the variables a checkpoint (prefix or directory) holds from it.")] = None,
+          init_from: Annotated[Optional[Path], typer.Option("--init-from", metavar="CKPT", help="Initialise the variables a checkpoint (prefix or directory) holds from it.")] = None,
           mapping: MapOpt = None, overrides: SetOpt = None, ps_tasks: PsTasksOpt = None,
           worker_device: WorkerDeviceOpt = None,
           emit: Annotated[Emitter, typer.Option(
@@ -346,7 +359,7 @@ def _print_reused(directory: Path, plan, fmt: Format, quiet: bool) -> None:
         console.print(f"reused {directory}/: an unchanged build of this spec (--no-cache builds it again)")
 
 
-@app.command()
+@app.command(cls=Command)
 def diff(old: Annotated[Path, typer.Argument(metavar="OLD", help="The spec a checkpoint was saved from.", **_EXISTING)],
          new: Annotated[Path, typer.Argument(metavar="NEW", help="The spec to restore it into.", **_EXISTING)],
          mapping: MapOpt = None, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
@@ -374,9 +387,9 @@ def diff(old: Annotated[Path, typer.Argument(metavar="OLD", help="The spec a che
             raise typer.Exit(EXIT_INCOMPATIBLE)
 
 
-@app.command()
+@app.command(cls=Command)
 def check(file: SpecFile,
-          checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A TensorFlow checkpoint: its prefix (dir/model.ckpt-1000) or its directory.", show_default=False)],
+          checkpoint: Annotated[Path, typer.Option("--checkpoint", metavar="CKPT", help="A TensorFlow checkpoint: its prefix (dir/model.ckpt-1000) or its directory.", show_default=False)],
           mapping: MapOpt = None, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
           verbose: VerboseOpt = False, debug: DebugOpt = False,
           max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
@@ -403,7 +416,7 @@ def _warn(warnings) -> None:
         err.print(f"warning: {w}", markup=False)
 
 
-@app.command()
+@app.command(cls=Command)
 def lint(file: SpecFile, strict: StrictOpt = False, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
          verbose: VerboseOpt = False, debug: DebugOpt = False,
          max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
@@ -429,10 +442,14 @@ class PictureFormat(str, Enum):
     html = "html"
 
 
-@app.command()
+@app.command(cls=Command)
 def graph(file: SpecFile,
-          output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the picture here; .dot, .svg or .html says the format (default: dot text on stdout).")] = None,
-          picture: Annotated[Optional[PictureFormat], typer.Option("--format", "-f", help="dot, svg (needs Graphviz) or html (default: from the -o extension).")] = None,
+          output: Annotated[Optional[Path], typer.Option(
+              "--output", "-o", metavar="FILE", show_default="dot text on stdout",
+              help="Write the picture here; .dot, .svg or .html says the format.")] = None,
+          picture: Annotated[Optional[PictureFormat], typer.Option(
+              "--format", "-f", metavar="dot|svg|html", show_default="from the -o extension",
+              help="dot, svg (needs Graphviz) or html.")] = None,
           quiet: QuietOpt = False, verbose: VerboseOpt = False, debug: DebugOpt = False,
           max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
           max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
@@ -461,14 +478,21 @@ def graph(file: SpecFile,
                               f"{_count(len(plan.variables), 'variable')}, {shared} shared)", markup=False)
 
 
-@app.command()
+class SchemaFormat(str, Enum):
+    json = "json"  # the only one: accepted so that `-f json` works here as on every other command
+
+
+@app.command(cls=Command)
 def schema(
     resolved: Annotated[bool, typer.Option("--resolved", help="The strict schema of what `specc resolve` prints, "
                                                               "instead of the one for files people write.")] = False,
     write: Annotated[bool, typer.Option("--write", help="Write both schema files instead of printing one (and, in "
                                                         "a source checkout, the docs' layer table).")] = False,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="With --write: the directory to write "
-                                                   "them to; default: the source checkout's schemas/.")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", metavar="DIR", show_default="the source checkout's schemas/",
+        help="With --write: the directory to write them to.")] = None,
+    fmt: Annotated[SchemaFormat, typer.Option("--format", "-f", metavar="json",
+                                              help="Output format: JSON Schema is JSON.")] = SchemaFormat.json,
 ) -> None:
     """Print the JSON Schema of the spec format (generated from the layer registry)."""
     from .. import language

@@ -28,10 +28,11 @@ def _parse_signatures(values: Optional[list[str]]) -> list:
 
 
 ExportOutputOpt = Annotated[Path, typer.Option(
-    "--output", "-o", help="The SavedModel directory to write (replaced whole, atomically).", show_default=False)]
+    "--output", "-o", metavar="DIR", help="The SavedModel directory to write (replaced whole, atomically).",
+    show_default=False)]
 CheckpointOpt = Annotated[Optional[Path], typer.Option(
-    "--checkpoint", help="The variables' values: a `specc train` run directory, or a checkpoint prefix or directory "
-                         "[default: freshly initialised, with a warning].", show_default=False)]
+    "--checkpoint", metavar="CKPT", show_default="freshly initialised, with a warning",
+    help="The variables' values: a `specc train` run directory, or a checkpoint prefix or directory.")]
 SignatureOpt = Annotated[Optional[list[str]], typer.Option(
     "--signature", metavar="NAME=OUT,...", callback=_parse_signatures,
     help="Another signature returning these outputs (spec outputs or layer paths); repeatable. "
@@ -47,7 +48,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
     QuietOpt, VerboseOpt, DebugOpt, MapOpt = cli.QuietOpt, cli.VerboseOpt, cli.DebugOpt, cli.MapOpt
     MaxParamsOpt, MaxLayersOpt = cli.MaxParamsOpt, cli.MaxLayersOpt
 
-    @app.command()
+    @app.command(cls=cli.Command)
     def export(file: SpecFile, output: ExportOutputOpt, checkpoint: CheckpointOpt = None,
                signatures: SignatureOpt = None, frozen: FrozenOpt = False, force: ForceOpt = False,
                mapping: MapOpt = None, overrides: SetOpt = None, fmt: FormatOpt = Format.table,

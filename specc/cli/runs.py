@@ -22,12 +22,12 @@ from ..limits import DEFAULT_LIMITS, DEFAULT_PLAN_LIMITS, PlanLimits
 ForceOpt = Annotated[bool, typer.Option(
     "--force", help="Replace an output directory specc did not write (train); rebuild complete variants (sweep).")]
 TrainOutputOpt = Annotated[Optional[Path], typer.Option(
-    "--output", "-o", help="Run directory [default: runs/<spec name>].")]
+    "--output", "-o", metavar="DIR", help="The run directory.", show_default="runs/<spec name>")]
 SweepOutputOpt = Annotated[Path, typer.Option(
-    "--output", "-o", help="Runs directory: each variant goes to <output>/<experiment>/<variant>/.")]
+    "--output", "-o", metavar="DIR", help="The runs directory: each variant goes to DIR/<experiment>/<variant>/.")]
 KeepGoingOpt = Annotated[bool, typer.Option(
     "--keep-going", help="Run the variants that plan even when others do not (those fail in the summaries).")]
-JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Variants built at once, each in a worker process.")]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, metavar="N", help="Variants built at once, each in a worker process.")]
 
 
 def register(app: typer.Typer, cli: ModuleType) -> None:
@@ -37,7 +37,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
     MaxParamsOpt, MaxLayersOpt, MaxVariantsOpt = cli.MaxParamsOpt, cli.MaxLayersOpt, cli.MaxVariantsOpt
     PsTasksOpt, WorkerDeviceOpt = cli.PsTasksOpt, cli.WorkerDeviceOpt
 
-    @app.command()
+    @app.command(cls=cli.Command)
     def train(file: SpecFile, output: TrainOutputOpt = None, overrides: SetOpt = None, force: ForceOpt = False,
               fmt: FormatOpt = Format.table, quiet: QuietOpt = False, verbose: VerboseOpt = False,
               debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
@@ -90,7 +90,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
                 cli._out(quiet).print(f"worker {task_index}: {summary['steps']} steps, loss {summary['first_loss']} "
                                       f"-> {summary['final_loss']}", markup=False)
 
-    @app.command()
+    @app.command(cls=cli.Command)
     def sweep(file: SpecFile, output: SweepOutputOpt = Path("runs"), overrides: SetOpt = None, jobs: JobsOpt = 1,
               force: ForceOpt = False, fmt: FormatOpt = Format.table, quiet: QuietOpt = False,
               verbose: VerboseOpt = False, debug: DebugOpt = False,
@@ -169,10 +169,10 @@ class Executor(str, Enum):
 
 
 ExecutorOpt = Annotated[Executor, typer.Option(
-    "--executor", help="Where variants run: local worker processes (--jobs), or Ray tasks (pip install 'specc[ray]').")]
+    "--executor", metavar="local|ray", help="Where variants run: local worker processes (--jobs), or Ray tasks (pip install 'specc[ray]').")]
 AddressOpt = Annotated[Optional[str], typer.Option(
-    "--address", metavar="ADDR", show_default=False,
-    help="With --executor ray: the Ray cluster (host:port of its head); default: start a Ray instance here.")]
+    "--address", metavar="ADDR", show_default="start a Ray instance here",
+    help="With --executor ray: the Ray cluster (host:port of its head).")]
 CpusOpt = Annotated[float, typer.Option(
     "--cpus-per-variant", min=0.01, metavar="N", help="With --executor ray: the CPUs each variant's task reserves.")]
 
