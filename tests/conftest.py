@@ -37,6 +37,19 @@ def tf():
 
 
 
+SAVED_MODEL_CLI = str(Path(sys.executable).with_name("saved_model_cli"))
+
+
+def saved_model_cli(*args: str) -> str:
+    """What TensorFlow's own `saved_model_cli` prints (it ships with TensorFlow), run as a process."""
+    import subprocess
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([SAVED_MODEL_CLI, *args], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 def event_graph_defs(directory: Path, tf) -> list:
     """The GraphDefs in the one TensorBoard event file of a build directory."""
     (events,) = directory.glob("events.out.tfevents.*")  # the file `tensorboard --logdir` reads

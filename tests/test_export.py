@@ -8,10 +8,7 @@ exported once per module; `saved_model_cli` (it ships with TensorFlow) runs as a
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -25,9 +22,10 @@ from specc.errors import IncompatibleCheckpoint, OutputRefused, SignatureError
 from specc.experiments.runs import prepare, write_run
 from specc.overrides import parse
 
+from .conftest import saved_model_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 SIAMESE_CNN = ROOT / "specs" / "siamese_cnn.yaml"
-SAVED_MODEL_CLI = str(Path(sys.executable).with_name("saved_model_cli"))
 
 # Labels `y` that the output does not read, and a flag without a default: training feeds it true.
 FLAGGED = """\
@@ -51,13 +49,6 @@ train: {loss: softmax_cross_entropy, labels: y, optimizer: adam, learning_rate: 
 
 def invoke(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def saved_model_cli(*args: str) -> str:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([SAVED_MODEL_CLI, *args], capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 def shown_signatures(text: str) -> dict[str, dict[str, list[str]]]:
@@ -285,50 +276,6 @@ def test_without_a_checkpoint_the_variables_are_fresh_and_a_warning_says_so(tmp_
     np.testing.assert_array_equal(served["scaled"].numpy(), [[6.0, 6.0]])  # the default `scale` applies
     with pytest.warns(UserWarning, match="freshly initialised"):
         specc.export(spec, tmp_path / "e")
-
-
-# -- docs/serving.md: the road it shows, run as written --------------------------------------------
-
-def _doc_console(doc: Path) -> list[tuple[str, list[str]]]:
-    """The first console block's commands (continuation lines joined) and the lines each prints."""
-    block = re.search(r"```console\n(.*?)```", doc.read_text("utf-8"), re.S).group(1)
-    steps: list[tuple[str, list[str]]] = []
-    lines = iter(block.splitlines())
-    for line in lines:
-        if line.startswith("$ "):
-            command = line[2:]
-            while command.endswith("\\"):
-                command = command[:-1] + next(lines).strip()
-            steps.append((command, []))
-        elif line:
-            steps[-1][1].append(line)
-    return steps
-
-
-def _normal(text: str, root: Path) -> str:
-    text = text.replace(f"{root}/", "/home/me/")
-    text = re.sub(r"in \d+\.\d s", "in N s", text)
-    # Numbers to 3 places: the same run gives the same digits on one machine, not on every CPU.
-    return re.sub(r"-?\d+\.\d{4,}", lambda m: f"{float(m.group()):.3f}", text)
-
-
-def test_the_serving_doc_road_runs_as_written(tmp_path, monkeypatch, tf):
-    import shlex
-
-    (tmp_path / "specs").symlink_to(ROOT / "specs")
-    monkeypatch.chdir(tmp_path)
-    steps = _doc_console(ROOT / "docs" / "serving.md")
-    assert [shlex.split(c)[:2] for c, _ in steps] == [["specc", "train"], ["specc", "export"],
-                                                      ["saved_model_cli", "run"]]
-    for command, expected in steps:
-        program, *args = shlex.split(command)
-        if program == "specc":  # in this process: TensorFlow is imported already
-            result = invoke(*args)
-            assert result.exit_code == 0, (command, result.stderr)
-            printed = result.stdout
-        else:
-            printed = saved_model_cli(*args)
-        assert _normal(printed, tmp_path).splitlines() == [_normal(x, tmp_path) for x in expected], command
 
 
 # -- signatures and the serving plan, without TensorFlow -------------------------------------------
