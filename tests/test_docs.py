@@ -78,9 +78,7 @@ NOT_RUN = {
     ("checkpoints.md", 1): "needs the checkpoint TensorFlow's MNIST tutorial writes to /tmp/mnist_train",
     ("checkpoints.md", 2): "needs the tutorial's checkpoint, saved again under a scope, in /tmp/mnist_scoped",
     ("checkpoints.md", 3): "needs the tutorial's checkpoint, saved again under a scope, in /tmp/mnist_scoped",
-    # The doc names a small spec it does not write out: what matters there is the message's form.
-    ("README.md", 1): "broken.yaml is not shown",
-    ("lint.md", 0): "model.yaml is not shown",
+    # The doc names a small spec it does not write out, and two different ones by one name.
     ("spec-language.md", 0): "m.yaml is not shown (only its `training` input)",
     ("spec-language.md", 1): "a message only, for a spec (m.yaml with templates) that is not shown",
     ("spec-language.md", 2): "m.yaml is not shown (only its line 5)",
@@ -92,10 +90,34 @@ NOT_RUN_COMMANDS = {
         "tests/test_sweep.py sweeps this grid; again here it costs four TensorFlow worker processes (~45 s)",
 }
 
-# Files a doc's commands read that the doc describes but does not show; written as the doc describes them.
+# Files a doc's commands read that the doc describes but does not show, by doc; written as the doc describes
+# them, so that what specc says of them (lines, columns, messages) is checked against the doc.
+TOWERS = """\
+specc: 1
+inputs:
+  a: {shape: [null, 10]}
+  b: {shape: [null, 10]}
+layers:
+  - id: left
+    type: block
+    input: a
+    scope: tower
+    layers:
+      - {id: fc1, type: dense, units: 64}
+  - id: right
+    type: block
+    input: b
+    scope: tower
+    layers:
+      - {id: fc1, type: dense, units: 64}
+"""
 FILES = {
-    "siamese_renamed.yaml": lambda: (ROOT / "specs" / "siamese.yaml").read_text("utf-8")
-    .replace("scope: tower", "scope: encoder"),
+    "README.md": {"broken.yaml": lambda: TOWERS},  # two towers in one scope, the second without `share`
+    "checkpoints.md": {"siamese_renamed.yaml": lambda: (ROOT / "specs" / "siamese.yaml").read_text("utf-8")
+                       .replace("scope: tower", "scope: encoder")},
+    # Two towers of one structure, each in a scope of its own: the lint's SC301 case.
+    "lint.md": {"model.yaml": lambda: TOWERS.replace("left", "tower").replace("right", "tower2")
+                .replace("    scope: tower\n", "") + "outputs: [tower, tower2]\n"},
 }
 
 
@@ -178,7 +200,7 @@ def test_console_examples_print_what_the_doc_says(doc, tmp_path, monkeypatch, tf
     # In an empty directory with the repository's specs/, as a reader in a checkout runs them; one
     # directory for the doc's blocks, in order, as the reader follows the doc (`export` reads `train`'s run).
     (tmp_path / "specs").symlink_to(ROOT / "specs")
-    for name, text in FILES.items():
+    for name, text in FILES.get(doc, {}).items():
         (tmp_path / name).write_text(text(), "utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "160")
