@@ -288,8 +288,9 @@ def build(file: SpecFile,
           mapping: MapOpt = None, overrides: SetOpt = None, ps_tasks: PsTasksOpt = None,
           worker_device: WorkerDeviceOpt = None,
           emit: Annotated[Emitter, typer.Option(
-              "--emit", help="python: build layer by layer with tf.compat.v1; stamp: stamp cached per-layer "
-                             "stencils and import the graph at once (the same graph).")] = Emitter.python,
+              "--emit", metavar="python|stamp",
+              help="python: build layer by layer with tf.compat.v1; stamp: stamp cached per-layer "
+                   "stencils and import the graph at once (the same graph).")] = Emitter.python,
           no_cache: NoCacheOpt = False) -> None:
     """Build the TF1 graph: graph.pbtxt, model.meta, plan.json, resolved.yaml, overrides.json and TensorBoard events.
 
