@@ -277,7 +277,7 @@ def export(spec: "Plan | Spec | str | Path", output: str | Path, *, checkpoint: 
     the_plan = spec if isinstance(spec, Plan) else plan(spec, limits, overrides)
     asked = requests(the_plan, [SignatureRequest(name, tuple(outs)) for name, outs in (signatures or {}).items()])
     directory = Path(output)
-    check_target(directory, the_plan.file, force)
+    check_target(directory, the_plan.file, force, "export")
     from .emit.checkpoint import complete_match
     from .emit.export import write_saved_model
 
@@ -292,7 +292,7 @@ def export(spec: "Plan | Spec | str | Path", output: str | Path, *, checkpoint: 
     else:
         warnings.warn(f"no checkpoint: {the_plan.name}'s variables are exported freshly initialised "
                       f"(seed {the_plan.seed})", UserWarning, stacklevel=2)
-    with staged(directory, the_plan.file) as tmp:
+    with staged(directory, the_plan.file, kind="export") as tmp:
         graph = write_saved_model(the_plan, tmp, asked, found, frozen, verbose)
         result = Export(str(directory), the_plan.name, found.checkpoint if found else None,
                         len(the_plan.variables), graph)

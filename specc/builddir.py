@@ -22,8 +22,14 @@ from .errors import OutputRefused
 MARKER = ".specc-build.json"
 
 
-def check_target(directory: Path, spec_file: str, force: bool) -> None:
-    """Refuse a target that is not empty and not a previous build of this spec.
+# What writes a directory (a, by): a build never silently replaces a run (trained checkpoints) or an
+# export, nor the other way round.
+KINDS = {"build": ("a build", "`specc build`"), "run": ("a run", "`specc train` or `specc sweep`"),
+         "export": ("an export", "`specc export`")}
+
+
+def check_target(directory: Path, spec_file: str, force: bool, kind: str = "build") -> None:
+    """Refuse a target that is not empty and not a previous `kind` (build, run, export) of this spec.
 
     Even --force never replaces a directory that holds the spec itself or the
     working directory: that would delete the user's sources.
@@ -50,6 +56,10 @@ def check_target(directory: Path, spec_file: str, force: bool) -> None:
     if previous.get("spec_file") != str(Path(spec_file).resolve()):
         raise OutputRefused(f"{directory} holds the build of another spec ({previous.get('spec_file')}); "
                             "choose another -o or pass --force")
+    held = previous.get("kind", kind)  # markers written before kinds were recorded: as before
+    if held != kind and held in KINDS:
+        raise OutputRefused(f"{directory} holds {KINDS[held][0]} of this spec (written by {KINDS[held][1]}), "
+                            f"which {KINDS[kind][0]} would replace whole; choose another -o or pass --force")
     extra = sorted({p.name for p in entries} - set(previous.get("files", [])) - {MARKER})
     if extra:
         raise OutputRefused(f"{directory} holds files specc did not write ({', '.join(extra)}); "
@@ -57,11 +67,12 @@ def check_target(directory: Path, spec_file: str, force: bool) -> None:
 
 
 @contextmanager
-def staged(directory: Path, spec_file: str, key: str | None = None) -> Iterator[Path]:
+def staged(directory: Path, spec_file: str, key: str | None = None, kind: str = "build") -> Iterator[Path]:
     """Yield a temporary directory to fill; on success it replaces `directory` whole.
 
-    The marker, written last, names the spec, the files and their SHA-256 digests, and the
-    build's cache `key` (specc.buildcache), so that a later build can tell whether this one stands for it.
+    The marker, written last, names the spec, what wrote the directory (`kind`: KINDS), the files and
+    their SHA-256 digests, and the build's cache `key` (specc.buildcache), so that a later build can tell
+    whether this one stands for it.
 
     If the body raises, the temporary directory is removed and `directory` is
     untouched. One build at a time writes a directory: a second concurrent one is
@@ -80,7 +91,7 @@ def staged(directory: Path, spec_file: str, key: str | None = None) -> Iterator[
         try:
             yield tmp
             files = sorted(p.name for p in tmp.iterdir())
-            write_text(tmp / MARKER, json.dumps({"spec_file": str(Path(spec_file).resolve()), "files": files,
+            write_text(tmp / MARKER, json.dumps({"spec_file": str(Path(spec_file).resolve()), "kind": kind, "files": files,
                                                  "sha256": file_digests(tmp), "key": key}))
             _swap(tmp, directory)
         except BaseException:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from specc.builddir import MARKER, staged
+from specc.builddir import MARKER, check_target, staged
 from specc.errors import OutputRefused
 
 from .conftest import SPECS
@@ -90,6 +90,31 @@ def test_a_failing_build_leaves_the_previous_one_untouched(tmp_path):
             raise RuntimeError("emitter failed")
     assert (out / "graph.pbtxt").read_text() == "old" and complete(out)
     assert not list(tmp_path.glob(".model.tmp-*"))
+
+
+@pytest.mark.parametrize("held, kind", [("run", "build"), ("build", "export"), ("export", "run"), ("run", "export")])
+def test_a_run_build_or_export_is_never_replaced_by_another_kind_without_force(tmp_path, held, kind):
+    """A trained run's checkpoints are not lost to a `specc build -o` of the same spec (nor an export to a
+    build): only the same kind replaces a directory of this spec unasked."""
+    out = tmp_path / "model"
+    with staged(out, str(SIAMESE), kind=held) as tmp:
+        (tmp / "model.ckpt.index").write_text("trained")
+    assert json.loads((out / MARKER).read_text())["kind"] == held
+    with pytest.raises(OutputRefused, match=rf"{out} holds an? {held} of this spec \(written by `specc .*`\), "
+                                            rf"which an? {kind} would replace whole; choose another -o or pass --force"):
+        check_target(out, str(SIAMESE), False, kind)
+    check_target(out, str(SIAMESE), False, held)  # the same kind again: replaced, as before
+    check_target(out, str(SIAMESE), True, kind)  # --force: the user said so
+
+
+def test_a_marker_from_before_kinds_were_recorded_is_replaced_as_before(tmp_path):
+    out = tmp_path / "model"
+    fake_build(out, "old")
+    marker = json.loads((out / MARKER).read_text())
+    del marker["kind"]
+    (out / MARKER).write_text(json.dumps(marker))
+    for kind in ("build", "run", "export"):
+        check_target(out, str(SIAMESE), False, kind)
 
 
 def test_a_concurrent_build_is_refused_clearly(tmp_path):

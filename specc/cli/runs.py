@@ -62,7 +62,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
             directory = output or Path("runs") / prepared.plan.name
             chief = cluster is None or task_index == 0
             if chief:
-                check_target(directory, str(file), force)
+                check_target(directory, str(file), force, "run")
             trainer = None
             if cluster is not None:
                 from ..emit import cluster as distributed

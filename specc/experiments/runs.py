@@ -127,7 +127,7 @@ def write_run(directory: Path, prepared: Prepared, *, train: bool = False, varia
     cfg = train_config(spec, plan) if train else None
     data = load_data(cfg, plan, spec) if cfg is not None else None  # before anything is written
     start = time.perf_counter()
-    with staged(directory, prepared.file, run_key(prepared, train)) as tmp:
+    with staged(directory, prepared.file, run_key(prepared, train), "run") as tmp:
         model = api.build(plan, verbose=verbose)
         ops = len(model.graph.get_operations())
         build_seconds = time.perf_counter() - start

@@ -349,7 +349,7 @@ def run_variant(job: Job) -> dict:
     start = time.perf_counter()
     row: dict[str, Any] = {"variant": job.variant.name, "directory": job.directory}
     try:
-        check_target(Path(job.directory), job.file, job.force)
+        check_target(Path(job.directory), job.file, job.force, "run")
         prepared = prepare(job.file, job.variant.overrides, job.limits, drop=("sweep",))
         summary = write_run(Path(job.directory), prepared, train=has_train(prepared.spec),
                             variant=job.variant.name, verbose=job.verbose)
