@@ -200,15 +200,22 @@ def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fa
     """Check a spec (schema, references, scopes, sharing, shapes) without TensorFlow; lint warnings follow.
     A sweep's file: every variant is planned, and each one that fails is reported."""
     with _guard(debug, fmt):
+        from .. import api, compose
         from ..experiments import sweep
-        from ..lint import lint_file, render_table, summary
+        from ..lint import check, render_table, summary
+        from ..read import paused_gc
 
         limits = PlanLimits(max_params, max_layers)
-        exp = sweep.experiment(file, overrides or (), replace(DEFAULT_LIMITS, max_layers=max_layers, max_variants=max_variants))
-        unplanned = sweep.plan_variants(exp, limits) if exp.axes else []
-        if unplanned:
-            raise sweep.variant_errors(unplanned)
-        plan, warnings = lint_file(file, limits, overrides or ())
+        read_limits = replace(DEFAULT_LIMITS, max_layers=max_layers, max_variants=max_variants)
+        with paused_gc():  # the file is read once, for the sweep and for the spec
+            doc = compose.load(file, read_limits, overrides or ())
+            exp = sweep.experiment_of(doc, overrides or (), read_limits)
+            unplanned = sweep.plan_variants(exp, limits) if exp.axes else []
+            if unplanned:
+                raise sweep.variant_errors(unplanned)
+            spec = api.parse(doc, read_limits)  # composed already: bases merged, overrides applied
+            plan = api.plan(spec, limits)
+            warnings = check(spec, plan)
         planned = f", {_count(len(exp.variants), 'variant')} planned" if exp.axes else ""
         failed = strict and bool(warnings)  # --strict: a warning fails validation like an error
         layers = sum(1 for _ in plan.walk())

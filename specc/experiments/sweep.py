@@ -29,13 +29,10 @@ import math
 import re
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .. import compose as _compose
 from .. import overrides as _overrides
@@ -45,6 +42,9 @@ from ..read import DEFAULT_LIMITS, Document
 from ..builddir import check_target, write_json, write_text
 from ..planner import DEFAULT_PLAN_LIMITS, PlanLimits
 from ..spec import name_from_file
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_CSV = "summary.csv"
@@ -113,7 +113,12 @@ def experiment(file: str | Path, overrides: Sequence[_overrides.Override] = (),
             different lengths, a bad `sample:`, more than `limits.max_variants` variants), or an
             experiment file that cannot be loaded.
     """
-    doc = _compose.load(file, limits, overrides)
+    return experiment_of(_compose.load(file, limits, overrides), overrides, limits)
+
+
+def experiment_of(doc: Document, overrides: Sequence[_overrides.Override] = (),
+                  limits: Limits = DEFAULT_LIMITS) -> Experiment:
+    """`experiment` of a file composed already (`specc.compose.load` with the same overrides and limits)."""
     data = doc.data if isinstance(doc.data, dict) else {}
     name = data.get("experiment")
     if name is not None and not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name)):
@@ -121,7 +126,7 @@ def experiment(file: str | Path, overrides: Sequence[_overrides.Override] = (),
     axes, sample = _axes(doc, data.get("sweep"), limits.max_variants)
     flat = tuple((path, tuple(point[i] for point in axis.points)) for axis in axes for i, path in enumerate(axis.paths))
     zipped = next((axis.paths for axis in axes if axis.zipped), ())
-    return Experiment(name or name_from_file(doc.file, "experiment"), str(file), flat,
+    return Experiment(name or name_from_file(doc.file, "experiment"), doc.file, flat,
                       tuple(variants(axes, overrides, sample)), zipped, sample)
 
 
@@ -443,6 +448,11 @@ def _pool(pending: list[Job], jobs: int, done: Callable[[dict], None],
     breaks the pool: the jobs it took down are retried one per fresh worker, so only the culprit fails."""
     if not pending:
         return
+    # Imported here: `specc validate` plans a sweep's variants through this module and runs none.
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing import get_context
+
     context = get_context("spawn")
     broken: list[Job] = []
     with _stopping(ProcessPoolExecutor(max_workers=max(1, min(jobs, len(pending))), mp_context=context)) as pool:
@@ -462,7 +472,7 @@ def _pool(pending: list[Job], jobs: int, done: Callable[[dict], None],
 
 
 @contextmanager
-def _stopping(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]:
+def _stopping(pool: "ProcessPoolExecutor") -> Iterator["ProcessPoolExecutor"]:
     """The pool, shut down on the way out; on an interrupt (Ctrl-C), at once.
 
     Leaving `with ProcessPoolExecutor()` waits for every queued variant to be built,
