@@ -1,7 +1,8 @@
 """Stage 1, read: YAML text -> plain data plus the line and column of every node.
 
-The text is composed by libyaml (`yaml.CSafeLoader`, which keeps every node's
-line and column) where PyYAML has it, else by PyYAML's pure-Python composer.
+The text is parsed by libyaml (`yaml.CSafeLoader`, whose events carry every node's
+line and column) where PyYAML has it, else by PyYAML's pure-Python parser; the data is
+built from the events directly, without a tree of nodes.
 Plain scalars are read by YAML 1.2's core schema, as editors, check-jsonschema and
 ajv read them: `no` and `on` are text, `1e-3` is a number.
 Only YAML's standard scalar, sequence and mapping types are accepted (no
@@ -52,7 +53,8 @@ def _with_core(cls: type) -> type:
 
 
 class _BoundedComposer:
-    """PyYAML's pure-Python composer recurses once per level of nesting: past `max_depth` levels it stops
+    """For `--set` values, which are composed into nodes (parse_value; a spec is built from events):
+    PyYAML's pure-Python composer recurses once per level of nesting: past `max_depth` levels it stops
     with libyaml's own message (libyaml stops at 1,000 levels by itself), before Python's recursion
     limit would. The builder then holds the data to `Limits.max_depth`."""
 
@@ -70,30 +72,10 @@ class _BoundedComposer:
             self._depth -= 1
 
 
-def _compose_all(text: str, limits: Limits) -> Iterator:
-    loader = Loader(text)
-    loader.max_depth = limits.max_depth + 1  # one more, so that the builder's located message is the one shown
-    try:
-        while loader.check_node():
-            yield loader.get_node()
-    finally:
-        loader.dispose()
-
-
 @_core_schema
 class Loader(_BoundedComposer, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's composer where PyYAML was built with it (the same nodes and marks, several times
-    faster), resolving plain scalars by YAML 1.2's core schema; within one file, each distinct
-    plain text is resolved once (a big spec repeats `dense`, `relu`, `8` thousands of times)."""
-
-    def resolve(self, kind, value, implicit):
-        if kind is not yaml.ScalarNode or not implicit[0]:
-            return super().resolve(kind, value, implicit)
-        resolved = self.__dict__.setdefault("_resolved", {})
-        tag = resolved.get(value)
-        if tag is None:
-            tag = resolved[value] = super().resolve(kind, value, implicit)
-        return tag
+    """libyaml's parser where PyYAML was built with it (several times faster, the same events and
+    marks), resolving plain scalars by YAML 1.2's core schema."""
 
 
 @_with_core
@@ -135,18 +117,17 @@ def parse_value(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
         loader.dispose()
 
 
-def _core_int(node) -> int:
-    text = node.value
+def _core_int(text: str) -> int:
     if text.startswith(("0o", "0x")):
         return int(text[2:], 8 if text[1] == "o" else 16)
     return int(text, 10)
 
 
-def _core_float(node) -> float:
-    text = node.value.lower()
-    if text.endswith((".inf", ".nan")):
-        return float(text.replace(".", ""))
-    return float(node.value)
+def _core_float(text: str) -> float:
+    low = text.lower()
+    if low.endswith((".inf", ".nan")):
+        return float(low.replace(".", ""))
+    return float(text)
 
 
 @contextmanager
@@ -321,9 +302,10 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
         text = text[1:]
     lines = tuple(text.splitlines())
     doc = Document(name, None, lines)
+    loader = Loader(text)
     try:
         with paused_gc():
-            nodes = list(_first_two(_compose_all(text, limits)))
+            built = _Builder(doc, limits, loader).document()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -333,23 +315,16 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
         if "\t" in indent:  # YAML forbids tabs in indentation; libyaml only says the tab cannot start a token
             col = indent.index("\t") + 1
             problem = "a tab in the indentation; YAML indents with spaces only, so indent with spaces"
-        elif "exceeded maximum nesting depth" in problem:  # the composer's bound (libyaml's, or ours below)
+        elif "exceeded maximum nesting depth" in problem:  # libyaml's own bound, met while scanning ahead
             raise SpecError(_too_deep(limits), Location(name, line, col), doc.source_line(line)) from None
         raise SpecError(f"malformed YAML: {problem}", Location(name, line, col), doc.source_line(line)) from None
     except yaml.YAMLError as e:  # reader errors (control characters) carry no problem_mark
         raise SpecError(f"malformed YAML: {e}", Location(name, 1, 1)) from None
-    if not nodes or _is_empty(nodes[0]):
+    finally:
+        loader.dispose()
+    if built is None:
         raise SpecError("the file is empty; a spec starts with `specc: 1`", Location(name, 1, 1))
-    if len(nodes) > 1:
-        mark = nodes[1].start_mark
-        raise SpecError(
-            "the file holds several YAML documents (`---`); a spec is exactly one document",
-            Location(name, mark.line + 1, mark.column + 1),
-            doc.source_line(mark.line + 1),
-        )
-    builder = _Builder(doc, limits)
-    with paused_gc():
-        data, marks = builder.build(nodes[0], (), 0, False)
+    data, marks = built
     return Document(name, data, lines, MarkTree(marks), MarkTree(marks, keys=True))
 
 
@@ -358,123 +333,202 @@ def _too_deep(limits: Limits) -> str:
             "a spec this deep is almost certainly a mistake: flatten it, or use templates")
 
 
-def _first_two(iterable):
-    for i, item in enumerate(iterable):
-        yield item
-        if i == 1:
-            return
+class _Frame:
+    """A collection whose events are still arriving: its data, its marks, and for a mapping the key
+    whose value comes next (`key` is _MERGE while a `<<` value comes)."""
 
+    __slots__ = ("data", "kids", "line", "col", "anchor", "size", "key", "key_line", "key_col", "first", "merges")
 
-def _is_empty(node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "null" and node.value in ("", "~", "null")
+    def __init__(self, data, kids, line: int, col: int, anchor: str | None):
+        self.data, self.kids, self.line, self.col, self.anchor = data, kids, line, col, anchor
+        self.size = 1  # nodes, aliases expanded: what an alias of this node adds
+        self.key: str | None = None
+        self.first: dict[str, int] = {}  # a mapping's key -> the line that set it
+        self.merges: list[tuple[Any, tuple]] = []
 
 
 class _Builder:
-    """Turns composed YAML nodes into plain data, recording marks and enforcing limits."""
+    """Turns libyaml's events into plain data and a mark tree, enforcing limits as they arrive.
 
-    def __init__(self, doc: Document, limits: Limits):
-        self.doc, self.limits = doc, limits
-        self.aliased = 0  # nodes built again because an alias names their anchor
-        self.built: set[int] = set()  # the collections built so far: one met again is an alias
+    Building from events, not from a composed node tree, keeps memory to the result: a tree of
+    nodes with two marks each would cost a 50,000-layer spec three times the data's memory.
+    """
 
-    def fail(self, message: str, node, path: SpecPath = ()) -> SpecError:
-        line, col = node.start_mark.line + 1, node.start_mark.column + 1
-        return SpecError(message, Location(self.doc.file, line, col, tuple(path)), self.doc.source_line(line))
+    def __init__(self, doc: Document, limits: Limits, loader):
+        self.doc, self.limits, self.loader = doc, limits, loader
+        self.aliased = 0  # nodes that aliases added, expanding their anchors
+        self.anchors: dict[str, tuple[Any, tuple, int]] = {}  # anchor -> (data, marks, size)
+        self.stack: list[_Frame] = []
+        self.tags: dict[str, str] = {}  # plain text -> its core-schema tag
 
-    def build(self, node, path: SpecPath, depth: int, aliased: bool) -> Any:
-        kind = type(node)
-        if kind is not yaml.ScalarNode:
-            if id(node) in self.built:
-                aliased = True  # met again: an alias, whose nodes are built once more
+    def fail(self, message: str, line: int, col: int, path: SpecPath | None = None) -> SpecError:
+        where = Location(self.doc.file, line, col, self.path() if path is None else path)
+        return SpecError(message, where, self.doc.source_line(line))
+
+    def path(self) -> SpecPath:
+        """The path of the node whose event came last."""
+        return tuple(f.key if f.kids.__class__ is dict else len(f.data) for f in self.stack)
+
+    def document(self) -> tuple[Any, tuple] | None:
+        """The one document's data and marks; None if there is no document or it is empty."""
+        loader = self.loader
+        loader.get_event()  # StreamStart
+        if loader.check_event(yaml.StreamEndEvent):
+            return None
+        loader.get_event()  # DocumentStart
+        first = loader.peek_event()
+        if (first.__class__ is _ScalarEvent and first.tag is None and first.implicit[0]
+                and first.value in ("", "~", "null")):
+            return None  # an empty document (comments only, or a lone null)
+        root = self.node()
+        loader.get_event()  # DocumentEnd
+        if not loader.check_event(yaml.StreamEndEvent):
+            mark = loader.peek_event().start_mark
+            raise self.fail("the file holds several YAML documents (`---`); a spec is exactly one document",
+                            mark.line + 1, mark.column + 1, ())
+        return root
+
+    def node(self) -> tuple[Any, tuple] | None:
+        get_event, stack, anchors, tags = self.loader.get_event, self.stack, self.anchors, self.tags
+        max_depth = self.limits.max_depth
+        while True:
+            event = get_event()
+            kind = event.__class__
+            top = stack[-1] if stack else None
+            if kind is _ScalarEvent:
+                mark = event.start_mark
+                line, col = mark.line + 1, mark.column + 1
+                tag, value = event.tag, event.value
+                if tag is None or tag == "!":
+                    if event.implicit[0]:
+                        tag = tags.get(value)
+                        if tag is None:
+                            tag = tags[value] = self.loader.resolve(yaml.ScalarNode, value, (True, False))
+                    else:
+                        tag = _STR
+                if top is not None and top.key is None and top.kids.__class__ is dict:
+                    self.key(top, tag, value, line, col)
+                    if event.anchor is not None:
+                        anchors[event.anchor] = (value, (line, col), 1)
+                    continue
+                if tag != _STR:
+                    construct = _SCALARS.get(tag)
+                    if construct is None:
+                        raise self.fail(_unsupported(tag), line, col)
+                    try:
+                        value = construct(value)
+                    except ValueError:
+                        raise self.fail(f"{value!r} is not a valid {tag.replace(_TAG, '!!')}", line, col) from None
+                item, marks, size, anchor = value, (line, col), 1, event.anchor
+            elif kind is _MappingStartEvent or kind is _SequenceStartEvent:
+                mark = event.start_mark
+                line, col = mark.line + 1, mark.column + 1
+                if top is not None and top.key is None and top.kids.__class__ is dict:
+                    raise self.fail("mapping keys must be plain scalars", line, col, self.path()[:-1])
+                if len(stack) >= max_depth:
+                    raise self.fail(_too_deep(self.limits), line, col)
+                mapping = kind is _MappingStartEvent
+                if event.tag not in (None, "!", _MAP if mapping else _SEQ):
+                    raise self.fail(_unsupported(event.tag), line, col)
+                stack.append(_Frame({} if mapping else [], {} if mapping else [], line, col, event.anchor))
+                continue
+            elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
+                frame = stack.pop()
+                top = stack[-1] if stack else None
+                if frame.merges:
+                    self.merge(frame)
+                item, marks, size, anchor = frame.data, (frame.line, frame.col, frame.kids), frame.size, frame.anchor
+            elif kind is _AliasEvent:
+                mark = event.start_mark
+                line, col = mark.line + 1, mark.column + 1
+                found = anchors.get(event.anchor)
+                if found is None:
+                    raise self.fail(f"found undefined alias {event.anchor!r}", line, col)
+                item, marks, size = found
+                if top is not None and top.key is None and top.kids.__class__ is dict:
+                    if isinstance(item, (dict, list)):
+                        raise self.fail("mapping keys must be plain scalars", line, col, self.path()[:-1])
+                    self.key(top, _STR, item if isinstance(item, str) else str(item), line, col)
+                    continue
+                self.aliased += size
+                if self.aliased > self.limits.max_alias_nodes:
+                    raise self.fail(
+                        f"aliases expand to more than {self.limits.max_alias_nodes:,} nodes (anchors and aliases "
+                        "that multiply, like a 'billion laughs' file); refusing to expand them", line, col)
+                item, anchor = _copied(item), None
             else:
-                self.built.add(id(node))
-        if aliased:
-            self.aliased += 1
-            if self.aliased > self.limits.max_alias_nodes:
-                raise self.fail(
-                    f"aliases expand to more than {self.limits.max_alias_nodes:,} nodes (anchors and aliases that "
-                    "multiply, like a 'billion laughs' file); refusing to expand them", node, path)
-        mark = node.start_mark
-        if kind is yaml.ScalarNode:
-            tag = node.tag
-            if tag == _STR:
-                return node.value, (mark.line + 1, mark.column + 1)
+                raise yaml.YAMLError(f"unexpected {event}")  # the parser orders events; this cannot happen
+            if anchor is not None:
+                anchors[anchor] = (item, marks, size)
+            if top is None:
+                return item, marks
+            top.size += size
+            if top.kids.__class__ is list:
+                top.data.append(item)
+                top.kids.append(marks)
+            elif top.key is _MERGE:
+                top.merges.append((item, marks))
+                top.key = None
+            else:
+                top.data[top.key] = item
+                top.kids[top.key] = (top.key_line, top.key_col, marks)
+                top.key = None
+
+    def key(self, frame: _Frame, tag: str, text: str, line: int, col: int) -> None:
+        """A mapping key arrived: the next value is its (or a `<<` merge's)."""
+        if tag == _MERGE:
+            frame.key = _MERGE
+            return
+        if tag != _STR:
             construct = _SCALARS.get(tag)
             if construct is None:
-                raise self.unsupported(node, path)
-            return construct(node), (mark.line + 1, mark.column + 1)
-        if depth >= self.limits.max_depth:
-            raise self.fail(_too_deep(self.limits), node, path)
-        if kind is yaml.SequenceNode:
-            if node.tag != _SEQ:
-                raise self.unsupported(node, path)
-            items = [self.build(item, path + (i,), depth + 1, aliased) for i, item in enumerate(node.value)]
-            return [value for value, _ in items], (mark.line + 1, mark.column + 1, [m for _, m in items])
-        if node.tag != _MAP:
-            raise self.unsupported(node, path)
-        kids: dict[str, tuple] = {}
-        return self.mapping(node, path, depth, aliased, kids), (mark.line + 1, mark.column + 1, kids)
+                raise self.fail(_unsupported(tag), line, col, self.path()[:-1])
+            key = construct(text)
+            text = key if isinstance(key, str) else str(key)
+        first = frame.first.get(text)
+        if first is not None:
+            raise self.fail(f"duplicate key {text!r} (first set at line {first}); YAML would silently keep the "
+                            "last one, so remove one of them", line, col, self.path()[:-1] + (text,))
+        frame.first[text] = line
+        frame.key, frame.key_line, frame.key_col = text, line, col
 
-    def unsupported(self, node, path: SpecPath) -> SpecError:
-        return self.fail(
-            f"unsupported YAML tag {node.tag!r}; specs use plain YAML values only (no tags)", node, path
-        )
+    def merge(self, frame: _Frame) -> None:
+        """Fill in the keys a mapping's `<<` sources hold that it does not set itself; the first source that
+        has a key wins."""
+        for value, marks in frame.merges:
+            sources = zip(value, marks[2]) if isinstance(value, list) else [(value, marks)]
+            for data, source_marks in sources:
+                if not isinstance(data, dict):
+                    raise self.fail("`<<` merges only mappings", source_marks[0], source_marks[1], self.path())
+                for key, item in data.items():
+                    if key not in frame.data:
+                        frame.data[key] = item
+                        frame.kids[key] = source_marks[2][key]
 
-    def key(self, node, path: SpecPath) -> str:
-        if type(node) is not yaml.ScalarNode:
-            raise self.fail("mapping keys must be plain scalars", node, path)
-        if node.tag != _STR and node.tag not in _SCALARS:
-            raise self.unsupported(node, path)
-        return _key_text(node)
 
-    def mapping(self, node, path: SpecPath, depth: int, aliased: bool, kids: dict,
-                taken: frozenset = frozenset()) -> dict:
-        """The mapping's own keys, then what `<<` merges fill in (the first source that has a key wins);
-        keys in `taken` are set already, by the mapping a merge source fills. `kids` gets each key's
-        (key line, key col, marks)."""
-        out: dict = {}
-        merges = []
-        first: dict[str, int] = {}  # key -> the line that set it
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merges.append(value_node)
-                continue
-            key = self.key(key_node, path)
-            child = path + (key,)
-            if key in first:
-                raise self.fail(
-                    f"duplicate key {key!r} (first set at line {first[key]}); YAML would silently keep "
-                    "the last one, so remove one of them",
-                    key_node, child,
-                )
-            mark = key_node.start_mark
-            first[key] = mark.line + 1
-            if key in taken:
-                continue  # shadowed: only its duplicates matter
-            out[key], marks = self.build(value_node, child, depth + 1, aliased)
-            kids[key] = (mark.line + 1, mark.column + 1, marks)
-        for value_node in merges:
-            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-            for source in sources:
-                if not isinstance(source, yaml.MappingNode):
-                    raise self.fail("`<<` merges only mappings", source, path)
-                out.update(self.mapping(source, path, depth + 1, True, kids, taken | out.keys()))
-        return out
+def _unsupported(tag: str) -> str:
+    return f"unsupported YAML tag {tag!r}; specs use plain YAML values only (no tags)"
+
+
+def _copied(data: Any) -> Any:
+    """A fresh copy of an anchor's data for one of its aliases (later stages own what they are given)."""
+    if isinstance(data, dict):
+        return {k: _copied(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_copied(v) for v in data]
+    return data
+
+
+_ScalarEvent, _AliasEvent = yaml.ScalarEvent, yaml.AliasEvent
+_MappingStartEvent, _MappingEndEvent = yaml.MappingStartEvent, yaml.MappingEndEvent
+_SequenceStartEvent, _SequenceEndEvent = yaml.SequenceStartEvent, yaml.SequenceEndEvent
 
 
 _STR, _SEQ, _MAP, _MERGE = _TAG + "str", _TAG + "seq", _TAG + "map", _TAG + "merge"
 _SCALARS = {  # tag -> its constructor; strings, the most common, are handled inline
     _TAG + "int": _core_int,
     _TAG + "float": _core_float,
-    _TAG + "bool": lambda node: node.value in ("true", "True", "TRUE"),
-    _TAG + "null": lambda node: None,
-    _TAG + "timestamp": lambda node: node.value,  # a date is just text to us (an explicit tag)
+    _TAG + "bool": lambda text: text in ("true", "True", "TRUE"),
+    _TAG + "null": lambda text: None,
+    _TAG + "timestamp": lambda text: text,  # a date is just text to us (an explicit tag)
 }
-
-
-def _key_text(node) -> str:
-    """A mapping key as the data holds it: text (`1: x` has the key "1")."""
-    if node.tag == _STR:
-        return node.value
-    key = _SCALARS[node.tag](node)
-    return key if isinstance(key, str) else str(key)

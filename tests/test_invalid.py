@@ -376,6 +376,22 @@ def test_the_pure_python_composer_stops_at_the_depth_limit(monkeypatch):
     read.loads("specc: 1\nvars: {x: " + "[" * 98 + "]" * 98 + "}\n", "ok.yaml")
 
 
+def test_the_pure_python_parser_reads_every_example_as_libyaml_does(monkeypatch):
+    """Without libyaml, the same events come from PyYAML's Python parser: the same data, the same marks."""
+    from specc import read
+
+    specs = sorted((INVALID.parent.parent / "specs").rglob("*.yaml"))
+    assert len(specs) > 10
+    fast = {p: read.loads(p.read_bytes(), str(p)) for p in specs}
+    pure = read._core_schema(type("PureLoader", (read._BoundedComposer, yaml.SafeLoader), {}))
+    monkeypatch.setattr(read, "Loader", pure)
+    for p in specs:
+        slow = read.loads(p.read_bytes(), str(p))
+        assert slow.data == fast[p].data, p
+        assert dict(slow.marks) == dict(fast[p].marks), p
+        assert dict(slow.key_marks) == dict(fast[p].key_marks), p
+
+
 # -- no input, however mangled, gets anything but a SpecError -------------------------------
 
 _SIAMESE_TEXT = SIAMESE.read_text("utf-8")

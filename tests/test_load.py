@@ -119,3 +119,27 @@ def test_dumped_text_reads_back_as_written_by_yaml_1_1_and_1_2_readers():
     text = dump(data)
     assert loads(text, "m.yaml").data == data
     assert yaml.safe_load(text) == data  # PyYAML's own YAML 1.1 reading agrees
+
+
+def test_each_alias_gets_its_own_copy_of_the_anchor():
+    doc = loads("x: &x {shape: [null, 4]}\ny: *x\nz: *x\n", "m.yaml")
+    assert doc.data["y"] == doc.data["z"] == doc.data["x"]
+    assert doc.data["y"] is not doc.data["x"] and doc.data["y"]["shape"] is not doc.data["z"]["shape"]
+
+
+@pytest.mark.parametrize("text,message,where", [
+    ("a: *nope\n", "found undefined alias 'nope'", (1, 4)),
+    ("a: {<<: [1, 2]}\n", "`<<` merges only mappings", (1, 10)),
+    ("a: {<<: x}\n", "`<<` merges only mappings", (1, 9)),
+    ("? [a, b]\n: 1\n", "mapping keys must be plain scalars", (1, 3)),
+    ("a: !!int x\n", "'x' is not a valid !!int", (1, 4)),
+    ("a: &k [1]\n*k : 2\n", "mapping keys must be plain scalars", (2, 1)),
+])
+def test_what_yaml_allows_and_a_spec_does_not_is_located(text, message, where):
+    with pytest.raises(SpecError, match=message.replace("[", r"\[")) as e:
+        loads(text, "m.yaml")
+    assert (e.value.where.line, e.value.where.col) == where
+
+
+def test_an_aliased_scalar_can_be_a_key():
+    assert loads("a: &k name\n*k : 2\n", "m.yaml").data == {"a": "name", "name": 2}
