@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from .errors import Location, format_path
@@ -76,6 +76,11 @@ class Context:
     def namespaces(self) -> dict[tuple, list["_Claim"]]:
         return _namespaces(self)
 
+    @functools.cached_property
+    def live(self) -> set[str]:
+        """Tensor keys (inputs and layer paths) that some output depends on, and the training labels."""
+        return _live(self)
+
     def at(self, layer: PlannedLayer, key: str) -> Location:
         """The location of a layer's key: the key itself when written, else the layer's `id`."""
         return self.doc.where(layer.where.path + (key if self.written(layer, key) else "id",), at_key=True)
@@ -96,7 +101,7 @@ class Rule:
 
 def unused_layers(ctx: Context) -> Iterator[LintWarning]:
     """SC101: a layer whose output reaches no output of the model."""
-    live = _live(ctx)
+    live = ctx.live
     used_vars = {b.name for layer in ctx.plan.walk() if layer.path in live for b in layer.variables}
     outputs = ", ".join(o.key for o in ctx.plan.outputs)
     owners = {v.name: v.owner for v in ctx.plan.variables}
@@ -123,7 +128,7 @@ def unused_layers(ctx: Context) -> Iterator[LintWarning]:
 
 def unused_inputs(ctx: Context) -> Iterator[LintWarning]:
     """SC102: an input that feeds no output (nor a `train:` section's labels)."""
-    live = _live(ctx)
+    live = ctx.live
     implied = {i.name for i in ctx.spec.inputs if i.implied}  # the training flag: SC101 names its readers
     for inp in ctx.plan.inputs:
         if inp.name not in live and inp.name not in implied:
@@ -173,6 +178,7 @@ def reentry_like_scopes(ctx: Context) -> Iterator[LintWarning]:
 
 
 _TWIN_WORDS = ("left", "right", "first", "second")
+_TWIN_WORD = re.compile("|".join(_TWIN_WORDS))
 _TWIN_CANDIDATES = 16  # earlier layers of a group a layer is compared with
 
 
@@ -400,6 +406,7 @@ class _Twins:
     def __init__(self, plan: Plan, heads: list[PlannedLayer]):
         self.variables = {v.name: v for v in plan.variables}
         self.structures: dict[str, tuple] = {}
+        self.masks: dict[tuple, int] = {}
         self.bit = {e.path: 1 << i for i, e in enumerate(heads)}
         # A tensor key -> the heads it is computed from (or inside), as bits; one pass in build order.
         self.mask: dict[str, int] = {}
@@ -420,6 +427,9 @@ class _Twins:
     def first(self, heads: list[PlannedLayer], later: PlannedLayer) -> PlannedLayer | None:
         """The first of `heads` that `later` is a twin of, or None."""
         reads = self.reads[later.path]
+        every = self.mask_of(heads)
+        if reads & every == every:
+            return None  # computed from every earlier head: a stack (a long chain's every layer)
         for head in heads:
             if reads & self.bit[head.path]:
                 continue  # a stack, not twins
@@ -428,6 +438,16 @@ class _Twins:
             if set(head.inputs) != set(later.inputs):  # two heads on one tensor: sharing would make them one
                 return head
         return None
+
+    def mask_of(self, heads: list[PlannedLayer]) -> int:
+        """The bits of `heads`, a group's first few (so this is cached by the last one and the count)."""
+        if not heads:
+            return 0
+        key = (heads[-1].path, len(heads))
+        mask = self.masks.get(key)
+        if mask is None:
+            mask = self.masks[key] = self.mask_of(heads[:-1]) | self.bit[heads[-1].path]
+        return mask
 
     def structure(self, layer: PlannedLayer) -> tuple:
         """What makes two layers interchangeable: types, ids inside, variable shapes, output shape."""
@@ -442,7 +462,7 @@ class _Twins:
 def _twin_stem(name: str) -> str:
     """`tower2`, `tower_b`, `tower-1`, `left_tower`, `tower_right` -> `tower`; other names unchanged."""
     low = name.lower()
-    for word in _TWIN_WORDS:
+    for word in _TWIN_WORDS if _TWIN_WORD.search(low) else ():
         for sep in "_-":
             if low.startswith(word + sep) and len(low) > len(word) + 1:
                 return low[len(word) + 1:]
@@ -456,16 +476,20 @@ def _twin_stem(name: str) -> str:
 _NUMBERED = re.compile(r"(?:[_-]?[0-9]+|[_-][a-z])$")
 
 
-@dataclass(frozen=True)
 class _Claim:
-    name: str
-    what: str
-    locate: Callable[[], Location] = field(repr=False, compare=False)
+    """A name a layer claims in a namespace (a plain slotted class: a big spec makes two per layer)."""
 
-    @functools.cached_property
+    __slots__ = ("name", "what", "locate", "_where")
+
+    def __init__(self, name: str, what: str, locate: Callable[[], Location]):
+        self.name, self.what, self.locate, self._where = name, what, locate, None
+
+    @property
     def where(self) -> Location:
         """Located only for a warning: a big spec makes many claims and few mistakes."""
-        return self.locate()
+        if self._where is None:
+            self._where = self.locate()
+        return self._where
 
 
 def _namespaces(ctx: Context) -> dict[tuple, list[_Claim]]:

@@ -125,9 +125,10 @@ class PlannedLayer:
     result: str = ""
 
     def walk(self) -> Iterator["PlannedLayer"]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This layer, then every layer inside it, depth first, in build order."""
+        if not self.children:
+            return iter((self,))
+        return _depth_first((self,))
 
 
 @record
@@ -152,8 +153,7 @@ class Plan:
 
     def walk(self) -> Iterator[PlannedLayer]:
         """Every layer and block, depth first, in build order."""
-        for layer in self.layers:
-            yield from layer.walk()
+        return _depth_first(self.layers)
 
     def layer(self, path: str) -> PlannedLayer:
         for layer in self.walk():
@@ -168,3 +168,13 @@ class Plan:
     @property
     def trainable_parameters(self) -> int:
         return sum(v.size for v in self.variables if v.trainable)
+
+
+def _depth_first(layers: tuple[PlannedLayer, ...]) -> Iterator[PlannedLayer]:
+    # A stack, not nested generators: lint and report walk a 50,000-layer plan several times.
+    todo = list(reversed(layers))
+    while todo:
+        layer = todo.pop()
+        yield layer
+        if layer.children:
+            todo += reversed(layer.children)

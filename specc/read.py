@@ -219,17 +219,24 @@ class Document:
     def where(self, path: SpecPath, at_key: bool = False) -> Location:
         """The location of `path`: its key when `at_key` and one exists, else its value."""
         path = tuple(path)
-        via = self.via(path)
-        if at_key and path in self.key_marks:
-            return self._located(self.key_marks[path], path, via)
+        via = self.via(path) if self.origins else ()
+        if at_key:
+            try:
+                return self._located(self.key_marks[path], path, via)
+            except KeyError:
+                pass
         return self._located(self.mark(path), path, via)
 
     def mark(self, path: SpecPath) -> tuple:
         """The mark of `path`, or of its nearest ancestor that has one."""
-        probe = tuple(path)
-        while probe not in self.marks and probe:
-            probe = probe[:-1]
-        return self.marks.get(probe, (1, 1))
+        probe, marks = tuple(path), self.marks
+        while True:
+            try:
+                return marks[probe]
+            except KeyError:
+                if not probe:
+                    return (1, 1)
+                probe = probe[:-1]
 
     def _located(self, mark: tuple, path: SpecPath, via: tuple[str, ...]) -> Location:
         return Location(mark[2] if len(mark) > 2 else self.file, mark[0], mark[1], path, via)
