@@ -79,13 +79,22 @@ class Report:
 def report(plan: Plan) -> Report:
     """Summarise a plan's variables and their sharing."""
     rows = []
+    described: dict[int, str] = {}  # id(initializer) -> its text: layers share their default initializers
     for v in plan.variables:
-        layers = dict.fromkeys(u.layer for u in v.users)
-        rows.append(VariableRow(v.name, v.shape, v.dtype, v.size, v.trainable, v.owner,
-                                tuple(layer for layer in layers if layer != v.owner),
-                                tuple((u.layer, u.op_scope) for u in v.users),
-                                tuple(u.layer for u in v.users if u.updates), str(v.initializer),
-                                tuple(u.steps for u in v.users), v.applications))
+        init = described.get(id(v.initializer))
+        if init is None:
+            init = described[id(v.initializer)] = str(v.initializer)
+        users = v.users
+        if len(users) == 1:  # the usual variable, created and used by one layer: no tuples to sort out
+            (u,) = users
+            reusers = () if u.layer == v.owner else (u.layer,)
+            uses, updated, steps = ((u.layer, u.op_scope),), (u.layer,) if u.updates else (), (u.steps,)
+        else:
+            reusers = tuple(layer for layer in dict.fromkeys(u.layer for u in users) if layer != v.owner)
+            uses = tuple((u.layer, u.op_scope) for u in users)
+            updated, steps = tuple(u.layer for u in users if u.updates), tuple(u.steps for u in users)
+        rows.append(VariableRow(v.name, v.shape, v.dtype, v.size, v.trainable, v.owner, reusers, uses, updated,
+                                init, steps, v.applications))
     shared = [r for r in rows if r.shared]
     return Report(
         model=plan.name,
