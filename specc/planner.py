@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Iterable
 
 from .errors import Location, SpecError
@@ -46,8 +46,10 @@ def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, caller: CallerGra
     return _Planner(spec, limits, caller).run()
 
 
-@dataclass(slots=True)
+@record
 class _Var:
+    """A variable while the plan grows: `users` gets each later layer that reuses it."""
+
     name: str
     shape: tuple[int, ...]
     dtype: str
@@ -55,7 +57,7 @@ class _Var:
     trainable: bool
     owner: str
     owner_where: Location
-    users: list[VariableUse] = field(default_factory=list)
+    users: list[VariableUse]
 
 
 @record
@@ -436,7 +438,7 @@ class _Planner:
                 self.create_variable(spec, path, full, request, use)
         # What TensorFlow will call them: a layer that makes `lstm_cell` per step gets lstm_cell_1, ...
         who = ("an op of layer '{}' (line {})", path, spec.where.line)
-        ops = tuple(self.names.unique(join(stack, op), who).rsplit("/", 1)[-1] for op in inferred.ops)
+        ops = tuple([self.names.unique_in(stack, op, who) for op in inferred.ops])
         return PlannedLayer(path, spec.id, spec.type, spec.where, frames, stack, var_scope, reuse, inputs,
                             inferred.output, tuple(bindings), ops, spec.params, (), path)
 

@@ -55,16 +55,22 @@ class NameRegistry:
         key = name.lower()
         i = self._in_use.get(key, 0)
         self._in_use[key] = i + 1
-        self._claimed_by.setdefault(key, claimant)
-        if i > 0:
-            base = key
-            while key in self._in_use:
-                key = f"{base}_{i}"
-                i += 1
-            self._in_use[key] = 1
+        if i == 0:
             self._claimed_by[key] = claimant
-            name = f"{name}_{i - 1}"
-        return name
+            return name
+        base = key
+        while key in self._in_use:
+            key = f"{base}_{i}"
+            i += 1
+        self._in_use[key] = 1
+        self._claimed_by[key] = claimant
+        return f"{name}_{i - 1}"
+
+    def unique_in(self, scope: str, name: str, claimant: str | tuple) -> str:
+        """Claim `name` inside `scope` ('' is the root) and return the last segment of what TensorFlow calls it."""
+        if not scope:
+            return self.unique(name, claimant)
+        return self.unique(f"{scope}/{name}", claimant)[len(scope) + 1:]
 
     def claimant(self, name: str) -> str | None:
         """Who first claimed `name` (compared case-insensitively, as TensorFlow does)."""
