@@ -17,7 +17,7 @@ from typing import Iterable
 from .errors import Location, SpecError
 from .limits import DEFAULT_PLAN_LIMITS, PlanLimits
 from .layers import LAYER_TYPES, FLOAT_DTYPES, LayerContext, TensorInfo
-from .layers.base import LayerView, layer_dtype, value_problem
+from .layers.base import Inferred, LayerView, layer_dtype, value_problem
 from .record import record
 from .caller import CallerGraph
 from .plans import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
@@ -106,6 +106,7 @@ class _Planner:
         self.planned: dict[str, PlannedLayer] = {}
         self.infos: dict[str, TensorInfo] = {}
         self.children: dict[str, dict[str, str]] = {}
+        self.inferred: dict[tuple, Inferred] = {}  # (params, *input infos, dtype) -> what infer said
 
     # -- errors -----------------------------------------------------------------------
 
@@ -418,9 +419,18 @@ class _Planner:
         flagged = reads_flag(spec.params) or isinstance(getattr(spec.params, "training", None), str)
         data_infos = infos[:-1] if flagged else infos
         dtype = layer_dtype(spec.dtype, data_infos[:1] if kind.arity == "single" else data_infos)
-        ctx = LayerContext(lambda message, key: self.fail(f"layer '{path}': {message}", spec, key), path,
-                           var_scope, lambda text, key: self.layer_view(spec, path, text, key))
-        inferred = spec.params.infer(data_infos, dtype, ctx)
+        # A big spec repeats a few kinds of layer thousands of times: infer each kind once.
+        try:
+            key = (spec.params, *data_infos, dtype)
+            inferred = self.inferred.get(key)
+        except TypeError:  # params holding a list (a constant's value)
+            key = inferred = None
+        if inferred is None:
+            ctx = LayerContext(lambda message, key: self.fail(f"layer '{path}': {message}", spec, key), path,
+                               var_scope, lambda text, key: self.layer_view(spec, path, text, key))
+            inferred = spec.params.infer(data_infos, dtype, ctx)
+            if key is not None and not ctx.looked_around:
+                self.inferred[key] = inferred
         self.check_shape(inferred.output, spec, path)
         bindings = []
         for request, name in self.per_variable(spec, path, inferred.variables):

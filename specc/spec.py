@@ -157,6 +157,9 @@ class Spec:
         return self.document.file
 
 
+_ABSENT = object()  # a key the layer does not write
+
+
 def from_document(doc: Document) -> Spec:
     """Convert a validated, interpolated document into a Spec.
 
@@ -216,12 +219,27 @@ def from_document(doc: Document) -> Spec:
         return LayerSpec(
             id=ident, type=raw["type"], where=doc.where(path), path=path, inputs=inputs,
             scope=scope, share=share, name_scope=raw.get("name_scope"), dtype=raw.get("dtype"),
-            params=kind.parse(_unaliased(kind, raw, path)), block_inputs=block_inputs, layers=children,
+            params=_params(kind, _unaliased(kind, raw, path)), block_inputs=block_inputs, layers=children,
             output=ref(raw["output"], path + ("output",)) if "output" in raw else None,
             variables=tuple((raw.get("variables") or {}).items()),
             initializers=tuple((local, Initializer.parse(value)) for local, value in inits.items()),
             keys=frozenset(raw), device=raw.get("device"),
         )
+
+    parsed: dict[tuple, Any] = {}  # (type, its params' written values and their types) -> parsed params
+
+    def _params(kind, raw: dict) -> Any:
+        """The layer's parsed params; a big spec repeats a few kinds of layer thousands of times, and
+        params are frozen, so layers written alike share one parse."""
+        values = [raw.get(p.name, _ABSENT) for p in kind.params]
+        key = (kind.name, *values, *map(type, values))  # types too: `1` and `true` are equal keys
+        try:
+            found = parsed.get(key)
+        except TypeError:  # a list or mapping among the values
+            return kind.parse(raw)
+        if found is None:
+            found = parsed[key] = kind.parse(raw)
+        return found
 
     def _unaliased(kind, raw: dict, path: tuple) -> dict:
         """`raw` with each parameter given by another name (`decay` for `momentum`) under its own."""

@@ -133,13 +133,22 @@ class LayerContext:
         self._fail = fail
         self._lookup = lookup
         self.layer_id = layer_id
-        self.var_scope = var_scope
+        self._var_scope = var_scope
+        # Whether `infer` looked at more than its params, inputs and dtype (the scope, another layer):
+        # only an inference that did not can serve every layer with the same params and inputs.
+        self.looked_around = False
+
+    @property
+    def var_scope(self) -> str | None:
+        self.looked_around = True
+        return self._var_scope
 
     def error(self, message: str, key: str | None = None) -> SpecError:
         return self._fail(message, key)
 
     def layer(self, path: str, key: str) -> LayerView:
         """The planned layer at `path` (resolved like `share:`), errors located at `key`."""
+        self.looked_around = True
         if self._lookup is None:
             raise self.error(f"`{key}` cannot refer to another layer here", key)
         return self._lookup(path, key)
