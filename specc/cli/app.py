@@ -159,6 +159,14 @@ def _guard(debug: bool, fmt: Format = Format.table) -> Iterator[None]:
         raise typer.Exit(EXIT_INTERNAL) from None
 
 
+def _collector_off() -> None:
+    """For a command that reads and plans a spec, prints and ends (without TensorFlow): the cyclic
+    collector stays off. Reading and planning pause it (read.paused_gc); turned on again, its first
+    pass would walk every object of the plan, about a third of what `validate` costs at 10,000
+    layers, for a process that ends a moment later (main() ends it with os._exit)."""
+    gc.disable()
+
+
 class _Stderr:
     """Rich's console on stderr, started on the first print: a command that succeeds prints nothing there,
     and importing rich is a tenth of a small command's time."""
@@ -199,6 +207,7 @@ def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fa
              max_variants: MaxVariantsOpt = DEFAULT_LIMITS.max_variants, overrides: SetOpt = None) -> None:
     """Check a spec (schema, references, scopes, sharing, shapes) without TensorFlow; lint warnings follow.
     A sweep's file: every variant is planned, and each one that fails is reported."""
+    _collector_off()
     with _guard(debug, fmt):
         from .. import api, compose
         from ..experiments import sweep
@@ -248,6 +257,7 @@ def explain(file: SpecFile,
                                                                     "each parameter server holds.")] = False,
             ps_tasks: PsTasksOpt = None, worker_device: WorkerDeviceOpt = None) -> None:
     """Show which variables are shared, by whom, and where each use's ops land. No TensorFlow."""
+    _collector_off()
     with _guard(debug, fmt):
         from .. import api
         from ..report import RENDERERS, report, report_json
@@ -270,6 +280,7 @@ def resolve(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fal
             verbose: VerboseOpt = False, debug: DebugOpt = False,
             max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Print the spec fully expanded (templates, repeats, defaults, vars) as YAML (JSON with -f json). No TensorFlow."""
+    _collector_off()
     with _guard(debug, fmt):
         from .. import api
         from ..interpolate import escape
@@ -379,6 +390,7 @@ def diff(old: Annotated[Path, typer.Argument(metavar="OLD", help="The spec a che
              help="Like --set, for OLD (--set applies to NEW): compare a spec with a variant of itself.")] = None,
          ) -> None:
     """Compare two specs' variables: does a checkpoint of OLD restore into NEW (exit 0) or not (4)? No TensorFlow."""
+    _collector_off()
     with _guard(debug, fmt):
         from .. import api
         from ..checkpoints.diff import RENDERERS as DIFF_RENDERERS, diff_json
@@ -430,6 +442,7 @@ def lint(file: SpecFile, strict: StrictOpt = False, fmt: FormatOpt = Format.tabl
          max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
          max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, overrides: SetOpt = None) -> None:
     """Warn about specs that build but probably not as meant (codes: docs/lint.md). No TensorFlow."""
+    _collector_off()
     with _guard(debug, fmt):
         from ..lint import lint_file, lint_json, render_table, summary
 
@@ -471,6 +484,7 @@ def graph(file: SpecFile,
     if kind == "svg" and drawing.find_dot() is None:
         raise typer.BadParameter("SVG needs Graphviz's `dot`, which is not on PATH (apt-get install graphviz, "
                                  "brew install graphviz); write .dot or .html instead", param_hint="'--format'")
+    _collector_off()
     with _guard(debug):
         from .. import api
         plan = api.plan(file, PlanLimits(max_params, max_layers), overrides or ())
