@@ -12,7 +12,7 @@ import difflib
 import functools
 import math
 from dataclasses import replace
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .errors import Location, SpecError
 from .limits import DEFAULT_PLAN_LIMITS, PlanLimits
@@ -91,6 +91,14 @@ class _Level:
         self.pending = {s.id: s for s in pending}
 
 
+def _frozen(grown: dict[str, _Var]) -> Iterator[PlannedVariable]:
+    """The variables as the plan holds them, in creation order, emptying `grown` on the way: a big plan
+    need not hold both forms at once."""
+    for name in list(grown):
+        v = grown.pop(name)
+        yield PlannedVariable(v.name, v.shape, v.dtype, v.initializer, v.trainable, v.owner, tuple(v.users))
+
+
 class _Planner:
     def __init__(self, spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, caller: CallerGraph | None = None):
         self.spec = spec
@@ -155,9 +163,7 @@ class _Planner:
         start = _Ctx(place.name_scope, place.var_scope) if place else _Ctx()
         layers = self.sequence(self.spec.layers, start, [root], default)
         outputs = self.outputs(layers, [root])
-        variables = tuple(
-            PlannedVariable(v.name, v.shape, v.dtype, v.initializer, v.trainable, v.owner, tuple(v.users))
-            for v in self.vars.values())
+        variables = tuple(_frozen(self.vars))
         return Plan(self.spec.name, self.spec.file, self.spec.seed, tuple(inputs), layers, variables, outputs,
                     self.spec)
 

@@ -366,7 +366,11 @@ class _Builder:
         self.aliased = 0  # nodes that aliases added, expanding their anchors
         self.anchors: dict[str, tuple[Any, tuple, int]] = {}  # anchor -> (data, marks, size)
         self.stack: list[_Frame] = []
-        self.tags: dict[str, str] = {}  # plain text -> its core-schema tag
+        # Plain text -> (the one string object that holds it, its core-schema tag): a big spec repeats
+        # `id`, `type`, `dense`, `relu` thousands of times, and each event brings a new string.
+        self.plain: dict[str, tuple[str, str]] = {}
+        # Line numbers as marks hold them, one int object per line (each node's mark would make its own).
+        self.line_numbers = list(range(1, len(doc.lines) + 3))
 
     def fail(self, message: str, line: int, col: int, path: SpecPath | None = None) -> SpecError:
         where = Location(self.doc.file, line, col, self.path() if path is None else path)
@@ -396,7 +400,8 @@ class _Builder:
         return root
 
     def node(self) -> tuple[Any, tuple] | None:
-        get_event, stack, anchors, tags = self.loader.get_event, self.stack, self.anchors, self.tags
+        get_event, stack, anchors, plain = self.loader.get_event, self.stack, self.anchors, self.plain
+        line_numbers = self.line_numbers
         max_depth = self.limits.max_depth
         while True:
             event = get_event()
@@ -404,13 +409,14 @@ class _Builder:
             top = stack[-1] if stack else None
             if kind is _ScalarEvent:
                 mark = event.start_mark
-                line, col = mark.line + 1, mark.column + 1
+                line, col = line_numbers[mark.line], mark.column + 1
                 tag, value = event.tag, event.value
                 if tag is None or tag == "!":
                     if event.implicit[0]:
-                        tag = tags.get(value)
-                        if tag is None:
-                            tag = tags[value] = self.loader.resolve(yaml.ScalarNode, value, (True, False))
+                        known = plain.get(value)
+                        if known is None:
+                            known = plain[value] = (value, self.loader.resolve(yaml.ScalarNode, value, (True, False)))
+                        value, tag = known
                     else:
                         tag = _STR
                 if top is not None and top.key is None and top.kids.__class__ is dict:
@@ -429,7 +435,7 @@ class _Builder:
                 item, marks, size, anchor = value, (line, col), 1, event.anchor
             elif kind is _MappingStartEvent or kind is _SequenceStartEvent:
                 mark = event.start_mark
-                line, col = mark.line + 1, mark.column + 1
+                line, col = line_numbers[mark.line], mark.column + 1
                 if top is not None and top.key is None and top.kids.__class__ is dict:
                     raise self.fail("mapping keys must be plain scalars", line, col, self.path()[:-1])
                 if len(stack) >= max_depth:

@@ -42,28 +42,30 @@ class NameRegistry:
     """`tf.Graph.unique_name`, replayed, remembering who claimed each name.
 
     A claimant is a description, or a tuple (template, *args) formatted only when asked for:
-    a big model claims hundreds of thousands of names and a message needs one.
+    a big model claims hundreds of thousands of names and a message needs one. Nearly every name
+    is claimed once, so the counts TensorFlow keeps are kept only for names claimed again.
     """
 
     def __init__(self, in_use: dict[str, int] | None = None) -> None:
-        # `in_use`: a graph's namespace already (specc.apply builds into a caller's graph).
-        self._in_use: dict[str, int] = dict(in_use or {})
-        self._claimed_by: dict[str, str | tuple] = {}
+        # `in_use`: a graph's namespace already (specc.apply builds into a caller's graph); None
+        # stands for its claimant.
+        self._claims: dict[str, str | tuple | None] = dict.fromkeys(in_use or {})
+        self._counts: dict[str, int] = {k: n for k, n in (in_use or {}).items() if n != 1}
 
     def unique(self, name: str, claimant: str | tuple) -> str:
         """Claim `name` (a full name such as `tower/MatMul`) and return what TensorFlow calls it."""
         key = name.lower()
-        i = self._in_use.get(key, 0)
-        self._in_use[key] = i + 1
-        if i == 0:
-            self._claimed_by[key] = claimant
+        claims = self._claims
+        if key not in claims:
+            claims[key] = claimant
             return name
+        i = self._counts.get(key, 1)
+        self._counts[key] = i + 1
         base = key
-        while key in self._in_use:
+        while key in claims:
             key = f"{base}_{i}"
             i += 1
-        self._in_use[key] = 1
-        self._claimed_by[key] = claimant
+        claims[key] = claimant
         return f"{name}_{i - 1}"
 
     def unique_in(self, scope: str, name: str, claimant: str | tuple) -> str:
@@ -75,16 +77,18 @@ class NameRegistry:
     def claimant(self, name: str) -> str | None:
         """Who first claimed `name` (compared case-insensitively, as TensorFlow does)."""
         key = name.lower()
-        who = self._claimed_by.get(key)
-        if who is None and key in self._in_use:
+        if key not in self._claims:
+            return None
+        who = self._claims[key]
+        if who is None:
             return "a name already in the graph"
         if isinstance(who, tuple):
             return who[0].format(*who[1:])
         return who
 
     def in_use(self) -> dict[str, int]:
-        """A copy of the namespace, comparable with `tf.Graph._names_in_use` in tests."""
-        return dict(self._in_use)
+        """The namespace as `tf.Graph._names_in_use` holds it (name -> times claimed), for tests."""
+        return {k: self._counts.get(k, 1) for k in self._claims}
 
 
 def join(scope: str, name: str) -> str:
