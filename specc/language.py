@@ -466,7 +466,8 @@ class _Generator:
         out = {
             "type": "object",
             "description": kind.doc,
-            "markdownDescription": _markdown(kind),
+            # Its YAML examples are for editors' hover; specc's own validation never shows them.
+            **({} if self.mode == "validated" else {"markdownDescription": _markdown(kind)}),
             "properties": props,
             "required": required,
             "additionalProperties": False,

@@ -6,8 +6,8 @@ failure (the traceback only with --debug), 4 a checkpoint does not restore into 
 spec (`diff`, `check`, `build --init-from`, `export`).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer would evaluate every option's annotation from its
+# text (compiling each one) whenever the command line is built, in every process.
 import gc
 import json
 import os
