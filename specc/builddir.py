@@ -8,7 +8,6 @@ spec (it carries specc's marker file); anything else needs `force`.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -110,12 +109,14 @@ def read_marker(directory: Path) -> dict | None:
 
 def file_digests(directory: Path) -> dict[str, str]:
     """Every file under `directory` but the marker, by relative path -> the SHA-256 of its content."""
+    from hashlib import sha256  # here: validate and explain import this module and hash nothing
+
     directory = Path(directory)
     out = {}
     for entry in sorted(directory.rglob("*")):
         if entry.is_dir() or (entry.name == MARKER and entry.parent == directory):
             continue
-        digest = hashlib.sha256()
+        digest = sha256()
         with open(entry, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)

@@ -20,8 +20,6 @@ never imports TensorFlow.
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import io
 import itertools
 import json
@@ -273,10 +271,12 @@ def sampled(size: int, sample: Sample) -> list[int]:
     skipped (without replacement), so a larger n with the same seed keeps the smaller
     n's variants and adds to them. Needs `sample.n <= size`.
     """
+    from hashlib import sha256
+
     chosen: set[int] = set()
     draw = 0
     while len(chosen) < sample.n:
-        digest = hashlib.sha256(f"specc sample {sample.seed} {draw}".encode("ascii")).digest()
+        digest = sha256(f"specc sample {sample.seed} {draw}".encode("ascii")).digest()
         chosen.add(int.from_bytes(digest, "big") % size)  # the bias of 256 bits modulo size is negligible
         draw += 1
     return sorted(chosen)
@@ -307,7 +307,9 @@ def _safe(name: str, text: str) -> str:
 
 
 def _hashed(text: str, name: str) -> str:
-    return f"{name}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}"
+    from hashlib import sha256
+
+    return f"{name}-{sha256(text.encode('utf-8')).hexdigest()[:8]}"
 
 
 # -- running --------------------------------------------------------------------------------
@@ -522,6 +524,8 @@ def summary_csv(outcome: Outcome) -> str:
     exp = outcome.experiment
     axes = [t for t, _ in exp.axes]
     buffer = io.StringIO()
+    import csv
+
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([COLUMNS[0], *axes, *COLUMNS[1:]])
     for row in outcome.rows:
