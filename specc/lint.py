@@ -256,6 +256,22 @@ def flag_never_true(ctx: Context) -> Iterator[LintWarning]:
                           ctx.at(layer, "training"))
 
 
+def flag_always_on(ctx: Context) -> Iterator[LintWarning]:
+    """SC403: `training: true`, which keeps a dropout or batch norm training in serving too."""
+    for layer in ctx.plan.walk():
+        if getattr(layer.params, "training", None) is not True:
+            continue
+        if layer.type == "dropout" and not layer.params.rate:
+            continue  # drops nothing either way
+        effect = ("normalises by each batch's own statistics and updates its moving averages"
+                  if layer.type == "batch_norm" else "drops units")
+        yield LintWarning("SC403", f"`training: true` means '{layer.path}' {effect} in every run: in serving too "
+                                   "(`specc export`, `specc.apply`), where results should not depend on chance or "
+                                   "on the batch; remove `training:` to read the model's training flag (false "
+                                   "unless fed, `specc train` feeds it true), or wire it to an input",
+                          ctx.at(layer, "training"))
+
+
 def bidirectional_final_output(ctx: Context) -> Iterator[LintWarning]:
     """SC402: a bidirectional `rnn` that returns `final_output` (its backward half saw one token)."""
     for layer in ctx.plan.walk():
@@ -278,6 +294,7 @@ RULES: dict[str, Rule] = {r.code: r for r in (
     Rule("SC302", "inert-share-false", inert_share_false),
     Rule("SC401", "flag-never-true", flag_never_true),
     Rule("SC402", "bidirectional-final-output", bidirectional_final_output),
+    Rule("SC403", "flag-always-on", flag_always_on),
 )}
 
 

@@ -145,6 +145,14 @@ CASES = {
             bidirectional: true
             return: final_output
         """, ("SC402", 9, 5, "layers[0].return")),
+    "SC403 a dropout that drops in serving too": ("""
+        specc: 1
+        inputs:
+          x: {shape: [null, 8]}
+        layers:
+          - {id: fc, type: dense, units: 8}
+          - {id: drop, type: dropout, rate: 0.1, training: true}
+        """, ("SC403", 6, 42, "layers[1].training")),
 }
 
 
@@ -231,6 +239,14 @@ QUIET = {
         layers:
           - {id: enc, type: rnn, cell: {type: gru, units: 4}, bidirectional: true, return: final_state}
         """,
+    "a batch norm frozen on purpose, and a dropout that drops nothing": """
+        specc: 1
+        inputs:
+          x: {shape: [null, 4]}
+        layers:
+          - {id: bn, type: batch_norm, training: false}
+          - {id: drop, type: dropout, rate: 0.0, training: true}
+        """,
     "an input read through a batch norm flag": """
         specc: 1
         inputs:
@@ -281,7 +297,8 @@ def test_the_backward_half_of_a_bidirectional_final_output_saw_only_the_last_tok
 
 
 @pytest.mark.parametrize("case, line", [("SC401 a training flag the train section never sets", 8),
-                                        ("SC402 bidirectional final output", 9)])
+                                        ("SC402 bidirectional final output", 9),
+                                        ("SC403 a dropout that drops in serving too", 6)])
 def test_the_training_traps_are_silenced_on_their_line(case, line):
     text = textwrap.dedent(CASES[case][0]).lstrip("\n").splitlines()
     code = case.split()[0]
