@@ -3,16 +3,20 @@
     python bench/emit.py [--layers 1000] [--repeat 1]
 
 Each round runs, in fresh processes and in rotating order: `specc build --emit python`,
-`specc build --emit stamp` with an empty stencil cache (cold) and with the cache the cold
-run left (warm), and a script that builds the same MLP (dense 64 units, relu) by hand
-and writes nothing. `specc build` also loads, plans and writes graph.pbtxt, model.meta and
-the event file, which the script does not. Prints medians and ratios to the hand-written script,
-and how long TensorFlow's own importers take on the graph `--emit python` wrote.
+`specc build --emit stamp` with an empty stencil cache (cold: TensorFlow builds the stencils and
+learns what the files need) and with the cache the cold run left (warm: no `import tensorflow`,
+checked), the same warm build through a tf.Graph as the Python API makes it (`specc.build(...,
+emit="stamp")`, the stamped graph imported into TensorFlow, and its files written), and a script
+that builds the same MLP (dense 64 units, relu) by hand and writes nothing. `specc build` also loads,
+plans and writes graph.pbtxt, model.meta, plan.json and the event file, which the script does not.
+Prints medians and ratios to the hand-written script, and how long TensorFlow's own importers take
+on the graph `--emit python` wrote.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -36,6 +40,19 @@ from bench import mlp_by_hand
 import tensorflow as tf
 g = mlp_by_hand(tf, {layers}, 64)
 assert len(g.get_operations()) > {layers}
+"""
+
+# The warm stamped build as it was before builds skipped TensorFlow: the graph imported into a
+# tf.Graph, the files written from it (no plan.json, resolved.yaml).
+THROUGH_TF = """
+import sys
+from pathlib import Path
+import specc
+from specc.emit.files import write_graph_files
+model = specc.build(sys.argv[1], emit="stamp")
+assert model.emitter == "stamp", model.fallback
+Path(sys.argv[2]).mkdir(exist_ok=True)
+write_graph_files(model, Path(sys.argv[2]))
 """
 
 # TensorFlow's importers on what `--emit python` wrote, timed inside a fresh process (the floor under
@@ -80,26 +97,39 @@ def main() -> None:
 
         def build(emitter: str) -> list[str]:
             return [sys.executable, "-m", "specc.cli", "build", str(spec), "-o", str(work / emitter), "--force",
-                    "-q", "--emit", emitter]
+                    "-f", "json", "--emit", emitter]
 
         def cold() -> float:
             shutil.rmtree(work / "cache", ignore_errors=True)
             return seconds(build("stamp"), env)
+
+        def warm() -> float:
+            start = time.perf_counter()
+            done = subprocess.run(build("stamp"), check=True, capture_output=True, env=env, text=True)
+            took = time.perf_counter() - start
+            if json.loads(done.stdout)["tensorflow_imported"]:
+                raise SystemExit("the warm stamped build imported TensorFlow")
+            return took
 
         runs = {
             "hand-written": lambda: seconds([sys.executable, "-c", HAND.format(
                 bench=str(ROOT / "bench"), layers=args.layers)], env),
             "--emit python": lambda: seconds(build("python"), env),
             "--emit stamp, cold": cold,
-            "--emit stamp, warm": lambda: seconds(build("stamp"), env),  # right after cold in every order
+            # Right after cold in every order, on the cache it left.
+            "--emit stamp, warm (no TF)": warm,
+            "stamp via a tf.Graph, warm": lambda: seconds(
+                [sys.executable, "-c", THROUGH_TF, str(spec), str(work / "through_tf")], env),
         }
         times: dict[str, list[float]] = {name: [] for name in runs}
         first = ["hand-written", "--emit python", "--emit stamp, cold"]
+        after_cold = ["--emit stamp, warm (no TF)", "stamp via a tf.Graph, warm"]
         for i in range(args.repeat):
             for name in first[i % 3:] + first[:i % 3]:  # rotate, so no side always runs on a calmer machine
                 times[name].append(runs[name]())
                 if name == "--emit stamp, cold":
-                    times["--emit stamp, warm"].append(runs["--emit stamp, warm"]())
+                    for other in after_cold[i % 2:] + after_cold[:i % 2]:
+                        times[other].append(runs[other]())
         imports = {"import_meta_graph(model.meta)": [], "import_graph_def(graph.pbtxt)": []}
         for _ in range(args.repeat):
             imports["import_meta_graph(model.meta)"].append(
@@ -110,7 +140,7 @@ def main() -> None:
         print(f"{args.layers}-layer MLP (dense 64, relu), whole processes, median of {args.repeat}:")
         for name, values in times.items():
             median = statistics.median(values)
-            print(f"  {name:<20}{median:>8.2f} s{median / hand:>8.2f}x hand-written")
+            print(f"  {name:<28}{median:>8.2f} s{median / hand:>8.2f}x hand-written")
         print("TensorFlow's importers on the --emit python output, the call alone in a fresh process:")
         for name, values in imports.items():
             print(f"  {name:<32}{statistics.median(values):>8.2f} s")

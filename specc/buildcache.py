@@ -80,17 +80,25 @@ def file_stamp(path: Path | None) -> list | None:
 
 
 @lru_cache(maxsize=1)
+def installed_tensorflow() -> tuple[str, str] | None:
+    """The distribution that installs TensorFlow and its version, from its metadata (no import); None if none."""
+    for name in _TENSORFLOW_DISTRIBUTIONS:
+        try:
+            return name, metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+@lru_cache(maxsize=1)
 def _versions() -> dict[str, str] | None:
     from . import __version__
 
-    for name in _TENSORFLOW_DISTRIBUTIONS:
-        try:
-            tensorflow = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-        # specc's own sources too: a changed emitter under an unchanged version number must rebuild.
-        return {"specc": __version__, "specc_sources": _source_digest(), "tensorflow": f"{name} {tensorflow}"}
-    return None
+    installed = installed_tensorflow()
+    if installed is None:
+        return None
+    # specc's own sources too: a changed emitter under an unchanged version number must rebuild.
+    return {"specc": __version__, "specc_sources": _source_digest(), "tensorflow": " ".join(installed)}
 
 
 def _source_digest() -> str:

@@ -124,6 +124,12 @@ class Unstampable(Exception):
     message says why. Never reaches the user: the model is built by the Python emitter instead."""
 
 
+class NotCached(Exception):
+    """What writing a build without TensorFlow needs was never learned from this TensorFlow (a layer's
+    stencil, an input's nodes, an OpDef; specc.emit.notf); the message says what. Never reaches the
+    user: TensorFlow is imported and fills the cache."""
+
+
 class CheckpointError(Exception):
     """A checkpoint that cannot be used as asked, or a `--map` rule that cannot be read.
 

@@ -3,15 +3,22 @@ checkpoints and a training step, for every spec in specs/ and every example in t
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
+from google.protobuf import text_format
 
 import specc
 import specc.layers
-from specc.emit import stamp, tf1
+from specc.emit import notf, stamp, tf1
+from specc.emit.files import write_graph_files
 from specc.emit.stencils import StencilCache
 from specc.emit.tfimport import tensorflow
 
@@ -383,3 +390,228 @@ def test_a_layer_without_a_stencil_leaves_the_whole_model_to_the_python_emitter(
                                       "--emit", "stamp"])
     assert result.exit_code == 0, result.output
     assert "built by the python emitter: cannot stamp layer 'gap' (subtract): no stencil today" in result.output
+
+
+# -- the files, written without TensorFlow ----------------------------------------------------
+
+# TensorBoard's protobuf classes and google-crc32c: the `tensorboard` extra (and the `test` one).
+needs_tensorboard = pytest.mark.skipif(bool(notf.unavailable()), reason=notf.unavailable() or "")
+
+
+def _canonical_functions(graph_def) -> None:
+    """Function names with their counter stripped, everywhere they occur, and the library in name order:
+    TensorFlow's as_graph_def lists it in hash order."""
+    for node in [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]:
+        for value in node.attr.values():
+            if value.HasField("func"):
+                value.func.name = _UID.sub("_#", value.func.name)
+    functions = sorted(graph_def.library.function, key=lambda f: _UID.sub("_#", f.signature.name))
+    functions = [type(f).FromString(f.SerializeToString()) for f in functions]
+    for f in functions:
+        f.signature.name = _UID.sub("_#", f.signature.name)
+    del graph_def.library.function[:]
+    graph_def.library.function.extend(functions)
+
+
+def _canonical_meta(data: bytes) -> bytes:
+    meta = v1.MetaGraphDef.FromString(data)
+    _canonical_functions(meta.graph_def)
+    return meta.SerializeToString(deterministic=True)
+
+
+def _canonical_graph(data: bytes) -> bytes:
+    graph_def = v1.GraphDef.FromString(data)
+    _canonical_functions(graph_def)
+    return graph_def.SerializeToString(deterministic=True)
+
+
+def _events(directory) -> list:
+    """The event file's records (checksums verified by TensorFlow's reader), wall times left out."""
+    (path,) = directory.glob("events.out.tfevents.*")
+    assert re.fullmatch(r"events\.out\.tfevents\.\d{10}\.[^/]+", path.name), path.name
+    out = []
+    for data in tf.compat.v1.io.tf_record_iterator(str(path)):
+        event = tf.compat.v1.Event.FromString(data)
+        event.ClearField("wall_time")
+        if event.HasField("graph_def"):
+            out.append(("graph_def", _canonical_graph(event.graph_def)))
+        elif event.HasField("meta_graph_def"):
+            out.append(("meta_graph_def", _canonical_meta(event.meta_graph_def)))
+        else:
+            out.append(("event", event.SerializeToString(deterministic=True)))
+    return out
+
+
+def graph_files(directory) -> dict:
+    """graph.pbtxt as written (its function names' counters stripped), model.meta and the event file canonically."""
+    text = (directory / "graph.pbtxt").read_text("utf-8")
+    if "library {" in text:
+        graph_def = v1.GraphDef()
+        text_format.Parse(text, graph_def)
+        _canonical_functions(graph_def)
+        text = text_format.MessageToString(graph_def)
+    return {"graph.pbtxt": text, "model.meta": _canonical_meta((directory / "model.meta").read_bytes()),
+            "events": _events(directory)}
+
+
+def _files_both_ways(plan, tmp_path) -> tuple[dict, dict, notf.Stamped]:
+    cache = tmp_path / "cache" / "stencils"
+    assert notf.build(plan, directory=cache) is not None  # fills the cache
+    stamped = notf.stamp(plan, cache)
+    out = []
+    for name, model in (("stamped", stamped), ("python", tf1.emit(plan))):
+        (tmp_path / name).mkdir()
+        write_graph_files(model, tmp_path / name)
+        out.append(graph_files(tmp_path / name))
+    return out[0], out[1], stamped
+
+
+def assert_same_files(ours: dict, theirs: dict) -> None:
+    assert ours["graph.pbtxt"] == theirs["graph.pbtxt"]
+    assert ours["model.meta"] == theirs["model.meta"]
+    assert ours["events"] == theirs["events"]
+
+
+@needs_tensorboard
+@pytest.mark.parametrize("path", [p for p in SPEC_FILES if p.stem not in FALLS_BACK], ids=lambda p: p.stem)
+def test_files_written_without_tensorflow_are_the_python_emitters(path, tmp_path):
+    plan = specc.plan(path)
+    ours, theirs, stamped = _files_both_ways(plan, tmp_path)
+    assert_same_files(ours, theirs)
+    assert list(stamped.variables) == list(tf1.emit(plan).variables)
+
+
+@needs_tensorboard
+@pytest.mark.parametrize("doc,index,text", EXAMPLES, ids=[f"{d}#{i}" for d, i, _ in EXAMPLES])
+def test_doc_example_files_written_without_tensorflow_are_the_python_emitters(doc, index, text, tmp_path):
+    plan = specc.plan(specc.loads(text, f"{doc}#{index}"))
+    if plan.placement is not None:  # docs/distributed.md's: built by the Python emitter, with TensorFlow
+        assert notf.build(plan, directory=tmp_path / "cache") is None
+        return
+    ours, theirs, _ = _files_both_ways(plan, tmp_path)
+    assert_same_files(ours, theirs)
+
+
+@needs_tensorboard
+def test_cli_build_with_warm_stencils_never_imports_tensorflow(tmp_path):
+    """The first build imports TensorFlow to fill the cache; the second, with it warm, does not, and
+    writes the same files (canonically: wall times and function counters aside)."""
+    script = textwrap.dedent("""
+        import json, sys
+        from specc.cli.app import app
+        try:
+            app(sys.argv[1:], standalone_mode=False)
+        finally:
+            print("TENSORFLOW " + json.dumps("tensorflow" in sys.modules))
+    """)
+    env = {**os.environ, "SPECC_CACHE_DIR": str(tmp_path / "cache")}
+    imported, reports = [], []
+    for name in ("cold", "warm"):
+        done = subprocess.run([sys.executable, "-c", script, "build", str(SPECS / "siamese_cnn.yaml"), "-o",
+                               str(tmp_path / name), "--emit", "stamp", "-f", "json"],
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr
+        out, flag = done.stdout.rsplit("TENSORFLOW ", 1)
+        imported.append(json.loads(flag))
+        reports.append(json.loads(out))
+    assert imported == [True, False]
+    assert [(r["emitter"], r["tensorflow_imported"]) for r in reports] == [("stamp", True), ("stamp", False)]
+    assert reports[1]["variables_checked"] == len(specc.plan(SPECS / "siamese_cnn.yaml").variables)
+    assert graph_files(tmp_path / "warm") == graph_files(tmp_path / "cold")
+    names = sorted(p.name for p in (tmp_path / "warm").iterdir() if not p.name.startswith("events."))
+    assert names == [".specc-build.json", "graph.pbtxt", "model.meta", "overrides.json", "plan.json", "resolved.yaml"]
+
+
+def _corrupt(cache, edit) -> None:
+    """Apply `edit` to every cached stencil: its JSON form and its GraphDef."""
+    for entry in cache.glob("tf-*/*.json"):
+        if entry.name == "tensorflow.json":
+            continue
+        data = json.loads(entry.read_text("utf-8"))
+        graph_def = v1.GraphDef.FromString(base64.b64decode(data["graph_def"]))
+        edit(data, graph_def)
+        data["graph_def"] = base64.b64encode(graph_def.SerializeToString()).decode()
+        entry.write_text(json.dumps(data), "utf-8")
+
+
+def _kernel_shape(data, graph_def) -> None:
+    for node in graph_def.node:
+        if node.op == "VarHandleOp" and node.name.endswith("/kernel"):
+            node.attr["shape"].shape.dim[0].size += 1
+
+
+def _input_renamed(data, graph_def) -> None:
+    """Relu reads a node the layer does not make."""
+    (relu,) = [i for i, n in enumerate(graph_def.node) if n.op == "Relu"]
+    data["inputs"][relu][0][1][2] += "_missing"
+
+
+def _node_named_as_the_input(data, graph_def) -> None:
+    (relu,) = [i for i, n in enumerate(graph_def.node) if n.op == "Relu"]
+    data["names"][relu] = ["input", 0, ""]
+
+
+@needs_tensorboard
+@pytest.mark.parametrize("edit,message", [
+    (_kernel_shape, r"variable 'layer_0/kernel:0': graph shape \[9, 8\], planned \[8, 8\]"),
+    (_input_renamed, r"node 'layer_0/Relu' reads 'layer_0/BiasAdd_missing', which no node of the stamped graph is"),
+    (_node_named_as_the_input, r"the stamped graph holds two nodes of one name"),
+])
+def test_a_corrupted_stamp_is_caught_without_tensorflow(edit, message, tmp_path):
+    from specc.errors import BuildError
+
+    plan = _mlp(2)
+    cache = tmp_path / "cache" / "stencils"
+    assert notf.build(plan, directory=cache) is not None
+    _corrupt(cache, edit)
+    with pytest.raises(BuildError, match=message):
+        notf.stamp(plan, cache)
+
+
+@needs_tensorboard
+def test_the_cli_reports_a_corrupted_stamp_as_an_internal_error(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from specc.cli.app import app
+
+    monkeypatch.setenv("SPECC_CACHE_DIR", str(tmp_path / "cache"))
+    spec = tmp_path / "mlp.yaml"
+    spec.write_text(json.dumps({"specc": 1, "name": "mlp", "seed": 7, "inputs": {"x": {"shape": [None, 8]}},
+                                "layers": [{"id": f"layer_{i}", "type": "dense", "units": 8, "activation": "relu"}
+                                           for i in range(2)]}))
+    runner = CliRunner()
+    assert runner.invoke(app, ["build", str(spec), "-o", str(tmp_path / "a"), "--emit", "stamp"]).exit_code == 0
+    _corrupt(tmp_path / "cache" / "stencils", _kernel_shape)
+    result = runner.invoke(app, ["build", str(spec), "-o", str(tmp_path / "b"), "--emit", "stamp"])
+    assert result.exit_code == 3
+    assert "internal error: BuildError: variable 'layer_0/kernel:0': graph shape [9, 8], planned [8, 8]" in result.output
+    assert not (tmp_path / "b").exists()
+
+
+NAMES_TAKEN = """
+specc: 1
+name: taken
+inputs: {x: {shape: [null, 4]}}
+layers:
+  - {id: save, type: dense, units: 2}
+  - {id: init, type: dense, units: 2}
+  - {id: save_1, type: dense, units: 2}
+"""
+
+
+@needs_tensorboard
+def test_the_saver_and_init_op_avoid_the_names_layers_took(tmp_path):
+    """In the Python-built graph, the layers' scopes push TensorFlow's Saver to `save_2/...` and its init op
+    to `init_1`: so in the files written without TensorFlow."""
+    plan = specc.plan(specc.loads(NAMES_TAKEN, "taken.yaml"))
+    ours, theirs, stamped = _files_both_ways(plan, tmp_path)
+    assert_same_files(ours, theirs)
+    meta = stamped.files.meta
+    assert meta.saver_def.filename_tensor_name == "save_2/Const:0"
+    assert [n.name for n in meta.graph_def.node if n.op == "NoOp"] == ["init_1", "save_2/restore_all"]
+
+
+def test_without_tensorboard_the_build_imports_tensorflow(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboard.compat.proto.meta_graph_pb2", None)
+    assert notf.unavailable() == "tensorboard.compat.proto.meta_graph_pb2 is not installed (pip install 'specc[tensorboard]')"
+    assert notf.build(_mlp(2), directory=tmp_path / "cache") is None

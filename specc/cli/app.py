@@ -337,7 +337,13 @@ def build(file: SpecFile,
             return
         from ..emit.files import write_graph_files
 
-        model = api.build(plan, verbose=verbose, init_from=init_from, mapping=mapping or (), emit=emit.value)
+        model = None
+        if emit is Emitter.stamp and init_from is None:  # the files alone: no tf.Graph, no TensorFlow if it can
+            from ..emit import notf
+
+            model = notf.build(plan, verbose)
+        if model is None:
+            model = api.build(plan, verbose=verbose, init_from=init_from, mapping=mapping or (), emit=emit.value)
         rep = model.report
         restored = {"init_from": model.init_from.to_json()} if model.init_from else {}
         if model.init_from:
@@ -350,7 +356,8 @@ def build(file: SpecFile,
         emitted = {"emitter": model.emitter, **({"fallback": model.fallback} if model.fallback else {})}
         if fmt is Format.json:
             typer.echo(json.dumps({"ok": True, "output": str(directory), "report": report_json(rep),
-                                   "variables_checked": len(model.variables), **emitted, **restored}, indent=2))
+                                   "variables_checked": len(model.variables), **emitted,
+                                   "tensorflow_imported": "tensorflow" in sys.modules, **restored}, indent=2))
         else:
             console = _out(quiet)
             RENDERERS["table"](rep, console)

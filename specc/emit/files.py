@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import socket
+import struct
+import time
 from pathlib import Path
+from typing import Any
 
+from ..record import record
 from .signatures import serving_default
 from .tfimport import tensorflow
 
 GRAPH_FILE = "graph.pbtxt"
 META_FILE = "model.meta"
+# The first record of every event file TensorFlow's events writer makes.
+FILE_VERSION = "brain.Event:2"
+EVENTS_WRITER = "tensorflow.core.util.events_writer"
+
+
+@record
+class GraphFiles:
+    """A build's graph files as protos, made without TensorFlow (specc.emit.notf).
+
+    Attributes:
+        graph: the GraphDef (graph.pbtxt).
+        shaped: the GraphDef with each node's `_output_shapes` (the event file's graph).
+        events_meta: the MetaGraphDef of `shaped` and its collections (the event file's).
+        meta: model.meta's MetaGraphDef.
+    """
+
+    graph: Any
+    shaped: Any
+    events_meta: Any
+    meta: Any
 
 
 def write_graph_files(model, directory: Path) -> list[str]:
@@ -18,11 +43,20 @@ def write_graph_files(model, directory: Path) -> list[str]:
     MetaGraphDef that adds what a session needs around it: a Saver (`save/...`,
     when there are variables), an `init` op, and a `serving_default` signature: every output, and the inputs they
     need (never the labels of `train:`, nor an input with a default).
+
+    `model` is a Model (its tf.Graph), or a build stamped without TensorFlow (specc.emit.notf.Stamped),
+    whose `files` hold the same protos: they are written here alike.
     """
+    files = getattr(model, "files", None)
+    if files is not None:
+        _write_text(files.graph, directory)
+        _write_events(directory, files.shaped, files.events_meta)
+        (directory / META_FILE).write_bytes(files.meta.SerializeToString())
+        return sorted(p.name for p in directory.iterdir())
     tf = tensorflow()
     v1 = tf.compat.v1
     graph = model.graph
-    tf.io.write_graph(graph.as_graph_def(), str(directory), GRAPH_FILE, as_text=True)
+    _write_text(graph.as_graph_def(), directory)
     with graph.as_default():
         writer = v1.summary.FileWriter(str(directory), graph=graph)
         writer.flush()
@@ -36,3 +70,38 @@ def write_graph_files(model, directory: Path) -> list[str]:
     meta.signature_def["serving_default"].CopyFrom(signature)
     (directory / META_FILE).write_bytes(meta.SerializeToString())
     return sorted(p.name for p in directory.iterdir())
+
+
+def _write_text(graph_def, directory: Path) -> None:
+    """graph.pbtxt as tf.io.write_graph(..., as_text=True) writes it."""
+    from google.protobuf import text_format
+
+    (directory / GRAPH_FILE).write_text(text_format.MessageToString(graph_def), "utf-8")
+
+
+def _write_events(directory: Path, shaped, meta) -> None:
+    """The event file tf.compat.v1.summary.FileWriter(directory, graph=...) writes: its file version, the
+    graph with shapes, its MetaGraphDef; named as TensorFlow's events writer names it."""
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    now = time.time()
+    first = Event(wall_time=float(int(now)), file_version=FILE_VERSION)
+    first.source_metadata.writer = EVENTS_WRITER
+    records = [first, Event(wall_time=time.time(), graph_def=shaped.SerializeToString()),
+               Event(wall_time=time.time(), meta_graph_def=meta.SerializeToString())]
+    with open(directory / f"events.out.tfevents.{int(now):010d}.{socket.gethostname()}", "wb") as f:
+        for event in records:
+            f.write(_record(event.SerializeToString()))
+
+
+def _record(data: bytes) -> bytes:
+    """A TFRecord: length, its masked CRC-32C, the data, its masked CRC-32C (little-endian)."""
+    length = struct.pack("<Q", len(data))
+    return length + struct.pack("<I", _masked_crc(length)) + data + struct.pack("<I", _masked_crc(data))
+
+
+def _masked_crc(data: bytes) -> int:
+    import google_crc32c
+
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF

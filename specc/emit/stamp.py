@@ -20,6 +20,7 @@ the same graph for free.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from ..errors import BuildError, Unstampable
@@ -71,13 +72,27 @@ def emit(plan: Plan, verbose: bool = False, cache_dir: Path | str | None = DEFAU
                      emitter="stamp")
 
 
-class _Stamper:
-    """Stamps every layer of a plan into one MetaGraphDef; raises Unstampable for a layer without a stencil."""
+def tf_protos(tf) -> SimpleNamespace:
+    """TensorFlow's protobuf classes, and its process-wide counter that names functions (ops.uid)."""
+    from tensorflow.core.framework.variable_pb2 import VariableDef
+    from tensorflow.python.framework import ops
 
-    def __init__(self, tf, plan: Plan, cache: StencilCache):
+    v1 = tf.compat.v1
+    return SimpleNamespace(GraphDef=v1.GraphDef, MetaGraphDef=v1.MetaGraphDef, VariableDef=VariableDef, uid=ops.uid)
+
+
+class _Stamper:
+    """Stamps every layer of a plan into one MetaGraphDef; raises Unstampable for a layer without a stencil.
+
+    `protos` holds the protobuf classes to stamp with (default: TensorFlow's, `tf_protos`);
+    specc.emit.notf stamps with TensorBoard's copies of them and makes the input nodes itself.
+    """
+
+    def __init__(self, tf, plan: Plan, cache: StencilCache, protos: SimpleNamespace | None = None):
         self.tf, self.plan, self.cache = tf, plan, cache
+        self.protos = protos or tf_protos(tf)
         self.planned = {v.name: v for v in plan.variables}
-        self.meta = tf.compat.v1.MetaGraphDef()
+        self.meta = self.protos.MetaGraphDef()
         self.names: dict[str, str] = {}  # tensor key -> tensor name
         self.infos: dict[str, TensorInfo] = {}  # tensor key -> its static shape and dtype in the graph
         self.layer_nodes: dict[str, list[str]] = {}
@@ -116,11 +131,9 @@ class _Stamper:
         stencil = self.cache.get(layer, [self.infos[k] for k in layer.inputs], self.planned, self.plan.seed)
         if stencil.problem:
             raise Unstampable(f"layer '{layer.path}' ({layer.type}): {stencil.problem}")
-        from tensorflow.python.framework import ops
-
         template = self.templates.get(id(stencil.graph_def))
         if template is None:
-            template = self.templates[id(stencil.graph_def)] = self.tf.compat.v1.GraphDef.FromString(stencil.graph_def)
+            template = self.templates[id(stencil.graph_def)] = self.protos.GraphDef.FromString(stencil.graph_def)
         prefix = layer.op_scope + "/" if layer.op_scope else ""
         variables = [b.name for b in layer.variables]
         inputs = [self.names[k] for k in layer.inputs]
@@ -172,7 +185,7 @@ class _Stamper:
                 argument = function.signature.input_arg[arg]
                 renamed[argument.name] = argument.name[:len(argument.name) - length] + normalised(outer)
             _rename_arguments(function, renamed)
-            function.signature.name = f"{nodes[start + index].name.replace('/', '_')}_{branch}_{ops.uid()}"
+            function.signature.name = f"{nodes[start + index].name.replace('/', '_')}_{branch}_{self.protos.uid()}"
             nodes[start + index].attr[key].func.name = function.signature.name
         self._collections(stencil, fill)
         out_slot, out_index = stencil.output
@@ -192,7 +205,7 @@ class _Stamper:
                 collection.node_list.value.extend(fill(slot) for slot in items)
                 continue
             for item in items:
-                proto = _variable_def(item[-1])
+                proto = self.protos.VariableDef.FromString(item[-1])
                 for field, before, slot, after in item[:-1]:
                     if slot is not None:
                         setattr(proto, field, before + fill(slot) + after)
@@ -249,9 +262,3 @@ def _rename_arguments(function, renamed: dict[str, str]) -> None:
         name, sep, rest = ref.partition(":")
         if name in renamed:
             function.ret[key] = renamed[name] + sep + rest
-
-
-def _variable_def(data: bytes):
-    from tensorflow.core.framework.variable_pb2 import VariableDef
-
-    return VariableDef.FromString(data)

@@ -42,7 +42,7 @@ BORROWED = "specc_stencil_borrowed_"
 # A stencil's random ops draw their op seeds from the graph's counter starting here, far from
 # any count a real layer reaches, so that the seeds it consumed can be told from fixed ones.
 SEED_BASE = 1_000_003
-FORMAT = 5  # bump when the cached form changes
+FORMAT = 6  # bump when the cached form changes
 # Collections a layer may add to, and what the stamped MetaGraphDef holds for each.
 VARIABLE_COLLECTIONS = ("variables", "trainable_variables")
 OP_COLLECTIONS = ("update_ops",)
@@ -77,6 +77,9 @@ class Stencil:
             tensors its arguments captured as (argument, prefix, slot, suffix, how many characters of the
             argument's name are that tensor's name)); each stamp names them after its If op and a fresh
             counter value, as cond_v2 does, and its arguments after what they capture.
+        function_shapes: per function, the FunctionDef as `as_graph_def(add_shapes=True)` gives it (what
+            model.meta and the event file hold: `_input_shapes`, resource arguments' handle data, each
+            body node's `_output_shapes`).
         output: the slot and output index of the layer's result; output_info its static shape and dtype.
         collections: key -> per item, a node slot (`update_ops`) or a VariableDef with slots (variables).
         problem: why the layer cannot be stamped ('' when it can).
@@ -91,6 +94,7 @@ class Stencil:
     shapes: tuple[tuple[tuple[int | None, ...] | None, ...], ...] = ()
     refines: bool = False
     functions: tuple[tuple[int, str, str, bytes, tuple[tuple[int, str, Slot, str, int], ...]], ...] = ()
+    function_shapes: tuple[bytes, ...] = ()
     output: tuple[Slot, int] | None = None
     output_info: TensorInfo | None = None
     collections: tuple[tuple[str, tuple[Any, ...]], ...] = ()
@@ -129,9 +133,9 @@ def _relative(layer: PlannedLayer, binding: VarBinding) -> str:
 class StencilCache:
     """Stencils by signature: in memory, and on disk in `directory` (None: memory only)."""
 
-    def __init__(self, tf, directory: Path | None):
+    def __init__(self, tf, directory: Path | None, version: str | None = None):
         self.tf = tf
-        self.directory = directory / f"tf-{tf.__version__}" if directory is not None else None
+        self.directory = directory / f"tf-{version or tf.__version__}" if directory is not None else None
         self.memory: dict[str, Stencil] = {}
         self.built = 0  # stencils built (not found in memory or on disk), for the benchmark
 
@@ -139,15 +143,19 @@ class StencilCache:
             seed: int) -> Stencil:
         text = signature(layer, inputs, planned, seed)
         if text is None:
-            return build(self.tf, layer, inputs, planned, seed)
+            return self._build(layer, inputs, planned, seed)
         key = hashlib.sha256(text.encode()).hexdigest()
         found = self.memory.get(key) or self._read(key)
         if found is None:
-            found = build(self.tf, layer, inputs, planned, seed)
+            found = self._build(layer, inputs, planned, seed)
             self.built += 1
             self._write(key, found)
         self.memory[key] = found
         return found
+
+    def _build(self, layer: PlannedLayer, inputs: list[TensorInfo], planned: dict[str, PlannedVariable],
+               seed: int) -> Stencil:
+        return build(self.tf, layer, inputs, planned, seed)
 
     def _path(self, key: str) -> Path | None:
         return self.directory / f"{key}.json" if self.directory is not None else None
@@ -163,21 +171,24 @@ class StencilCache:
 
     def _write(self, key: str, stencil: Stencil) -> None:
         path = self._path(key)
-        if path is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Atomic: another build reading the cache sees the whole file or none.
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stencil-", suffix=".tmp")
-        except OSError:
-            return  # a cache that cannot be written (read-only, not a directory) only costs speed
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(_to_json(stencil), f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if path is not None:
+            write_json(path, _to_json(stencil))
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write a cache entry atomically: another build reading the cache sees the whole file or none."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stencil-", suffix=".tmp")
+    except OSError:
+        return  # a cache that cannot be written (read-only, not a directory) only costs speed
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def default_directory() -> Path:
@@ -293,6 +304,10 @@ def _resolve(tf, graph, made, added, output, resolver: _Resolver, seed_calls: in
     graph_def = tf.compat.v1.GraphDef()
     graph_def.node.extend(n for n in whole.node if n.name in names)
     functions = _functions(whole, graph_def, resolver)
+    # What add_shapes adds to a function comes from its Python FuncGraph: only the scratch graph has it.
+    shaped = {f.signature.name: f for f in graph.as_graph_def(add_shapes=True).library.function} if functions else {}
+    function_shapes = tuple(_unnamed(shaped[graph_def.node[index].attr[key].func.name]).SerializeToString()
+                            for index, key, *_ in functions)
     slots, inputs, attrs, seeds = [], [], [], []
     for index, node in enumerate(graph_def.node):
         slots.append(resolver.slot(node.name))
@@ -336,7 +351,8 @@ def _resolve(tf, graph, made, added, output, resolver: _Resolver, seed_calls: in
         raise Unstampable("the layer's output has no static rank")
     return Stencil(
         graph_def=graph_def.SerializeToString(), names=tuple(slots), inputs=tuple(inputs), attrs=tuple(attrs),
-        seeds=tuple(seeds), seed_calls=seed_calls, shapes=shapes, refines=refines, functions=functions, output=(out[1], out[2]),
+        seeds=tuple(seeds), seed_calls=seed_calls, shapes=shapes, refines=refines, functions=functions,
+        function_shapes=function_shapes, output=(out[1], out[2]),
         output_info=TensorInfo(tuple(output.shape.as_list()), output.dtype.base_dtype.name),
         collections=tuple(collections))
 
@@ -368,9 +384,7 @@ def _functions(whole, graph_def, resolver: "_Resolver") -> tuple:
             match = re.fullmatch(re.escape(node.name.replace("/", "_")) + r"_([a-z]+)_\d+", value.func.name)
             if function is None or match is None:
                 raise Unstampable(f"node '{node.name}' calls '{value.func.name}', not a branch of its own")
-            body = type(function)()
-            body.CopyFrom(function)
-            body.signature.name = ""
+            body = _unnamed(function)
             # An argument remembers the outer tensor it captured by its op's name, and is named
             # after it too, normalised (`dropout/Mul` capturing `x` -> argument `dropout_mul_x`).
             captured = []
@@ -391,6 +405,14 @@ def _functions(whole, graph_def, resolver: "_Resolver") -> tuple:
     if by_name:
         raise Unstampable(f"functions no node of the layer calls: {sorted(by_name)}")
     return tuple(found)
+
+
+def _unnamed(function):
+    """A copy of the FunctionDef without its name (each stamp names its own)."""
+    body = type(function)()
+    body.CopyFrom(function)
+    body.signature.name = ""
+    return body
 
 
 def normalised(name: str) -> str:
@@ -439,6 +461,7 @@ def _to_json(s: Stencil) -> dict:
         "shapes": [[None if d is None else list(d) for d in node] for node in s.shapes], "refines": s.refines,
         "functions": [[n, k, b, base64.b64encode(f).decode(), [[a, p, _slot_json(slot), x, n] for a, p, slot, x, n in c]]
                       for n, k, b, f, c in s.functions],
+        "function_shapes": [base64.b64encode(f).decode() for f in s.function_shapes],
         "output": None if s.output is None else [_slot_json(s.output[0]), s.output[1]],
         "output_info": None if s.output_info is None else [list(s.output_info.shape), s.output_info.dtype],
         "collections": collections, "problem": s.problem,
@@ -462,6 +485,7 @@ def _from_json(d: dict) -> Stencil:
         refines=d["refines"], functions=tuple(
             (n, k, b, base64.b64decode(f), tuple((a, p, _slot(slot), x, n) for a, p, slot, x, n in c))
             for n, k, b, f, c in d["functions"]),
+        function_shapes=tuple(base64.b64decode(f) for f in d["function_shapes"]),
         output=None if d["output"] is None else (_slot(d["output"][0]), d["output"][1]),
         output_info=None if d["output_info"] is None else TensorInfo(tuple(d["output_info"][0]), d["output_info"][1]),
         collections=tuple(collections), problem=d["problem"])

@@ -253,36 +253,48 @@ class _Builder:
 
     def check_ops(self, layer: PlannedLayer, ops) -> None:
         """Every op the layer made (besides variables' own) sits directly in its planned scope."""
-        var_names = {b.name for b in layer.variables}
-        prefix = layer.op_scope + "/" if layer.op_scope else ""
-        heads = []
-        for op in ops:
-            if any(op.name == v or op.name.startswith(v + "/") for v in var_names):
-                continue
-            if not op.name.startswith(prefix):
-                raise BuildError(f"layer '{layer.path}': op '{op.name}' is outside its planned name scope "
-                                 f"'{layer.op_scope}'")
-            head = op.name[len(prefix):].split("/")[0]
-            if head not in heads:
-                heads.append(head)
-        if heads != list(layer.ops):
-            raise BuildError(f"layer '{layer.path}': ops {heads} in '{layer.op_scope}', the plan says {list(layer.ops)}")
+        check_op_names(layer, [op.name for op in ops])
+
+
+def check_op_names(layer: PlannedLayer, names: list[str]) -> None:
+    """The names of the ops a layer made (besides its variables' own) are in its planned scope, with
+    the planned first components, in order."""
+    var_names = {b.name for b in layer.variables}
+    prefix = layer.op_scope + "/" if layer.op_scope else ""
+    heads = []
+    for name in names:
+        if any(name == v or name.startswith(v + "/") for v in var_names):
+            continue
+        if not name.startswith(prefix):
+            raise BuildError(f"layer '{layer.path}': op '{name}' is outside its planned name scope "
+                             f"'{layer.op_scope}'")
+        head = name[len(prefix):].split("/")[0]
+        if head not in heads:
+            heads.append(head)
+    if heads != list(layer.ops):
+        raise BuildError(f"layer '{layer.path}': ops {heads} in '{layer.op_scope}', the plan says {list(layer.ops)}")
 
 
 def verify_variables(plan: Plan, actual: dict[str, Any], trainable: set[str]) -> None:
     """The variables built (by name with `:0`) are exactly the planned ones: names, shapes, dtypes,
     trainable (`trainable`: the names of the graph's trainable variables)."""
+    check_variables(plan, {name: (tuple(a.shape.as_list()), a.dtype.base_dtype.name) for name, a in actual.items()},
+                    trainable)
+
+
+def check_variables(plan: Plan, actual: dict[str, tuple[tuple, str]], trainable: set[str]) -> None:
+    """verify_variables on (shape, dtype name) pairs by variable name with `:0`."""
     planned = {v.name + ":0": v for v in plan.variables}
     for name in sorted(set(actual) | set(planned)):
         if name not in actual:
             raise BuildError(f"variable '{name}' is planned but missing from the graph")
         if name not in planned:
             raise BuildError(f"variable '{name}' is in the graph but not in the plan")
-        a, p = actual[name], planned[name]
-        if tuple(a.shape.as_list()) != p.shape:
-            raise BuildError(f"variable '{name}': graph shape {a.shape.as_list()}, planned {list(p.shape)}")
-        if a.dtype.base_dtype.name != p.dtype:
-            raise BuildError(f"variable '{name}': graph dtype {a.dtype.base_dtype.name}, planned {p.dtype}")
+        (shape, dtype), p = actual[name], planned[name]
+        if shape != p.shape:
+            raise BuildError(f"variable '{name}': graph shape {list(shape)}, planned {list(p.shape)}")
+        if dtype != p.dtype:
+            raise BuildError(f"variable '{name}': graph dtype {dtype}, planned {p.dtype}")
         if (name in trainable) != p.trainable:
             raise BuildError(f"variable '{name}': trainable={name in trainable}, planned {p.trainable}")
 
