@@ -133,8 +133,10 @@ def stamp(plan: Plan, directory: Path) -> Stamped:
     shapes = stamper.shapes_attrs + [_shapes_attr(classes, dims, stamper.attrs) for stencil in cache.used
                                      for dims in stencil.shapes]
     shaped = _with_shapes(classes, graph_def, shapes, [s for stencil in cache.used for s in stencil.function_shapes])
-    events_meta = _meta(classes, known, shaped, stamper.meta)
-    meta = _meta(classes, known, shaped, stamper.meta, _Saver(classes, known, plan, stamper.meta, nodes))
+    ops = _ops_used(shaped)
+    events_meta = _meta(classes, known, shaped, stamper.meta, ops)
+    saver = _Saver(classes, known, plan, stamper.meta, nodes)
+    meta = _meta(classes, known, shaped, stamper.meta, ops | {n.op for n in saver.nodes}, saver)
     meta.signature_def[SERVING].CopyFrom(_serving(classes, known, plan, stamper, nodes))
     variables = tuple(classes.VariableDef.FromString(b).variable_name[:-2]
                       for b in stamper.meta.collection_def["variables"].bytes_list.value)
@@ -270,8 +272,9 @@ def _with_shapes(classes, graph_def, shapes: list, function_shapes: list[bytes])
 
 # -- the MetaGraphDefs ----------------------------------------------------------------------
 
-def _meta(classes, known: learning.Learned, shaped, stamped, saver: "_Saver | None" = None):
-    """meta_graph.create_meta_graph_def's MetaGraphDef: the event file's, or with `saver` model.meta's."""
+def _meta(classes, known: learning.Learned, shaped, stamped, ops: set[str], saver: "_Saver | None" = None):
+    """meta_graph.create_meta_graph_def's MetaGraphDef: the event file's, or with `saver` model.meta's
+    (`ops`: meta_graph.ops_used_by_graph_def of its GraphDef)."""
     meta = classes.MetaGraphDef()
     meta.graph_def.CopyFrom(shaped)
     if saver is not None:
@@ -282,7 +285,7 @@ def _meta(classes, known: learning.Learned, shaped, stamped, saver: "_Saver | No
         if saver.saver_def is not None:
             meta.saver_def.CopyFrom(saver.saver_def)
     info = meta.meta_info_def
-    for op in sorted(_ops_used(meta.graph_def)):
+    for op in sorted(ops):
         if op not in known.op_defs:
             raise NotCached(f"the OpDef of '{op}' was never learned")
         info.stripped_op_list.op.add().ParseFromString(known.op_defs[op])
@@ -443,13 +446,9 @@ def _rename(template, saver_def, used: set[str]) -> str:
 
 
 def _used_names(plan: Plan, nodes: dict) -> set[str]:
-    """The names a Python-built graph of the plan has in use (Graph._names_in_use): every node's name
-    and name scope, and every layer's op scope (one may hold no node), lowercased."""
-    used = set()
-    for name in [*nodes, *(layer.op_scope for layer in plan.walk())]:
-        parts = name.lower().split("/")
-        used.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return used
+    """The top-level names a Python-built graph of the plan has in use (in Graph._names_in_use, lowercased):
+    every node's and every layer's op scope's first component (a scope may hold no node)."""
+    return {name.split("/", 1)[0].lower() for name in [*nodes, *(layer.op_scope for layer in plan.walk())]}
 
 
 def _unique(name: str, used: set[str]) -> str:
