@@ -378,7 +378,7 @@ def _print_reused(directory: Path, plan, fmt: Format, quiet: bool) -> None:
     restored = {"init_from": stored["init_from"]} if "init_from" in stored else {}
     if fmt is Format.json:
         typer.echo(json.dumps({"ok": True, "output": str(directory), "report": report_json(rep), "reused": True,
-                               **restored}, indent=2))
+                               "tensorflow_imported": "tensorflow" in sys.modules, **restored}, indent=2))
     else:
         console = _out(quiet)
         RENDERERS["table"](rep, console)

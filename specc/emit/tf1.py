@@ -13,8 +13,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..errors import BuildError
 from ..caller import AUTO_REUSE, CallerGraph, GivenTensor, GraphVariable
 from ..plans import Plan, PlannedLayer
@@ -183,6 +181,8 @@ class _Builder:
                 continue
             dtype = tf.as_dtype(inp.dtype)
             if inp.has_default:
+                import numpy as np  # here, not at the top: a build written without TensorFlow needs no NumPy
+
                 # A NumPy value, not tf.constant: the constant then lands at `<name>/input`,
                 # not in a root `Const` that would push a layer named `const` to `const_1`.
                 self.tensors[inp.name] = v1.placeholder_with_default(
