@@ -424,16 +424,24 @@ def test_the_event_file_shows_every_planned_op_scope(tf, tmp_path, name):
     assert {v.name for v in plan.variables} <= nodes
 
 
-def test_tensorboard_reads_the_build_directory_and_finds_the_scopes(tf, tmp_path):
-    """TensorBoard's own reader (what `tensorboard --logdir` runs) finds the graph and every planned scope."""
+@pytest.mark.parametrize("written", ["from a tf.Graph", "without TensorFlow"])
+def test_tensorboard_reads_the_build_directory_and_finds_the_scopes(tf, tmp_path, written):
+    """TensorBoard's own reader (what `tensorboard --logdir` runs) finds the graph and every planned scope,
+    in the files written from the Python emitter's tf.Graph and in those a stamped build writes without
+    TensorFlow (specc.emit.notf)."""
     event_accumulator = pytest.importorskip(
         "tensorboard.backend.event_processing.event_accumulator",
         reason="TensorBoard is not installed (TensorFlow 2.20+ no longer brings it): pip install 'specc[tensorboard]'")
+    from specc.emit import notf
     from specc.emit.files import write_graph_files
 
     plan = specc.plan(SPECS / "siamese.yaml")
-    write_graph_files(specc.build(plan), tmp_path)
-    accumulator = event_accumulator.EventAccumulator(str(tmp_path))
+    if written == "without TensorFlow" and notf.unavailable():
+        pytest.skip(notf.unavailable())
+    model = specc.build(plan) if written == "from a tf.Graph" else notf.build(plan, directory=tmp_path / "cache")
+    (tmp_path / "out").mkdir()
+    write_graph_files(model, tmp_path / "out")
+    accumulator = event_accumulator.EventAccumulator(str(tmp_path / "out"))
     accumulator.Reload()
     assert accumulator.Tags()["graph"] is True
     names = [n.name for n in accumulator.Graph().node]

@@ -84,7 +84,8 @@ def read(directory: Path, version: str) -> Learned | None:
             return None
         return Learned(
             tensorflow_version=data["tensorflow_version"], git_version=data["git_version"],
-            versions=_bytes(data["versions"]), library_versions=_bytes(data["library_versions"]), op_defs={k: _bytes(v) for k, v in data["op_defs"].items()},
+            versions=_bytes(data["versions"]), library_versions=_bytes(data["library_versions"]),
+            op_defs={k: _bytes(v) for k, v in data["op_defs"].items()},
             dtypes=data["dtypes"], inputs={k: _bytes(v) for k, v in data["inputs"].items()},
             saver=_bytes(data["saver"]), saver_def=_bytes(data["saver_def"]),
             marks={n: {k: _bytes(v) for k, v in attrs.items()} for n, attrs in data["marks"].items()})
@@ -146,7 +147,8 @@ def _input(tf, inp: PlannedInput) -> bytes:
 
     graph = tf.Graph()
     with graph.as_default():
-        _Builder(tf, graph, SimpleNamespace(inputs=(replace(inp, name=INPUT),), variables=(), placement=None)).inputs({})
+        alone = SimpleNamespace(inputs=(replace(inp, name=INPUT),), variables=(), placement=None)
+        _Builder(tf, graph, alone).inputs({})
     return graph.as_graph_def(add_shapes=True).SerializeToString()
 
 

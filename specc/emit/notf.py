@@ -66,14 +66,15 @@ class Stamped:
 
 
 def protos() -> SimpleNamespace:
-    from tensorboard.compat.proto import (attr_value_pb2, event_pb2, function_pb2, graph_pb2, meta_graph_pb2,
-                                          op_def_pb2, saver_pb2, variable_pb2)
+    """TensorBoard's copies of the protobuf classes a build needs, as specc.emit.stamp.tf_protos gives TensorFlow's."""
+    from tensorboard.compat.proto import (attr_value_pb2, function_pb2, graph_pb2, meta_graph_pb2, node_def_pb2,
+                                          saver_pb2, variable_pb2)
 
     counter = itertools.count(1)
     return SimpleNamespace(
-        GraphDef=graph_pb2.GraphDef, MetaGraphDef=meta_graph_pb2.MetaGraphDef, VariableDef=variable_pb2.VariableDef,
-        AttrValue=attr_value_pb2.AttrValue, FunctionDef=function_pb2.FunctionDef, OpDef=op_def_pb2.OpDef,
-        SaverDef=saver_pb2.SaverDef, SignatureDef=meta_graph_pb2.SignatureDef, Event=event_pb2.Event,
+        GraphDef=graph_pb2.GraphDef, NodeDef=node_def_pb2.NodeDef, MetaGraphDef=meta_graph_pb2.MetaGraphDef, VariableDef=variable_pb2.VariableDef,
+        AttrValue=attr_value_pb2.AttrValue, FunctionDef=function_pb2.FunctionDef, SaverDef=saver_pb2.SaverDef,
+        SignatureDef=meta_graph_pb2.SignatureDef,
         # cond_v2 names a branch after a process-wide counter (ops.uid); this process has its own.
         uid=lambda: next(counter))
 
@@ -114,14 +115,14 @@ def stamp(plan: Plan, directory: Path) -> Stamped:
         NotCached: something is not cached yet. Unstampable: a layer has no stencil, or the model places devices.
         BuildError: the stamped graph differs from the plan (an internal error).
     """
+    if plan.placement is not None:  # stencils are built outside any device context
+        raise Unstampable("the model places variables or layers on devices")
     version = learning.tensorflow_version()
     if version is None:
         raise NotCached("TensorFlow is not installed")
     known = learning.read(directory, version)
     if known is None:
         raise NotCached(f"nothing learned from TensorFlow {version} yet")
-    if plan.placement is not None:
-        raise Unstampable("the model places variables or layers on devices")
     classes = protos()
     cache = _CachedOnly(directory, version)
     stamper = _NoTFStamper(plan, cache, known, classes)
@@ -132,6 +133,8 @@ def stamp(plan: Plan, directory: Path) -> Stamped:
     _check(plan, stamper, nodes)
     shapes = stamper.shapes_attrs + [_shapes_attr(classes, dims, stamper.attrs) for stencil in cache.used
                                      for dims in stencil.shapes]
+    if len(shapes) != len(graph_def.node):
+        raise BuildError(f"{len(shapes)} nodes' static shapes for the {len(graph_def.node)} nodes stamped")
     shaped = _with_shapes(classes, graph_def, shapes, [s for stencil in cache.used for s in stencil.function_shapes])
     ops = _ops_used(shaped)
     events_meta = _meta(classes, known, shaped, stamper.meta, ops)
@@ -185,7 +188,7 @@ class _NoTFStamper(_Stamper):
                 stamped.CopyFrom(node)
                 stamped.name = renamed(node.name)
                 del stamped.input[:]
-                stamped.input.extend(("^" if ref.startswith("^") else "") + renamed(ref.lstrip("^")) for ref in node.input)
+                stamped.input.extend(_renamed_input(ref, renamed) for ref in node.input)
                 shapes = None
                 if "_output_shapes" in stamped.attr:  # graph.pbtxt's nodes have none
                     shapes = self.protos.AttrValue()
@@ -215,12 +218,13 @@ def _check(plan: Plan, stamper: _NoTFStamper, nodes: dict) -> None:
         handle = nodes.get(name[:-2])
         if name in found or handle is None or handle.op != "VarHandleOp":
             raise BuildError(f"variable '{name}' is not one VarHandleOp of the stamped graph")
-        found[name] = (_dims(handle.attr["shape"].shape), dtypes[handle.attr["dtype"].type])
-    handles = {n.name + ":0" for n in graph_def.node if n.op == "VarHandleOp"}
-    for name in sorted(handles - set(found)):
-        raise BuildError(f"variable '{name}' is in the graph but not in its variables collection")
+        dtype = handle.attr["dtype"].type
+        found[name] = (_dims(handle.attr["shape"].shape), dtypes.get(dtype, f"DataType {dtype}"))
     trainable = {stamper.protos.VariableDef.FromString(b).variable_name
                  for b in collections["trainable_variables"].bytes_list.value}
+    stray = sorted(({n.name + ":0" for n in graph_def.node if n.op == "VarHandleOp"} | trainable) - set(found))
+    if stray:
+        raise BuildError(f"variable '{stray[0]}' is in the graph but not in its variables collection")
     check_variables(plan, found, trainable)
     for layer in plan.walk():
         if layer.type != "block":
@@ -325,8 +329,8 @@ class _Saver:
     """
 
     def __init__(self, classes, known: learning.Learned, plan: Plan, stamped, nodes: dict):
-        variables = sorted((classes.VariableDef.FromString(b) for b in stamped.collection_def["variables"].bytes_list.value),
-                           key=lambda v: v.variable_name)
+        variables = sorted((classes.VariableDef.FromString(b)
+                            for b in stamped.collection_def["variables"].bytes_list.value), key=lambda v: v.variable_name)
         self.names = [v.variable_name[:-2] for v in variables]
         self.dtypes = [nodes[name].attr["dtype"].type for name in self.names]
         template = classes.GraphDef.FromString(known.saver).node
@@ -340,7 +344,7 @@ class _Saver:
         for node in template:
             if node.name not in repeated:
                 self.nodes.append(self._shared(classes, node))
-            elif node is first[0] or node.name == first[0].name:
+            elif node.name == first[0].name:
                 for i in range(len(self.names)):
                     self.nodes.extend(self._repeated(classes, n, i) for n in first)
         if not self.names:
@@ -362,7 +366,7 @@ class _Saver:
 
     def _repeated(self, classes, node, i: int):
         """A node made once per variable, for the i-th."""
-        out = classes.GraphDef().node.add()
+        out = classes.NodeDef()
         out.CopyFrom(node)
         out.name = self._instance(node.name, i)
         del out.input[:]
@@ -383,7 +387,7 @@ class _Saver:
     def _shared(self, classes, node):
         """A node made once, its per-variable lists and inputs made the model's."""
         n = len(self.names)
-        out = classes.GraphDef().node.add()
+        out = classes.NodeDef()
         out.CopyFrom(node)
         del out.input[:]
         controls = []
@@ -408,8 +412,8 @@ class _Saver:
             tensor = out.attr["value"].tensor
             values = list(tensor.string_val)
             del tensor.string_val[:]
-            tensor.string_val.extend([name.encode() for name in self.names] if values == [s.encode() for s in learning.SAVED]
-                                     else values[:1] * n)
+            names = values == [s.encode() for s in learning.SAVED]  # the variables' names, or n copies of one value
+            tensor.string_val.extend([name.encode() for name in self.names] if names else values[:1] * n)
             tensor.tensor_shape.dim[0].size = n
             out.attr["_output_shapes"].list.shape[0].dim[0].size = n
         elif "_output_shapes" in out.attr and len(out.attr["_output_shapes"].list.shape) == len(learning.SAVED):
@@ -433,7 +437,7 @@ def _rename(template, saver_def, used: set[str]) -> str:
 
     for node in template:
         node.name = renamed(node.name)
-        refs = [("^" if ref.startswith("^") else "") + renamed(ref.lstrip("^")) for ref in node.input]
+        refs = [_renamed_input(ref, renamed) for ref in node.input]
         del node.input[:]
         node.input.extend(refs)
         if "_class" in node.attr:  # colocations: loc:@save/Const
@@ -443,6 +447,11 @@ def _rename(template, saver_def, used: set[str]) -> str:
     for field in ("filename_tensor_name", "save_tensor_name", "restore_op_name"):
         setattr(saver_def, field, renamed(getattr(saver_def, field)))
     return names["init"]
+
+
+def _renamed_input(ref: str, renamed) -> str:
+    """A node input (`name`, `name:1`, `^name`) with its node's name renamed."""
+    return "^" + renamed(ref[1:]) if ref.startswith("^") else renamed(ref)
 
 
 def _used_names(plan: Plan, nodes: dict) -> set[str]:
