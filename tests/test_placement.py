@@ -11,6 +11,7 @@ import specc
 from specc.cli import app
 from specc.emit.tf1 import verify_devices
 from specc.errors import BuildError, SpecError
+from specc.overrides import parse
 from specc.placement import Device
 
 from .conftest import ROOT
@@ -162,3 +163,12 @@ def test_explain_devices_never_imports_tensorflow():
             "assert r.exit_code == 0, r.output\nassert 'tensorflow' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_an_op_colocated_with_a_placed_variable_is_on_its_device(tf):
+    """An embedding's gather is colocated with its table (`loc:@`), so TensorFlow puts it on the table's
+    parameter server, not on the layer's device: the build accepts that, as TensorFlow does."""
+    plan = specc.plan(ROOT / "specs" / "seq2seq_tied.yaml", overrides=[parse("placement.ps_tasks=2")])
+    ops = {op.name: op.device for op in specc.build(plan, emit="python").graph.get_operations()}
+    assert ops["embedding/embedding_lookup"] == ops["target_embedded/embedding_lookup"] == "/job:ps/task:0"
+    assert ops["embedding/embeddings"] == "/job:ps/task:0" and ops["target_embedded/embedding_lookup/Identity"] == "/job:worker"

@@ -30,8 +30,6 @@ tf = tensorflow()
 v1 = tf.compat.v1
 
 SPEC_FILES = sorted([*SPECS.glob("*.yaml"), *SPECS.glob("experiments/*.yaml")])
-# Models the stamping emitter leaves to the Python emitter, and why.
-FALLS_BACK = {"siamese_cluster": "the model places variables or layers on devices"}
 
 # A function's name holds a process-wide counter (`tower_bn1_cond_true_10128`, and gradients'
 # `tower_bn1_cond_true_10128_rewritten`): two builds of one spec in one process differ there,
@@ -49,11 +47,13 @@ def _attr(value) -> tuple:
 
 def canonical(graph) -> dict:
     """Every node by name: op, inputs (control inputs included, in order), device, attributes; and
-    the function library by canonical name."""
+    the function library by canonical name, each function's nodes likewise."""
     graph_def = graph.as_graph_def()
     nodes = {n.name: (n.op, tuple(n.input), n.device, {k: _attr(v) for k, v in n.attr.items()})
              for n in graph_def.node}
-    library = sorted(_UID.sub("_#", f.signature.name) for f in graph_def.library.function)
+    library = sorted((_UID.sub("_#", f.signature.name),
+                      tuple((n.name, n.op, tuple(n.input), n.device, tuple(sorted((k, _attr(v)) for k, v in n.attr.items())))
+                            for n in f.node_def)) for f in graph_def.library.function)
     shapes = {op.name: tuple(str(t.shape) for t in op.outputs) for op in graph.get_operations()}
     return {"nodes": nodes, "library": library, "shapes": shapes}
 
@@ -88,8 +88,7 @@ def no_cache(monkeypatch, tmp_path):
 def test_stamped_graph_is_the_python_graph(path, no_cache):
     plan = specc.plan(path)
     stamped, python = stamp.emit(plan), tf1.emit(plan)
-    assert (stamped.emitter, stamped.fallback) == (("python", FALLS_BACK[path.stem]) if path.stem in FALLS_BACK
-                                                   else ("stamp", ""))
+    assert (stamped.emitter, stamped.fallback) == ("stamp", "")
     assert python.emitter == "python"
     assert_same_graph(stamped, python)
 
@@ -98,10 +97,87 @@ def test_stamped_graph_is_the_python_graph(path, no_cache):
 def test_stamped_doc_example_is_the_python_graph(doc, index, text, no_cache):
     plan = specc.plan(specc.loads(text, f"{doc}#{index}"))
     stamped = stamp.emit(plan)
-    placed = plan.placement is not None  # docs/distributed.md's examples
-    assert (stamped.emitter, stamped.fallback) == (
-        ("python", "the model places variables or layers on devices") if placed else ("stamp", ""))
+    assert (stamped.emitter, stamped.fallback) == ("stamp", "")
     assert_same_graph(stamped, tf1.emit(plan))
+
+
+# Greedy placement on three parameter servers, a worker device with a task and a device type, a block
+# pinned to another worker, layers pinned inside it (a device without a job merges) and to parameter
+# servers; batch norm's and dropout's tf.conds (their branch functions' nodes are placed too), an
+# embedding (its gather colocated with the table) and a projection tied to it.
+PLACED = """
+specc: 1
+name: placed
+seed: 5
+placement: {ps_tasks: 3, strategy: greedy, worker_device: /job:worker/task:1/device:CPU:0}
+inputs:
+  x: {shape: [null, 8]}
+  ids: {shape: [null, 6], dtype: int32}
+  training: {shape: [], dtype: bool, default: false}
+layers:
+  - id: tower
+    type: block
+    input: x
+    device: /job:worker/task:2
+    layers:
+      - {id: fc1, type: dense, units: 16, activation: relu}
+      - {id: bn, type: batch_norm, training: training, device: /device:CPU:0}
+      - {id: drop, type: dropout, rate: 0.5, training: training}
+  - {id: tower_again, type: block, input: x, share: tower}
+  - {id: emb, type: embedding, input: ids, vocab: 10, dim: 16, device: /job:ps/task:1}
+  - {id: pinned, type: dense, units: 3, input: tower, device: /job:ps/task:2}
+  - {id: logits, type: dense, units: 10, input: emb, tie: emb}
+"""
+
+
+def test_a_placed_model_is_stamped_with_tensorflows_devices(no_cache):
+    """The Python emitter builds under TensorFlow's own replica_device_setter and nested tf.device
+    scopes: every node's device, in the graph and in the branch functions, is stamped the same."""
+    plan = specc.plan(specc.loads(PLACED, "placed.yaml"))
+    stamped, python = stamp.emit(plan), tf1.emit(plan)
+    assert (stamped.emitter, stamped.fallback) == ("stamp", "")
+    assert_same_graph(stamped, python)
+    devices = {op.name: op.device for op in stamped.graph.get_operations()}
+    # ps ops on the planned task; what a variable's code places by its handle; colocations; no device.
+    assert devices["pinned/kernel"] == "/job:ps/task:2"
+    assert devices["tower/fc1/kernel"] == devices["tower/fc1/kernel/Assign"] == "/job:worker/task:2"
+    assert devices["tower/fc1/kernel/Read/ReadVariableOp"] == "/job:worker/task:2/device:CPU:0"
+    assert devices["tower/fc1/kernel/Initializer/random_uniform"] == devices["tower/fc1/MatMul/ReadVariableOp"] == ""
+    assert devices["emb/embedding_lookup"] == devices["emb/embeddings"] == "/job:ps/task:1"
+    assert devices["emb/embedding_lookup/Identity"] == "/job:ps/task:1/device:CPU:0"
+    # The second tower shares the first's variables, not its device: its ops are on the worker's.
+    assert devices["tower/bn/cond"] == "/job:worker/task:2/device:CPU:0"
+    assert devices["tower_again/bn/cond"] == "/job:worker/task:1/device:CPU:0"
+    assert devices["logits/Tensordot/MatMul"] == "/job:worker/task:1/device:CPU:0"
+    branches = [n.device for f in stamped.graph.as_graph_def().library.function for n in f.node_def]
+    assert set(branches) == {"", "/job:worker/task:2/device:CPU:0", "/job:worker/task:1/device:CPU:0"}
+
+
+@pytest.mark.parametrize("stem,sets", [
+    ("siamese_cnn", ["placement.ps_tasks=2"]),
+    ("siamese_cnn", ["placement.ps_tasks=3", "placement.strategy=greedy", "placement.worker_device=/job:worker/task:1"]),
+    ("seq2seq_tied", ["placement.ps_tasks=2", "placement.worker_device=/job:worker/task:0/device:CPU:0"]),
+    ("shared_trunk_two_heads", ["placement.worker_device=/job:worker/task:3"]),  # no ps: everything on the worker
+    ("bert_tiny", ["placement.ps_tasks=4", "placement.strategy=greedy"]),
+], ids=lambda x: x if isinstance(x, str) else ",".join(x))
+def test_placed_specs_are_stamped_with_the_python_emitters_devices(stem, sets, no_cache):
+    from specc.overrides import parse
+
+    plan = specc.plan(SPECS / f"{stem}.yaml", overrides=[parse(s) for s in sets])
+    stamped = stamp.emit(plan)
+    assert (stamped.emitter, stamped.fallback) == ("stamp", "")
+    assert_same_graph(stamped, tf1.emit(plan))
+
+
+def test_placed_and_unplaced_models_share_their_stencils(no_cache):
+    """A stencil is built without any placement: devices are filled in when it is stamped."""
+    from specc.overrides import parse
+
+    cache = StencilCache(tf, no_cache)
+    stamp._Stamper(tf, specc.plan(SPECS / "siamese_cnn.yaml"), cache)
+    built = cache.built
+    stamp._Stamper(tf, specc.plan(SPECS / "siamese_cnn.yaml", overrides=[parse("placement.ps_tasks=2")]), cache)
+    assert built > 0 and cache.built == built
 
 
 def _mlp(layers: int, seed: int = 7):

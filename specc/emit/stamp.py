@@ -9,9 +9,13 @@ GLOBAL_VARIABLES and TRAINABLE_VARIABLES, UPDATE_OPS) and imports it once. The r
 the graph the Python emitter builds, node for node (tests/test_stamp.py proves it per spec),
 and the same plan-vs-graph checks run on it.
 
+Devices are stamped as TensorFlow gives them under the model's device functions
+(replica_device_setter and each `device:` as a nested tf.device): each stencil node says how
+its device is chosen (specc.emit.stencils), and the plan's placement says what the layer's
+device is and on which device each variable lives.
+
 A model with a layer that has no stencil (one whose nodes hold a name the stencil cannot
-resolve; no layer type in specc today), or one that places anything on devices (`placement:`,
-`device:`), is built by the Python emitter as a whole: splicing
+resolve; no layer type in specc today) is built by the Python emitter as a whole: splicing
 Python-built layers between imported ones would need one import per run of stamped layers,
 and the op-seed counter and name scopes continue across layers, so a per-layer mix is not
 the same graph for free.
@@ -19,12 +23,15 @@ the same graph for free.
 
 from __future__ import annotations
 
+import functools
+from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from ..errors import BuildError, Unstampable
 from ..layers import TensorInfo
+from ..placement import Device
 from ..plans import Plan, PlannedLayer
 from . import tf1
 from .stencils import OP_COLLECTIONS, Slot, StencilCache, default_directory, normalised
@@ -49,9 +56,6 @@ def emit(plan: Plan, verbose: bool = False, cache_dir: Path | str | None = DEFAU
     tf = tensorflow(verbose)
     cache = StencilCache(tf, default_directory() if cache_dir == DEFAULT else cache_dir)
     try:
-        if plan.placement is not None:
-            # Stencils are built outside any device context; devices are not stamped yet.
-            raise Unstampable("the model places variables or layers on devices")
         stamper = _Stamper(tf, plan, cache)
     except Unstampable as e:
         model = tf1.emit(plan, verbose)
@@ -65,7 +69,12 @@ def emit(plan: Plan, verbose: bool = False, cache_dir: Path | str | None = DEFAU
     checker = tf1._Builder(tf, graph, plan)
     for layer in plan.walk():
         if layer.type != "block":
-            checker.check_ops(layer, [graph.get_operation_by_name(n) for n in stamper.layer_nodes[layer.path]])
+            ops = [graph.get_operation_by_name(n) for n in stamper.layer_nodes[layer.path]]
+            checker.check_ops(layer, ops)
+            if checker.placed:
+                checker.check_devices(layer, ops)
+    if plan.placement is not None:
+        tf1.verify_devices(plan, graph)
     tensors = {key: graph.get_tensor_by_name(name) for key, name in stamper.names.items()}
     return tf1.Model(plan=plan, graph=graph, inputs={i.name: tensors[i.name] for i in plan.inputs},
                      outputs={o.name: tensors[o.key] for o in plan.outputs}, variables=variables, tensors=tensors,
@@ -103,6 +112,13 @@ class _Stamper:
         self.shapes: list = []
         self.counter = 0  # the graph's op-seed counter (random_seed.get_seed) as the Python emitter leaves it
         self.templates: dict[int, Any] = {}  # id(stencil.graph_def) -> its parsed GraphDef
+        placement = plan.placement
+        self.layer_devices = placement.layer_devices() if placement is not None else {}
+        self.variable_devices = {v.name: v.device for v in placement.variables} if placement is not None else {}
+        self.devices: dict[str, str] = {}  # node name -> device, for the nodes that have one
+        # Colocated nodes without a device (a variable's initializer): the importer gives them
+        # their colocation's device, which the Python emitter's graph does not.
+        self.undevised: list[str] = []
         self._inputs()
         for layer in plan.layers:
             self.layer(layer)
@@ -111,10 +127,13 @@ class _Stamper:
         tf = self.tf
         scratch = tf.Graph()
         builder = tf1._Builder(tf, scratch, self.plan)
-        with scratch.as_default():
+        with scratch.as_default(), ExitStack() as placed:
+            if self.plan.placement is not None:  # the placeholders are placed as the Python emitter places them
+                placed.enter_context(tf.compat.v1.device(tf1.device_function(tf, self.plan.placement.spec)))
             builder.inputs({})
         made = builder.tensors
         graph_def = scratch.as_graph_def()
+        self.devices.update((n.name, n.device) for n in graph_def.node if n.device)
         self.meta.graph_def.versions.CopyFrom(graph_def.versions)
         self.meta.graph_def.node.extend(graph_def.node)
         for name, tensor in made.items():
@@ -169,15 +188,19 @@ class _Stamper:
                 nodes[start + index].attr[key].s = value
             else:
                 nodes[start + index].attr[key].list.s[item] = value
+        placed = self._devices(layer, stencil, start, variables, inputs)
         global_seed = self.plan.seed % _MAXINT32
         for index, offset in stencil.seeds:
             op_seed = (self.counter + offset) % _MAXINT32
             # (0, 0) means "nondeterministic" to the kernels; get_seed swaps it, so do we.
             nodes[start + index].attr["seed2"].i = _MAXINT32 if (global_seed, op_seed) == (0, 0) else op_seed
         self.counter += stencil.seed_calls
-        for index, key, branch, data, captured in stencil.functions:
+        for (index, key, branch, data, captured), devices in zip(stencil.functions, stencil.function_devices):
             function = self.meta.graph_def.library.function.add()
             function.ParseFromString(data)
+            if placed is not None:
+                for node, recipe in zip(function.node_def, devices):
+                    node.device = placed(recipe)
             renamed = {}
             for arg, before, slot, after, length in captured:
                 outer = before + fill(slot) + after
@@ -197,6 +220,48 @@ class _Stamper:
             self.refined_from = start
         if self.refined_from is not None:
             self.shapes.extend(stencil.shapes)
+
+    def _devices(self, layer: PlannedLayer, stencil, start: int, variables: list[str], inputs: list[str]):
+        """Give the stamped nodes their devices (Stencil.devices); returns the recipe -> device function
+        for the layer's functions, or None when nothing of the layer has a device."""
+        if not self.layer_devices and not self.devices and not any(
+                text for _, _, text in (*stencil.devices, *(r for f in stencil.function_devices for r in f))):
+            return None  # no device anywhere: every recipe gives ''
+        nodes = self.meta.graph_def.node
+        own = self.layer_devices.get(layer.path, "")
+        found: dict[int, str] = {}
+
+        def reference(slot) -> str:
+            if slot.kind == "node":
+                return node_device(slot.index)
+            if slot.kind == "input":
+                return self.devices.get(inputs[slot.index].partition(":")[0], "")
+            return self.variable_devices.get(variables[slot.index], "")
+
+        def placed(recipe, index: int | None = None) -> str:
+            kind, slot, text = recipe
+            if kind == "same":
+                return reference(slot)
+            if kind == "placed":  # the model's device functions merge the layer's device under the op's own
+                return merged(own, reference(slot) if slot is not None else text)
+            if kind == "ps":
+                return self.variable_devices.get(nodes[start + index].name, "")
+            return text  # `fixed`, or `none` ('')
+
+        def node_device(index: int) -> str:
+            if index not in found:
+                found[index] = placed(stencil.devices[index], index)
+            return found[index]
+
+        for index in range(len(stencil.devices)):
+            device = node_device(index)
+            node = nodes[start + index]
+            if device:
+                node.device = device
+                self.devices[node.name] = device
+            elif "_class" in node.attr:
+                self.undevised.append(node.name)
+        return placed
 
     def _collections(self, stencil, fill) -> None:
         for key, items in stencil.collections:
@@ -221,6 +286,8 @@ class _Stamper:
             # import_meta_graph's own body without its last step: with no saver_def it adds a
             # default Saver (`save/...` ops) that the Python emitter's graph does not have.
             meta_graph.import_scoped_meta_graph_with_return_elements(self.meta)
+            for name in self.undevised:
+                graph.get_operation_by_name(name)._set_device("")
             self._refine_shapes(graph)
             tf.compat.v1.set_random_seed(self.plan.seed)
             # Ops added later (training, dropout) draw the op seeds they would after the Python emitter.
@@ -244,6 +311,14 @@ class _Stamper:
             for tensor, dims in zip(op.outputs, shapes):
                 if dims is not None and (tensor.shape.rank is None or tuple(tensor.shape.as_list()) != dims):
                     tensor.set_shape(dims)
+
+
+@functools.lru_cache(maxsize=1024)
+def merged(outer: str, inner: str) -> str:
+    """The device a tf.device(`outer`) function gives an op that has `inner` (its fields win) so far."""
+    if not inner or not outer:
+        return inner or outer
+    return str(Device.parse(outer).merged(Device.parse(inner)))
 
 
 def _rename_arguments(function, renamed: dict[str, str]) -> None:

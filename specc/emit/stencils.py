@@ -9,6 +9,16 @@ slots with the plan's names. A layer whose nodes hold a name that resolves to no
 collection other than the variables and UPDATE_OPS) has no stencil:
 its `problem` says why, and the model is built by the Python emitter instead.
 
+Devices are stamped too, from a stencil built without any placement: the layer is built under
+a device function that records each op it is asked about (with the device the layer's own
+`tf.device` calls gave it so far) and marks the op with a device naming that record; inputs
+and variables made beforehand get marks of their own. A node's mark then says how TensorFlow
+chose its device, which is all the model's device functions need (specc.emit.stamp):
+`placed` (the device functions saw it: the layer's device, merged with what its own code
+asked for), `ps` (a variable's VarHandleOp, which replica_device_setter puts on a parameter
+server), `same` (colocated with another node, or given its device explicitly under a reset
+device stack: that node's device), `none` (`tf.device(None)`: no device) or `fixed`.
+
 Stencils depend on the layer's signature (type, parameters, the static shapes and dtypes
 of its inputs, its variables, reuse, the graph seed), on the code that builds them (a hash
 of specc's layers and Python emitter) and on the TensorFlow version, so they are kept in a
@@ -42,7 +52,10 @@ BORROWED = "specc_stencil_borrowed_"
 # A stencil's random ops draw their op seeds from the graph's counter starting here, far from
 # any count a real layer reaches, so that the seeds it consumed can be told from fixed ones.
 SEED_BASE = 1_000_003
-FORMAT = 6  # bump when the cached form changes
+FORMAT = 7  # bump when the cached form changes
+# Device marks (see above): `/job:<job>/task:<n>`, the n-th op the device function saw, input or variable.
+PLACED_JOB, INPUT_JOB, VARIABLE_JOB = "specc_stencil_placed", "specc_stencil_input", "specc_stencil_variable"
+_MARK = re.compile(r"/job:(specc_stencil_[a-z]+)/task:(\d+)")
 # Collections a layer may add to, and what the stamped MetaGraphDef holds for each.
 VARIABLE_COLLECTIONS = ("variables", "trainable_variables")
 OP_COLLECTIONS = ("update_ops",)
@@ -82,6 +95,12 @@ class Stencil:
             body node's `_output_shapes`).
         output: the slot and output index of the layer's result; output_info its static shape and dtype.
         collections: key -> per item, a node slot (`update_ops`) or a VariableDef with slots (variables).
+        devices: per node, how TensorFlow gives it its device: (kind, reference, text), kind one of
+            `none`, `fixed` (text), `same` (the device of the reference: Slot `node` (the layer's n-th
+            node), `input` or `var`, a variable made elsewhere), `placed` (the layer's device merged with
+            the reference's device, or with text, or with nothing), `ps` (the variable's planned device).
+            graph_def and the functions hold no devices.
+        function_devices: likewise per function of `functions`, per node of its body.
         problem: why the layer cannot be stamped ('' when it can).
     """
 
@@ -98,6 +117,8 @@ class Stencil:
     output: tuple[Slot, int] | None = None
     output_info: TensorInfo | None = None
     collections: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    devices: tuple[tuple[str, Slot | None, str], ...] = ()
+    function_devices: tuple[tuple[tuple[str, Slot | None, str], ...], ...] = ()
     problem: str = ""
 
 
@@ -224,16 +245,20 @@ def build(tf, layer: PlannedLayer, inputs: list[TensorInfo], planned: dict[str, 
         variables.append(replace(v, name=name))
         prefixes.append(name)
     builder = _Scratch(tf, graph, SimpleNamespace(variables=variables, placement=None))
+    marks = _DeviceMarks(graph)
     with graph.as_default():
         v1.set_random_seed(seed)
         for i, t in enumerate(inputs):
-            builder.tensors[f"{INPUT}{i}"] = v1.placeholder(tf.as_dtype(t.dtype), list(t.shape), name=f"{INPUT}{i}")
+            with v1.device(f"/job:{INPUT_JOB}/task:{i}"):
+                builder.tensors[f"{INPUT}{i}"] = v1.placeholder(tf.as_dtype(t.dtype), list(t.shape),
+                                                                name=f"{INPUT}{i}")
         # Variables made elsewhere: borrowed ones at the root, reused ones where the layer finds them.
-        for b, v in zip(bindings, variables):
+        for i, (b, v) in enumerate(zip(bindings, variables)):
             if b.borrowed or layer.reuse:
-                builder.made[b.name] = v1.get_variable(
-                    v.name, shape=list(v.shape), dtype=tf.as_dtype(v.dtype),
-                    initializer=v.initializer.make(tf), trainable=v.trainable)
+                with v1.device(f"/job:{VARIABLE_JOB}/task:{i}"):
+                    builder.made[b.name] = v1.get_variable(
+                        v.name, shape=list(v.shape), dtype=tf.as_dtype(v.dtype),
+                        initializer=v.initializer.make(tf), trainable=v.trainable)
         op_scope = graph.unique_name(SCOPE, mark_as_used=False)
         canonical = replace(layer, frames=(Frame("variable_scope", SCOPE, layer.reuse),), op_scope=op_scope,
                             var_scope=SCOPE, variables=tuple(bindings),
@@ -241,7 +266,8 @@ def build(tf, layer: PlannedLayer, inputs: list[TensorInfo], planned: dict[str, 
         before = {key: list(graph.get_collection(key)) for key in graph.get_all_collection_keys()}
         random_seed._graph_to_seed_dict[graph] = SEED_BASE
         first = len(graph.get_operations())
-        builder.layer(canonical)
+        with v1.device(marks):
+            builder.layer(canonical)
         seed_calls = random_seed._graph_to_seed_dict[graph] - SEED_BASE
         made = graph.get_operations()[first:]
         added = {key: graph.get_collection(key)[len(before.get(key, [])):] for key in graph.get_all_collection_keys()}
@@ -256,9 +282,25 @@ def build(tf, layer: PlannedLayer, inputs: list[TensorInfo], planned: dict[str, 
         return Stencil(problem=f"{len(heads)} op names in a fresh scope, the plan has {len(layer.ops)}")
     resolver = _Resolver(op_scope, heads, prefixes, len(inputs))
     try:
-        return _resolve(tf, graph, made, added, output, resolver, seed_calls)
+        return _resolve(tf, graph, made, added, output, resolver, seed_calls, marks)
     except Unstampable as e:
         return Stencil(problem=str(e))
+
+
+class _DeviceMarks:
+    """A device function standing in for the model's: it records each op it is asked about, with the
+    device the layer's own `tf.device` calls gave it so far, and marks the op with a device naming
+    that record. The model's device functions would see the same ops with the same devices: a
+    colocation or `tf.device(None)` hides an op from both."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.calls: list[tuple[str | None, str, str]] = []  # (function name or None, op name, device so far)
+
+    def __call__(self, op) -> str:
+        # A tf.cond's branches are FuncGraphs that inherit the device stack: their ops come here too.
+        self.calls.append((None if op.graph is self.graph else op.graph.name, op.name, op.device))
+        return f"/job:{PLACED_JOB}/task:{len(self.calls) - 1}"
 
 
 class _Resolver:
@@ -298,19 +340,23 @@ class _Resolver:
         return prefix, self.slot(body), suffix
 
 
-def _resolve(tf, graph, made, added, output, resolver: _Resolver, seed_calls: int) -> Stencil:
+def _resolve(tf, graph, made, added, output, resolver: _Resolver, seed_calls: int, marks: _DeviceMarks) -> Stencil:
     names = {op.name for op in made}
     whole = graph.as_graph_def()
     graph_def = tf.compat.v1.GraphDef()
     graph_def.node.extend(n for n in whole.node if n.name in names)
-    functions = _functions(whole, graph_def, resolver)
+    places = _Devices(marks, {n.name: i for i, n in enumerate(graph_def.node)})
+    functions, function_devices = _functions(whole, graph_def, resolver, places)
     # What add_shapes adds to a function comes from its Python FuncGraph: only the scratch graph has it.
     shaped = {f.signature.name: f for f in graph.as_graph_def(add_shapes=True).library.function} if functions else {}
-    function_shapes = tuple(_unnamed(shaped[graph_def.node[index].attr[key].func.name]).SerializeToString()
+    function_shapes = tuple(_unnamed(shaped[graph_def.node[index].attr[key].func.name], devices=False).SerializeToString()
                             for index, key, *_ in functions)
-    slots, inputs, attrs, seeds = [], [], [], []
+    slots, inputs, attrs, seeds, devices = [], [], [], [], []
     for index, node in enumerate(graph_def.node):
         slots.append(resolver.slot(node.name))
+        devices.append(places.recipe(node.device, lambda function, name: function is None and name == node.name,
+                                     node.op, slots[-1]))
+        node.ClearField("device")
         inputs.append(tuple(resolver.tensor(ref) for ref in node.input))
         for key, value in node.attr.items():
             if value.HasField("s") and SCOPE.encode() in value.s:
@@ -354,7 +400,57 @@ def _resolve(tf, graph, made, added, output, resolver: _Resolver, seed_calls: in
         seeds=tuple(seeds), seed_calls=seed_calls, shapes=shapes, refines=refines, functions=functions,
         function_shapes=function_shapes, output=(out[1], out[2]),
         output_info=TensorInfo(tuple(output.shape.as_list()), output.dtype.base_dtype.name),
-        collections=tuple(collections))
+        collections=tuple(collections), devices=tuple(devices), function_devices=function_devices)
+
+
+class _Devices:
+    """Each node's device recipe (Stencil.devices), read from the marks _DeviceMarks left."""
+
+    def __init__(self, marks: _DeviceMarks, nodes: dict[str, int]):
+        from tensorflow.python.training.device_setter import STANDARD_PS_OPS
+
+        self.calls, self.nodes, self.ps_ops = marks.calls, nodes, STANDARD_PS_OPS
+
+    def recipe(self, device: str, mine, op: str, slot: Slot | None) -> tuple[str, Slot | None, str]:
+        """`mine(function, name)`: whether the device function's record is of this very node."""
+        if not device:
+            return ("none", None, "")
+        mark = self._mark(device)
+        if mark is None:
+            return ("fixed", None, device)
+        if isinstance(mark, Slot):
+            return ("same", mark, "")
+        function, name, inner = self.calls[mark]
+        if not mine(function, name):
+            return ("same", self._node(function, name), "")
+        if op in self.ps_ops:
+            # replica_device_setter gives a ps op a task of its own choosing: only a variable the
+            # plan has placed can be stamped.
+            if inner or slot is None or slot.kind != "var" or slot.rest:
+                raise Unstampable(f"a {op} op that is not a variable's own handle")
+            return ("ps", None, "")
+        if not inner:
+            return ("placed", None, "")
+        mark = self._mark(inner)
+        if mark is None:
+            return ("placed", None, inner)
+        return ("placed", mark if isinstance(mark, Slot) else self._node(*self.calls[mark][:2]), "")
+
+    def _node(self, function: str | None, name: str) -> Slot:
+        if function is not None or name not in self.nodes:
+            raise Unstampable(f"a node takes its device from '{name}', which is not the layer's")
+        return Slot("node", self.nodes[name])
+
+    @staticmethod
+    def _mark(device: str) -> Slot | int | None:
+        """A device mark: an input's or a variable's Slot, or the index of a device function's record."""
+        m = _MARK.fullmatch(device)
+        if m is None:
+            if "specc_stencil" in device:
+                raise Unstampable(f"device '{device}' merges a mark with another device")
+            return None
+        job, n = m.group(1), int(m.group(2))
+        return Slot("input", n) if job == INPUT_JOB else Slot("var", n) if job == VARIABLE_JOB else n
 
 
 _VARIABLE_NAME_FIELDS = ("variable_name", "initial_value_name", "initializer_name", "snapshot_name")
@@ -362,9 +458,10 @@ _VARIABLE_NAME_FIELDS = ("variable_name", "initial_value_name", "initializer_nam
 
 # -- the cache's form ----------------------------------------------------------------------
 
-def _functions(whole, graph_def, resolver: "_Resolver") -> tuple:
+def _functions(whole, graph_def, resolver: "_Resolver", places: "_Devices") -> tuple[tuple, tuple]:
     """The branches of the layer's tf.conds: (node index, attribute, branch, FunctionDef, captures), the
-    captures (argument index, prefix, slot, suffix, name length) naming the outer tensors its arguments stand for.
+    captures (argument index, prefix, slot, suffix, name length) naming the outer tensors its arguments stand
+    for; and the device recipes of each function's nodes (its FunctionDef is kept without devices).
 
     cond_v2 names a branch function after the If op's name scope and a process-wide counter
     (`tower/bn1/cond_1` -> `tower_bn1_cond_1_true_10128`), and nothing else in it names the
@@ -373,7 +470,7 @@ def _functions(whole, graph_def, resolver: "_Resolver") -> tuple:
     if whole.library.gradient:
         raise Unstampable("it registers function gradients")
     by_name = {f.signature.name: f for f in whole.library.function}
-    found = []
+    found, devices = [], []
     for index, node in enumerate(graph_def.node):
         for key, value in node.attr.items():
             if value.HasField("list") and value.list.func:
@@ -384,6 +481,7 @@ def _functions(whole, graph_def, resolver: "_Resolver") -> tuple:
             match = re.fullmatch(re.escape(node.name.replace("/", "_")) + r"_([a-z]+)_\d+", value.func.name)
             if function is None or match is None:
                 raise Unstampable(f"node '{node.name}' calls '{value.func.name}', not a branch of its own")
+            devices.append(_function_devices(function, places))
             body = _unnamed(function)
             # An argument remembers the outer tensor it captured by its op's name, and is named
             # after it too, normalised (`dropout/Mul` capturing `x` -> argument `dropout_mul_x`).
@@ -404,14 +502,32 @@ def _functions(whole, graph_def, resolver: "_Resolver") -> tuple:
             found.append((index, key, match.group(1), function.SerializeToString(), tuple(captured)))
     if by_name:
         raise Unstampable(f"functions no node of the layer calls: {sorted(by_name)}")
-    return tuple(found)
+    return tuple(found), tuple(devices)
 
 
-def _unnamed(function):
-    """A copy of the FunctionDef without its name (each stamp names its own)."""
+def _function_devices(function, places: "_Devices") -> tuple:
+    """The device recipes of a function's nodes, whose devices are then cleared. A FunctionDef may
+    rename a node (`mul` -> `mul_0`): a node is the one its mark's record names when no other
+    node of the function bears that mark."""
+    name = function.signature.name
+    devices = [n.device for n in function.node_def]
+    recipes = []
+    for node in function.node_def:
+        unique = devices.count(node.device) == 1
+        recipes.append(places.recipe(node.device, lambda f, _: unique and f == name, node.op, None))
+        node.ClearField("device")
+    return tuple(recipes)
+
+
+def _unnamed(function, devices: bool = True):
+    """A copy of the FunctionDef without its name (each stamp names its own); without its nodes'
+    devices (device marks, see above) unless `devices`."""
     body = type(function)()
     body.CopyFrom(function)
     body.signature.name = ""
+    if not devices:
+        for node in body.node_def:
+            node.ClearField("device")
     return body
 
 
@@ -464,8 +580,17 @@ def _to_json(s: Stencil) -> dict:
         "function_shapes": [base64.b64encode(f).decode() for f in s.function_shapes],
         "output": None if s.output is None else [_slot_json(s.output[0]), s.output[1]],
         "output_info": None if s.output_info is None else [list(s.output_info.shape), s.output_info.dtype],
-        "collections": collections, "problem": s.problem,
+        "collections": collections, "devices": [_recipe_json(r) for r in s.devices],
+        "function_devices": [[_recipe_json(r) for r in f] for f in s.function_devices], "problem": s.problem,
     }
+
+
+def _recipe_json(recipe) -> list:
+    return [recipe[0], _slot_json(recipe[1]), recipe[2]]
+
+
+def _recipe(data) -> tuple:
+    return (data[0], _slot(data[1]), data[2])
 
 
 def _from_json(d: dict) -> Stencil:
@@ -488,4 +613,5 @@ def _from_json(d: dict) -> Stencil:
         function_shapes=tuple(base64.b64decode(f) for f in d["function_shapes"]),
         output=None if d["output"] is None else (_slot(d["output"][0]), d["output"][1]),
         output_info=None if d["output_info"] is None else TensorInfo(tuple(d["output_info"][0]), d["output_info"][1]),
-        collections=tuple(collections), problem=d["problem"])
+        collections=tuple(collections), devices=tuple(_recipe(r) for r in d["devices"]),
+        function_devices=tuple(tuple(_recipe(r) for r in f) for f in d["function_devices"]), problem=d["problem"])

@@ -243,13 +243,23 @@ class _Builder:
     def check_devices(self, layer: PlannedLayer, ops) -> None:
         """Every op the layer made with a device of its own is on the planned one. Ops without
         one run where TensorFlow colocates them: a variable's initializer with the variable
-        (`loc:@`), a read of a resource variable with its handle."""
+        (`loc:@`), a read of a resource variable with its handle. An op colocated with another
+        (an embedding's gather with its table) takes that op's device instead."""
         var_names = {b.name for b in layer.variables}
         device = self.placed[layer.path]
         for op in ops:
-            if op.device and op.device != device and not any(
+            if op.device and op.device != device and op.device != self._colocated_device(op) and not any(
                     op.name == v or op.name.startswith(v + "/") for v in var_names):
                 raise BuildError(f"layer '{layer.path}': op '{op.name}' is on '{op.device}', the plan says '{device}'")
+
+    def _colocated_device(self, op) -> str | None:
+        try:
+            groups = op.get_attr("_class")
+        except ValueError:
+            return None
+        # TensorFlow gives a colocated op the device of the first op of its groups that has one.
+        devices = [self.graph.get_operation_by_name(g.decode()[len("loc:@"):]).device for g in groups]
+        return next((d for d in devices if d), None)
 
     def check_ops(self, layer: PlannedLayer, ops) -> None:
         """Every op the layer made (besides variables' own) sits directly in its planned scope."""
