@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from .emit.emitters import DEFAULT_EMITTER, emitter
 from .errors import MappingError
 from .limits import DEFAULT_LIMITS, DEFAULT_PLAN_LIMITS, Limits, PlanLimits
 
@@ -110,11 +111,8 @@ def plan(spec: "Spec | str | Path", limits: PlanLimits = DEFAULT_PLAN_LIMITS, ov
         return the_plan
 
 
-EMITTERS = ("python", "stamp")
-
-
 def build(spec: "Spec | Plan | str | Path", verbose: bool = False, init_from: str | Path | None = None,
-          mapping: Sequence[str] = (), emit: str = "python") -> "Model":
+          mapping: Sequence[str] = (), emit: str = DEFAULT_EMITTER) -> "Model":
     """Build the TF1 graph of a spec, a plan or a spec file, verified against the plan.
 
     Args:
@@ -136,16 +134,11 @@ def build(spec: "Spec | Plan | str | Path", verbose: bool = False, init_from: st
     from .plans import Plan
     from .report import report
 
-    if emit not in EMITTERS:
-        raise ValueError(f"emit must be one of {', '.join(EMITTERS)}, not {emit!r}")
+    _emit = emitter(emit)
     rules = parse_rules(mapping)  # a bad rule fails before TensorFlow is imported
     if rules and init_from is None:
         raise MappingError("mapping renames a checkpoint's variables: it needs init_from")
     the_plan = spec if isinstance(spec, Plan) else plan(spec)
-    if emit == "stamp":
-        from .emit.stamp import emit as _emit
-    else:
-        from .emit.tf1 import emit as _emit
     model = _emit(the_plan, verbose=verbose)
     model.report = report(the_plan)
     if init_from is not None:
@@ -238,7 +231,7 @@ def check(spec: "Plan | Spec | str | Path", checkpoint: str | Path, mapping: Seq
 def export(spec: "Plan | Spec | str | Path", output: str | Path, *, checkpoint: str | Path | None = None,
            signatures: Mapping[str, Sequence[str]] | None = None, frozen: bool = False, force: bool = False,
            overrides: Sequence[Override] = (), mapping: Sequence[str] = (),
-           limits: PlanLimits = DEFAULT_PLAN_LIMITS, verbose: bool = False) -> "Export":
+           limits: PlanLimits = DEFAULT_PLAN_LIMITS, verbose: bool = False, emit: str = DEFAULT_EMITTER) -> "Export":
     """Export a spec as a TF1 SavedModel (tag `serve`) for serving, atomically, into `output`.
 
     The `serving_default` signature returns every spec output under its name and takes the inputs
@@ -254,6 +247,7 @@ def export(spec: "Plan | Spec | str | Path", output: str | Path, *, checkpoint: 
         frozen: also write frozen_graph.pb, a GraphDef with the variables folded into constants.
         force: replace an output directory specc did not write.
         mapping: `--map` rules renaming the checkpoint's names to the model's.
+        emit: the emitter that builds the serving graph, as for `build`.
 
     Returns:
         An Export: the directory, the checkpoint, and export.json's contents.
@@ -271,6 +265,7 @@ def export(spec: "Plan | Spec | str | Path", output: str | Path, *, checkpoint: 
     from .plans import Plan
     from .serving.signatures import EXPORT_FILE, Export, SignatureRequest, requests
 
+    emitter(emit)  # an unknown emitter fails before anything is read
     rules = parse_rules(mapping)
     if rules and checkpoint is None:
         raise MappingError("mapping renames a checkpoint's variables: it needs a checkpoint")
@@ -293,7 +288,7 @@ def export(spec: "Plan | Spec | str | Path", output: str | Path, *, checkpoint: 
         warnings.warn(f"no checkpoint: {the_plan.name}'s variables are exported freshly initialised "
                       f"(seed {the_plan.seed})", UserWarning, stacklevel=2)
     with staged(directory, the_plan.file, kind="export") as tmp:
-        graph = write_saved_model(the_plan, tmp, asked, found, frozen, verbose)
+        graph = write_saved_model(the_plan, tmp, asked, found, frozen, verbose, emit)
         result = Export(str(directory), the_plan.name, found.checkpoint if found else None,
                         len(the_plan.variables), graph)
         write_json(tmp / EXPORT_FILE, {"spec": str(Path(the_plan.file).resolve()),

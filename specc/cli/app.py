@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from ..emit.emitters import DEFAULT_EMITTER
 from ..errors import CheckpointError, MappingError, OutputRefused, SpecError, SpecErrors, UsageError
 from ..limits import DEFAULT_LIMITS, DEFAULT_PLAN_LIMITS, PlanLimits
 
@@ -83,6 +84,10 @@ PsTasksOpt = Annotated[Optional[int], typer.Option(
 WorkerDeviceOpt = Annotated[Optional[str], typer.Option(
     "--worker-device", metavar="DEVICE", show_default=False,
     help="The device of the ops, e.g. /job:worker/task:1; sets placement.worker_device.")]
+EmitOpt = Annotated[Emitter, typer.Option(
+    "--emit", metavar="python|stamp",
+    help="python: build layer by layer with tf.compat.v1; stamp: stamp cached per-layer "
+         "stencils and import the graph at once (the same graph).")]
 NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Build even when the output directory holds an unchanged build of the same spec.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat lint warnings as errors (exit 1).")]
@@ -305,10 +310,7 @@ def build(file: SpecFile,
           init_from: Annotated[Optional[Path], typer.Option("--init-from", metavar="CKPT", help="Initialise the variables a checkpoint (prefix or directory) holds from it.")] = None,
           mapping: MapOpt = None, overrides: SetOpt = None, ps_tasks: PsTasksOpt = None,
           worker_device: WorkerDeviceOpt = None,
-          emit: Annotated[Emitter, typer.Option(
-              "--emit", metavar="python|stamp",
-              help="python: build layer by layer with tf.compat.v1; stamp: stamp cached per-layer "
-                   "stencils and import the graph at once (the same graph).")] = Emitter.python,
+          emit: EmitOpt = Emitter(DEFAULT_EMITTER),
           no_cache: NoCacheOpt = False) -> None:
     """Build the TF1 graph: graph.pbtxt, model.meta, plan.json, resolved.yaml, overrides.json and TensorBoard events.
 

@@ -47,6 +47,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
     SpecFile, SetOpt, FormatOpt, Format = cli.SpecFile, cli.SetOpt, cli.FormatOpt, cli.Format
     QuietOpt, VerboseOpt, DebugOpt, MapOpt = cli.QuietOpt, cli.VerboseOpt, cli.DebugOpt, cli.MapOpt
     MaxParamsOpt, MaxLayersOpt = cli.MaxParamsOpt, cli.MaxLayersOpt
+    EmitOpt, default_emit = cli.EmitOpt, cli.Emitter(cli.DEFAULT_EMITTER)
 
     @app.command(cls=cli.Command)
     def export(file: SpecFile, output: ExportOutputOpt, checkpoint: CheckpointOpt = None,
@@ -54,7 +55,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
                mapping: MapOpt = None, overrides: SetOpt = None, fmt: FormatOpt = Format.table,
                quiet: QuietOpt = False, verbose: VerboseOpt = False, debug: DebugOpt = False,
                max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
-               max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers) -> None:
+               max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, emit: EmitOpt = default_emit) -> None:
         """Write a TF1 SavedModel (tag serve) for serving: variables from a checkpoint, a serving_default signature."""
         with cli._guard(debug, fmt):
             from .. import api
@@ -68,7 +69,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
                 done = api.export(file, output, checkpoint=checkpoint, frozen=frozen, force=force,
                                   signatures={r.name: r.outputs for r in signatures or ()},
                                   overrides=overrides or (), mapping=mapping or (),
-                                  limits=PlanLimits(max_params, max_layers), verbose=verbose)
+                                  limits=PlanLimits(max_params, max_layers), verbose=verbose, emit=emit.value)
             cli._warn(str(w.message) for w in caught if issubclass(w.category, UserWarning))
             if fmt is Format.json:
                 typer.echo(json.dumps({"ok": True, "output": str(output), "export": done.to_json()}, indent=2))

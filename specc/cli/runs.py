@@ -36,6 +36,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
     QuietOpt, VerboseOpt, DebugOpt = cli.QuietOpt, cli.VerboseOpt, cli.DebugOpt
     MaxParamsOpt, MaxLayersOpt, MaxVariantsOpt = cli.MaxParamsOpt, cli.MaxLayersOpt, cli.MaxVariantsOpt
     PsTasksOpt, WorkerDeviceOpt = cli.PsTasksOpt, cli.WorkerDeviceOpt
+    EmitOpt, default_emit = cli.EmitOpt, cli.Emitter(cli.DEFAULT_EMITTER)
 
     @app.command(cls=cli.Command)
     def train(file: SpecFile, output: TrainOutputOpt = None, overrides: SetOpt = None, force: ForceOpt = False,
@@ -43,7 +44,8 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
               debug: DebugOpt = False, max_params: MaxParamsOpt = DEFAULT_PLAN_LIMITS.max_params,
               max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers, ps_tasks: PsTasksOpt = None,
               worker_device: WorkerDeviceOpt = None, cluster_file: ClusterOpt = None, job: JobOpt = None,
-              task_index: TaskOpt = None, sync: SyncOpt = False, timeout: TimeoutOpt = 3600.0) -> None:
+              task_index: TaskOpt = None, sync: SyncOpt = False, timeout: TimeoutOpt = 3600.0,
+              emit: EmitOpt = default_emit) -> None:
         """Build the graph and train it as its `train:` section says: checkpoint, metrics.json, loss scalars.
         With --cluster, run one task of a TF1 cluster (docs/distributed.md)."""
         with cli._guard(debug, fmt):
@@ -78,9 +80,9 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
 
                 if chief:
                     summary = write_run(directory, prepared, train=True, verbose=verbose, on_step=step,
-                                        trainer=trainer)
+                                        trainer=trainer, emit=emit.value)
                 else:
-                    summary = _train_worker(prepared, cfg, trainer, verbose)
+                    summary = _train_worker(prepared, cfg, trainer, verbose, emit.value)
             if fmt is Format.json:
                 typer.echo(json.dumps({"ok": True, "output": str(directory) if chief else None, "run": summary},
                                       indent=2))
@@ -98,7 +100,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
               max_layers: MaxLayersOpt = DEFAULT_PLAN_LIMITS.max_layers,
               max_variants: MaxVariantsOpt = DEFAULT_LIMITS.max_variants, keep_going: KeepGoingOpt = False,
               executor: ExecutorOpt = Executor.local, address: AddressOpt = None,
-              cpus_per_variant: CpusOpt = 1.0, dry_run: DryRunOpt = False) -> None:
+              cpus_per_variant: CpusOpt = 1.0, dry_run: DryRunOpt = False, emit: EmitOpt = default_emit) -> None:
         """Build (and train) every variant of an experiment's `sweep:` grid; compare them in a table and summaries.
         Every variant is planned first: one that fails stops the sweep before anything is built."""
         if executor is Executor.local and address is not None:
@@ -133,7 +135,7 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
                     status = "reused" if row.get("reused") else row.get("status")
                     bar.update(task, advance=1, note=f"{row['variant']}: {status}")
 
-                outcome = _sweep.run(exp, output, jobs, force, limits, verbose, done, unplanned, execute)
+                outcome = _sweep.run(exp, output, jobs, force, limits, verbose, done, unplanned, execute, emit.value)
             if fmt is Format.json:
                 typer.echo(json.dumps(_sweep.summary_json(outcome), indent=2))
             else:
@@ -233,13 +235,13 @@ def _serve(cli, cluster, task: int, timeout: float, fmt, quiet: bool, verbose: b
         raise typer.Exit(cli.EXIT_INTERNAL)
 
 
-def _train_worker(prepared, cfg, trainer, verbose: bool) -> dict:
+def _train_worker(prepared, cfg, trainer, verbose: bool, emit: str) -> dict:
     """A worker that is not the chief: it trains, and writes nothing (the chief writes the run)."""
     from .. import api
     from ..experiments.training import load_data
 
     data = load_data(cfg, prepared.plan, prepared.spec)
-    model = api.build(prepared.plan, verbose=verbose)
+    model = api.build(prepared.plan, verbose=verbose, emit=emit)
     return trainer(model, cfg, data, None, None)
 
 

@@ -1,7 +1,7 @@
 """Export, TensorFlow's side: a TF1 SavedModel (tag `serve`) and, if asked, a frozen GraphDef.
 
 The graph is the serving plan's (specc.serving.signatures.serving_plan: training flags are
-defaults of false), built and verified by emit/tf1.py like any other. Its variables are
+defaults of false), built and verified by the chosen emitter like any other. Its variables are
 initialised, then filled from the checkpoint by feeding each one's initializer
 (`Variable.load`), which adds no op: the SavedModel's graph is the model's graph, an
 `init` op, and what `saved_model.Builder` adds (its Saver under `save/`).
@@ -15,8 +15,8 @@ from typing import Sequence
 from ..checkpoints.restore import CheckpointMatch
 from ..plans import Plan
 from ..serving.signatures import SignatureRequest, serving_plan, training_flags
+from .emitters import DEFAULT_EMITTER, emitter
 from .signatures import signature_def
-from .tf1 import emit
 from .tfimport import tensorflow
 
 TAG = "serve"  # tf.saved_model.SERVING: the tag saved_model_cli, TF Serving and tf.saved_model.load look for
@@ -24,7 +24,8 @@ FROZEN_FILE = "frozen_graph.pb"
 
 
 def write_saved_model(plan: Plan, directory: Path, requests: Sequence[SignatureRequest],
-                      found: CheckpointMatch | None = None, frozen: bool = False, verbose: bool = False) -> dict:
+                      found: CheckpointMatch | None = None, frozen: bool = False, verbose: bool = False,
+                      emit: str = DEFAULT_EMITTER) -> dict:
     """Write the SavedModel (saved_model.pb, variables/) and, with `frozen`, frozen_graph.pb into `directory`.
 
     Args:
@@ -33,13 +34,14 @@ def write_saved_model(plan: Plan, directory: Path, requests: Sequence[SignatureR
         requests: the signatures, checked (specc.serving.signatures.requests).
         found: the checkpoint to restore every variable from, checked complete; None: fresh initializers.
         frozen: also write a GraphDef with the variables folded into constants.
+        emit: the emitter that builds the graph (specc.emit.emitters.EMITTERS).
 
     Returns:
         What export.json says about the graph: the signatures' tensors, the flags fed false, the frozen file.
     """
     tf = tensorflow(verbose)
     v1 = tf.compat.v1
-    model = emit(serving_plan(plan), verbose=verbose)
+    model = emitter(emit)(serving_plan(plan), verbose=verbose)
     with model.graph.as_default():
         signatures = {r.name: signature_def(model, {o: _tensor(model, o) for o in r.outputs}) for r in requests}
         init = v1.variables_initializer(list(model.variables.values()), name="init")

@@ -29,6 +29,7 @@ from ..errors import SpecPath
 from ..interpolate import escape
 from ..read import DEFAULT_LIMITS, dump
 from ..builddir import staged, write_json
+from ..emit.emitters import DEFAULT_EMITTER
 from ..plans import Plan
 from ..planner import DEFAULT_PLAN_LIMITS, PlanLimits
 from ..report import plan_json, report, report_json
@@ -93,24 +94,26 @@ def write_spec_files(directory: Path, prepared: Prepared) -> None:
     write_json(directory / OVERRIDES_FILE, prepared.overrides_json())
 
 
-def run_key(prepared: Prepared, train: bool) -> str | None:
-    """The build cache key (specc.buildcache) of a run directory: a trained one also depends on its data file."""
+def run_key(prepared: Prepared, train: bool, emit: str = DEFAULT_EMITTER) -> str | None:
+    """The build cache key (specc.buildcache) of a run directory: a trained one also depends on its data
+    file. The emitters build the same graph, but not byte for byte the same files: the emitter is in it."""
     from ..buildcache import build_key, file_stamp
 
     data = prepared.spec.document.data
     source = data.get("train", {}).get("data") if train and isinstance(data.get("train"), dict) else None
     stamp = file_stamp(Path(data_path(prepared.spec.document, source))) if isinstance(source, str) else None
-    return build_key(prepared, {"command": "run", "train": train, "data": stamp})
+    return build_key(prepared, {"command": "run", "train": train, "data": stamp, "emit": emit})
 
 
 def write_run(directory: Path, prepared: Prepared, *, train: bool = False, variant: str | None = None,
               verbose: bool = False, on_step: Callable[[int, float], None] | None = None,
-              trainer: Callable | None = None) -> dict:
+              trainer: Callable | None = None, emit: str = DEFAULT_EMITTER) -> dict:
     """Build (and with `train`, train) a prepared spec into `directory`, atomically.
 
     Args:
         trainer: trains the built model as specc.emit.train.train does (same arguments and
             metrics); default: that, in this process (a cluster's chief passes its own).
+        emit: the emitter (specc.emit.emitters.EMITTERS).
 
     Returns:
         The run's figures, as written to run.json.
@@ -127,8 +130,8 @@ def write_run(directory: Path, prepared: Prepared, *, train: bool = False, varia
     cfg = train_config(spec, plan) if train else None
     data = load_data(cfg, plan, spec) if cfg is not None else None  # before anything is written
     start = time.perf_counter()
-    with staged(directory, prepared.file, run_key(prepared, train), "run") as tmp:
-        model = api.build(plan, verbose=verbose)
+    with staged(directory, prepared.file, run_key(prepared, train, emit), "run") as tmp:
+        model = api.build(plan, verbose=verbose, emit=emit)
         ops = len(model.graph.get_operations())
         build_seconds = time.perf_counter() - start
         rep = report(plan)
@@ -146,7 +149,8 @@ def write_run(directory: Path, prepared: Prepared, *, train: bool = False, varia
             "overrides": [o.text for o in prepared.overrides],
             "parameters": rep.parameters, "trainable_parameters": rep.trainable_parameters,
             "shared_parameters": rep.shared_parameters, "variables": rep.variables,
-            "shared_variables": rep.shared_variables, "ops": ops, "build_seconds": round(build_seconds, 3),
+            "shared_variables": rep.shared_variables, "ops": ops, "emitter": model.emitter,
+            **({"fallback": model.fallback} if model.fallback else {}), "build_seconds": round(build_seconds, 3),
             "train_seconds": metrics["seconds"] if metrics else None,
             "steps": metrics["steps"] if metrics else None,
             "first_loss": metrics["first_loss"] if metrics else None,

@@ -38,6 +38,7 @@ from ..errors import OutputRefused, SpecError, SpecErrors
 from ..limits import Limits
 from ..read import DEFAULT_LIMITS, Document
 from ..builddir import check_target, write_json, write_text
+from ..emit.emitters import DEFAULT_EMITTER
 from ..planner import DEFAULT_PLAN_LIMITS, PlanLimits
 from ..spec import name_from_file
 
@@ -324,6 +325,7 @@ class Job:
     limits: PlanLimits = DEFAULT_PLAN_LIMITS
     force: bool = False
     verbose: bool = False
+    emit: str = DEFAULT_EMITTER
 
 
 def complete(job: Job) -> dict | None:
@@ -337,7 +339,7 @@ def complete(job: Job) -> dict | None:
         prepared = prepare(job.file, job.variant.overrides, job.limits, drop=("sweep",))
     except SpecError:
         return None  # its worker reports it
-    if not reusable(Path(job.directory), job.file, run_key(prepared, has_train(prepared.spec))):
+    if not reusable(Path(job.directory), job.file, run_key(prepared, has_train(prepared.spec), job.emit)):
         return None
     try:
         return json.loads((Path(job.directory) / RUN_FILE).read_text("utf-8"))
@@ -359,7 +361,7 @@ def run_variant(job: Job) -> dict:
         check_target(Path(job.directory), job.file, job.force, "run")
         prepared = prepare(job.file, job.variant.overrides, job.limits, drop=("sweep",))
         summary = write_run(Path(job.directory), prepared, train=has_train(prepared.spec),
-                            variant=job.variant.name, verbose=job.verbose)
+                            variant=job.variant.name, verbose=job.verbose, emit=job.emit)
         row.update(summary, status="ok")
     except SpecError as e:
         row.update(spec_failure(e))
@@ -391,7 +393,8 @@ class Outcome:
 def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limits: PlanLimits = DEFAULT_PLAN_LIMITS,
         verbose: bool = False, on_done: Callable[[dict], None] | None = None,
         unplanned: Sequence[Unplanned] = (),
-        execute: Callable[[list[Job], Callable[[dict], None]], None] | None = None) -> Outcome:
+        execute: Callable[[list[Job], Callable[[dict], None]], None] | None = None,
+        emit: str = DEFAULT_EMITTER) -> Outcome:
     """Run every variant not already complete, `jobs` at a time, and write the summaries.
 
     Args:
@@ -400,6 +403,7 @@ def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limit
         execute: runs the pending jobs and calls its second argument with each row as it
             finishes; default: `jobs` local worker processes (specc.experiments.ray_executor
             makes one for Ray).
+        emit: the emitter that builds each variant (specc.emit.emitters.EMITTERS).
 
     Returns:
         The rows, in variant order.
@@ -407,7 +411,7 @@ def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limit
     start = time.perf_counter()
     directory = output / exp.name
     directory.mkdir(parents=True, exist_ok=True)
-    todo = [Job(exp.file, v, str(directory / v.name), limits, force, verbose) for v in exp.variants]
+    todo = [Job(exp.file, v, str(directory / v.name), limits, force, verbose, emit) for v in exp.variants]
     bad = {u.variant.name: u.error for u in unplanned}
     rows: dict[str, dict] = {}
     pending: list[Job] = []
