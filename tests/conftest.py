@@ -29,6 +29,16 @@ def plan_only(path: Path) -> bool:
     return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def stencil_cache(tmp_path_factory):
+    """One stencil cache for the whole run (specc.emit.stencils), which the commands' processes inherit:
+    tests never write to the user's cache, and a layer signature's stencil is built once per run."""
+    with pytest.MonkeyPatch.context() as patch:
+        directory = tmp_path_factory.mktemp("specc-cache")
+        patch.setenv("SPECC_CACHE_DIR", str(directory))
+        yield directory / "stencils"
+
+
 @pytest.fixture(scope="session")
 def tf():
     from specc.emit.tfimport import tensorflow

@@ -74,9 +74,9 @@ def test_a_changed_spec_override_option_or_version_builds_again(spec, tmp_path, 
     assert built(spec, "-o", out, "--ps-tasks", "2", "--set", "vars.hidden=8") == "wrote"  # an option
     assert built(spec, "-o", out, "--ps-tasks", "2", "--set", "vars.hidden=8") == "reused"
     assert built(spec, "-o", out) == "wrote"
-    assert built(spec, "-o", out, "--emit", "stamp") == "wrote"  # the same graph, but not the same model.meta
-    assert built(spec, "-o", out, "--emit", "stamp") == "reused"
-    assert built(spec, "-o", out, "--emit", "python") == "wrote"
+    assert built(spec, "-o", out, "--emit", "python") == "wrote"  # the same graph, but not the same model.meta
+    assert built(spec, "-o", out, "--emit", "python") == "reused"
+    assert built(spec, "-o", out, "--emit", "stamp") == "wrote"  # stamp is the default
     spec.write_text(spec.read_text() + "\n# a comment changes nothing built\n")
     assert built(spec, "-o", out) == "reused"
     assert "hidden: 64" in spec.read_text()

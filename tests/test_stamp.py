@@ -79,13 +79,14 @@ def assert_same_graph(stamped, python) -> None:
 
 
 @pytest.fixture
-def no_cache(monkeypatch, tmp_path):
+def fresh_cache(monkeypatch, tmp_path):
+    """An empty stencil cache of the test's own (the others share the session's, tests/conftest.py)."""
     monkeypatch.setenv("SPECC_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache" / "stencils"
 
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
-def test_stamped_graph_is_the_python_graph(path, no_cache):
+def test_stamped_graph_is_the_python_graph(path):
     plan = specc.plan(path)
     stamped, python = stamp.emit(plan), tf1.emit(plan)
     assert (stamped.emitter, stamped.fallback) == ("stamp", "")
@@ -94,7 +95,7 @@ def test_stamped_graph_is_the_python_graph(path, no_cache):
 
 
 @pytest.mark.parametrize("doc,index,text", EXAMPLES, ids=[f"{d}#{i}" for d, i, _ in EXAMPLES])
-def test_stamped_doc_example_is_the_python_graph(doc, index, text, no_cache):
+def test_stamped_doc_example_is_the_python_graph(doc, index, text):
     plan = specc.plan(specc.loads(text, f"{doc}#{index}"))
     stamped = stamp.emit(plan)
     assert (stamped.emitter, stamped.fallback) == ("stamp", "")
@@ -130,7 +131,7 @@ layers:
 """
 
 
-def test_a_placed_model_is_stamped_with_tensorflows_devices(no_cache):
+def test_a_placed_model_is_stamped_with_tensorflows_devices():
     """The Python emitter builds under TensorFlow's own replica_device_setter and nested tf.device
     scopes: every node's device, in the graph and in the branch functions, is stamped the same."""
     plan = specc.plan(specc.loads(PLACED, "placed.yaml"))
@@ -160,7 +161,7 @@ def test_a_placed_model_is_stamped_with_tensorflows_devices(no_cache):
     ("shared_trunk_two_heads", ["placement.worker_device=/job:worker/task:3"]),  # no ps: everything on the worker
     ("bert_tiny", ["placement.ps_tasks=4", "placement.strategy=greedy"]),
 ], ids=lambda x: x if isinstance(x, str) else ",".join(x))
-def test_placed_specs_are_stamped_with_the_python_emitters_devices(stem, sets, no_cache):
+def test_placed_specs_are_stamped_with_the_python_emitters_devices(stem, sets):
     from specc.overrides import parse
 
     plan = specc.plan(SPECS / f"{stem}.yaml", overrides=[parse(s) for s in sets])
@@ -169,11 +170,11 @@ def test_placed_specs_are_stamped_with_the_python_emitters_devices(stem, sets, n
     assert_same_graph(stamped, tf1.emit(plan))
 
 
-def test_placed_and_unplaced_models_share_their_stencils(no_cache):
+def test_placed_and_unplaced_models_share_their_stencils(fresh_cache):
     """A stencil is built without any placement: devices are filled in when it is stamped."""
     from specc.overrides import parse
 
-    cache = StencilCache(tf, no_cache)
+    cache = StencilCache(tf, fresh_cache)
     stamp._Stamper(tf, specc.plan(SPECS / "siamese_cnn.yaml"), cache)
     built = cache.built
     stamp._Stamper(tf, specc.plan(SPECS / "siamese_cnn.yaml", overrides=[parse("placement.ps_tasks=2")]), cache)
@@ -187,7 +188,7 @@ def _mlp(layers: int, seed: int = 7):
         "mlp.yaml"))
 
 
-def test_seed_zero_first_op_seed_is_swapped_as_tensorflow_does(no_cache):
+def test_seed_zero_first_op_seed_is_swapped_as_tensorflow_does():
     """Graph seed 0 and op seed 0 would mean 'nondeterministic' to the kernels: get_seed makes it 2**31-1."""
     plan = _mlp(3, seed=0)
     stamped = stamp.emit(plan)
@@ -198,27 +199,27 @@ def test_seed_zero_first_op_seed_is_swapped_as_tensorflow_does(no_cache):
     assert_same_graph(stamped, tf1.emit(plan))
 
 
-def test_stencils_are_cached_per_signature_and_reused(no_cache):
+def test_stencils_are_cached_per_signature_and_reused(fresh_cache):
     plan = _mlp(5)
-    cache = StencilCache(tf, no_cache.parent / "stencils")
+    cache = StencilCache(tf, fresh_cache.parent / "stencils")
     stamp._Stamper(tf, plan, cache)
     # layer_0 reads the placeholder, layers 1-4 a Relu: one signature each way, same shapes and dtypes.
     assert cache.built == 1
-    (entry,) = (no_cache / f"tf-{tf.__version__}").glob("*.json")
-    warm = StencilCache(tf, no_cache.parent / "stencils")
-    assert_same_graph(stamp.emit(plan, cache_dir=no_cache.parent), tf1.emit(plan))
+    (entry,) = (fresh_cache / f"tf-{tf.__version__}").glob("*.json")
+    warm = StencilCache(tf, fresh_cache.parent / "stencils")
+    assert_same_graph(stamp.emit(plan, cache_dir=fresh_cache.parent), tf1.emit(plan))
     stamp._Stamper(tf, plan, warm)
     assert warm.built == 0
     entry.write_text("{damaged")
-    rebuilt = StencilCache(tf, no_cache.parent / "stencils")
+    rebuilt = StencilCache(tf, fresh_cache.parent / "stencils")
     stamp._Stamper(tf, plan, rebuilt)
     assert rebuilt.built == 1 and json.loads(entry.read_text("utf-8"))["graph_def"]
 
 
-def test_cache_directory_follows_the_environment(no_cache):
+def test_cache_directory_follows_the_environment(fresh_cache):
     stamp.emit(_mlp(2))
-    assert list((no_cache / f"tf-{tf.__version__}").glob("*.json"))
-    assert not list(no_cache.parent.glob("**/*.tmp"))
+    assert list((fresh_cache / f"tf-{tf.__version__}").glob("*.json"))
+    assert not list(fresh_cache.parent.glob("**/*.tmp"))
 
 
 ONE_THREAD = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
@@ -228,7 +229,7 @@ def _values(model, sess) -> dict:
     return sess.run({name: v for name, v in model.variables.items()})
 
 
-def test_checkpoints_restore_across_emitters(tmp_path, no_cache):
+def test_checkpoints_restore_across_emitters(tmp_path):
     plan = specc.plan(SPECS / "bert_tiny.yaml")
     stamped, python = stamp.emit(plan), tf1.emit(plan)
     for source, target, name in ((python, stamped, "p"), (stamped, python, "s")):
@@ -253,7 +254,7 @@ def test_checkpoints_restore_across_emitters(tmp_path, no_cache):
 
 
 @pytest.mark.parametrize("stem", ["shared_trunk_two_heads", "seq2seq_tied", "rnn_unrolled", "siamese_cnn"])
-def test_a_training_step_is_bit_identical(stem, no_cache):
+def test_a_training_step_is_bit_identical(stem):
     """Same seeds, same initial values, same gradients: both graphs train alike to the bit.
     One thread: a gathered embedding's gradient sums repeated ids in whatever order the
     threads finish, so two runs of one graph differ in the last bit otherwise."""
@@ -288,7 +289,7 @@ def test_a_training_step_is_bit_identical(stem, no_cache):
     assert any(not np.array_equal(p_before[k], p_after[k]) for k in p_before), "the step changed nothing"
 
 
-def test_update_ops_are_stamped_and_run(no_cache):
+def test_update_ops_are_stamped_and_run():
     text = """
 specc: 1
 name: bn
@@ -310,7 +311,7 @@ layers:
         assert sess.run(stamped.variables["bn/moving_variance"]).tolist() != [1.0] * 4
 
 
-def test_cli_build_emit_stamp_writes_the_same_graph(tmp_path, no_cache):
+def test_cli_build_emit_stamp_writes_the_same_graph(tmp_path):
     from typer.testing import CliRunner
 
     from specc.cli.app import app
@@ -338,12 +339,12 @@ def test_api_refuses_an_unknown_emitter():
         specc.build(SPECS / "siamese.yaml", emit="fast")
 
 
-def test_build_defaults_to_the_python_emitter(no_cache):
-    assert specc.build(SPECS / "siamese.yaml").emitter == "python"
-    assert specc.build(SPECS / "siamese.yaml", emit="stamp").emitter == "stamp"
+def test_build_defaults_to_the_stamping_emitter():
+    assert specc.build(SPECS / "siamese.yaml").emitter == "stamp"
+    assert specc.build(SPECS / "siamese.yaml", emit="python").emitter == "python"
 
 
-def test_global_variables_keep_creation_order(no_cache):
+def test_global_variables_keep_creation_order():
     plan = specc.plan(SPECS / "seq2seq_tied.yaml")
     stamped = stamp.emit(plan)
     assert [v.name for v in global_variables(stamped.graph)] == [v.name for v in global_variables(tf1.emit(plan).graph)]
@@ -366,7 +367,7 @@ layers:
 """
 
 
-def test_the_types_no_spec_uses_stamp_too(no_cache):
+def test_the_types_no_spec_uses_stamp_too():
     """avg_pool2d, conv1d and dropout (its random op's seed drawn between two initializers')."""
     plan = specc.plan(specc.loads(ALL_OTHER_TYPES, "others.yaml"))
     stamped, python = stamp.emit(plan), tf1.emit(plan)
@@ -379,7 +380,7 @@ def test_the_types_no_spec_uses_stamp_too(no_cache):
                      "drop_again/dropout/random_uniform/RandomUniform": 3}
 
 
-def test_a_dropout_with_a_training_flag_stamps_its_cond(no_cache):
+def test_a_dropout_with_a_training_flag_stamps_its_cond():
     """The tf.cond's branch functions are named after the stamped If op, their arguments after the
     tensors they capture (`drop/cond` capturing `pool/AvgPool2D`), and run."""
     text = ALL_OTHER_TYPES.replace("  seq:", "  is_training: {shape: [], dtype: bool, default: false}\n  seq:").replace(
@@ -418,7 +419,7 @@ def test_the_signature_holds_the_code_that_builds_the_stencil(monkeypatch):
     assert stencils.signature(layer, inputs, planned, plan.seed) != before
 
 
-def test_init_from_a_checkpoint_works_on_the_stamped_graph(tmp_path, no_cache):
+def test_init_from_a_checkpoint_works_on_the_stamped_graph(tmp_path):
     spec = SPECS / "siamese.yaml"
     source = specc.build(spec)
     with source.graph.as_default():
@@ -428,7 +429,7 @@ def test_init_from_a_checkpoint_works_on_the_stamped_graph(tmp_path, no_cache):
         for v in source.variables.values():
             v.load(np.full(v.shape.as_list(), 0.5, np.float32), sess)
         prefix = saver.save(sess, str(tmp_path / "model.ckpt"))
-    stamped, python = specc.build(spec, init_from=prefix, emit="stamp"), specc.build(spec, init_from=prefix)
+    stamped, python = specc.build(spec, init_from=prefix), specc.build(spec, init_from=prefix, emit="python")
     assert stamped.emitter == "stamp"
     assert_same_graph(stamped, python)
     with v1.Session(graph=stamped.graph) as sess:
@@ -446,7 +447,7 @@ def test_a_cache_that_cannot_be_written_only_costs_speed(tmp_path, monkeypatch):
     assert_same_graph(stamped, tf1.emit(plan))
 
 
-def test_a_layer_without_a_stencil_leaves_the_whole_model_to_the_python_emitter(monkeypatch, tmp_path, no_cache):
+def test_a_layer_without_a_stencil_leaves_the_whole_model_to_the_python_emitter(monkeypatch, tmp_path, fresh_cache):
     from typer.testing import CliRunner
 
     from specc.cli.app import app

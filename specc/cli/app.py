@@ -86,8 +86,8 @@ WorkerDeviceOpt = Annotated[Optional[str], typer.Option(
     help="The device of the ops, e.g. /job:worker/task:1; sets placement.worker_device.")]
 EmitOpt = Annotated[Emitter, typer.Option(
     "--emit", metavar="python|stamp",
-    help="python: build layer by layer with tf.compat.v1; stamp: stamp cached per-layer "
-         "stencils and import the graph at once (the same graph).")]
+    help="stamp: stamp cached per-layer stencils and import the graph at once; python: build layer by "
+         "layer with tf.compat.v1, the reference (the same graph).")]
 NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Build even when the output directory holds an unchanged build of the same spec.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat lint warnings as errors (exit 1).")]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 EMITTERS = ("python", "stamp")
-DEFAULT_EMITTER = "python"
+DEFAULT_EMITTER = "stamp"  # `python` stays the reference the stamped graph is proven equal to
 
 
 def emitter(emit: str):
