@@ -549,8 +549,12 @@ def assert_same_files(ours: dict, theirs: dict) -> None:
     assert ours["events"] == theirs["events"]
 
 
+# specc.emit.notf writes no placed model yet: those are stamped into a tf.Graph, devices and all.
+PLACED_SPECS = {"siamese_cluster"}
+
+
 @needs_tensorboard
-@pytest.mark.parametrize("path", [p for p in SPEC_FILES if p.stem not in FALLS_BACK], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in SPEC_FILES if p.stem not in PLACED_SPECS], ids=lambda p: p.stem)
 def test_files_written_without_tensorflow_are_the_python_emitters(path, tmp_path):
     plan = specc.plan(path)
     ours, theirs, stamped = _files_both_ways(plan, tmp_path)
@@ -562,7 +566,7 @@ def test_files_written_without_tensorflow_are_the_python_emitters(path, tmp_path
 @pytest.mark.parametrize("doc,index,text", EXAMPLES, ids=[f"{d}#{i}" for d, i, _ in EXAMPLES])
 def test_doc_example_files_written_without_tensorflow_are_the_python_emitters(doc, index, text, tmp_path):
     plan = specc.plan(specc.loads(text, f"{doc}#{index}"))
-    if plan.placement is not None:  # docs/distributed.md's: built by the Python emitter, with TensorFlow
+    if plan.placement is not None:  # docs/distributed.md's: stamped with TensorFlow (PLACED_SPECS)
         assert notf.build(plan, directory=tmp_path / "cache") is None
         return
     ours, theirs, _ = _files_both_ways(plan, tmp_path)
