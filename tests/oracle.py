@@ -157,11 +157,13 @@ class _Interpreter:
         self.by_scope: dict[str, list] = {}   # variable scope name -> the layers of the block that created it
         self.scope_owner: dict[str, str] = {}  # variable scope name -> the first layer that created variables there
         self.aliases: dict[str, str] = {}     # a repeat's path -> its last copy's path
+        self.written: dict[str, set] = {}     # a block's prefix ("" at the top) -> the ids written in it
         self.prefix, self.names = "", {}      # where the layer being built is, for its params' references
 
     # -- structure ----------------------------------------------------------------------
 
     def sequence(self, layers, prefix, local, previous, sharing):
+        self.written[prefix] = {layer["id"] for layer in layers}
         names = dict(local)
         seen: set[str] = set()
         for layer in layers:
@@ -222,12 +224,16 @@ class _Interpreter:
         return out
 
     def resolve_share(self, ref, path):
-        """Like the planner: the enclosing blocks' paths first, then the top level."""
+        """Like the planner: the enclosing blocks' paths first, then the top level; a name written at a
+        level (the layer itself, or a layer after it) hides the same name further out, as for inputs."""
         parts = path.split(".")[:-1]
         for i in range(len(parts), -1, -1):
-            candidate = self.unalias(".".join(parts[:i] + [ref]))
+            prefix = "".join(p + "." for p in parts[:i])
+            candidate = self.unalias(prefix + ref)
             if candidate in self.captured:
                 return candidate
+            if ref.split(".")[0] in self.written.get(prefix, ()):
+                raise OracleError(f"'{ref}' names a layer at its level with no variables yet")
         raise OracleError(f"nothing to share at '{ref}'")
 
     def resolve_layer(self, ref):

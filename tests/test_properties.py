@@ -23,6 +23,7 @@ type and of examples with sharing are printed at the end of the run (docs/reliab
 from __future__ import annotations
 
 import collections
+import copy
 import re
 
 import numpy as np
@@ -292,3 +293,23 @@ def test_specs_built_and_run_against_tensorflows_own_layers(tf, data):
 @given(spec_data())
 def test_plans_against_tensorflows_own_layers(tf, data):
     _run(tf, data, build=False)
+
+
+SELF_NAMED_SHARE = {
+    "specc": 1,
+    "inputs": {"x": {"shape": [None, 3, 4]}},
+    "layers": [{"id": "fc", "type": "dense", "units": 4},
+               {"id": "a", "type": "block", "layers": [
+                   {"id": "fc", "type": "dense", "units": 4, "share": "fc", "repeat": 2}]}],
+}
+
+
+@pytest.mark.parametrize("repeat", [1, 2])
+def test_a_share_naming_the_layer_itself_is_refused_by_both(tf, repeat):
+    """Inside block `a`, `share: fc` from a layer `fc` names that layer (as an input would), not the outer `fc`:
+    specc refuses, and so does the oracle (found by the property test above)."""
+    data = copy.deepcopy(SELF_NAMED_SHARE)
+    inner = data["layers"][1]["layers"][0]
+    if repeat == 1:
+        del inner["repeat"]
+    _run(tf, data, build=True)
