@@ -232,7 +232,7 @@ class _Interpreter:
             candidate = self.unalias(prefix + ref)
             if candidate in self.captured:
                 return candidate
-            if ref.split(".")[0] in self.written.get(prefix, ()):
+            if "." not in ref and ref in self.written.get(prefix, ()):
                 raise OracleError(f"'{ref}' names a layer at its level with no variables yet")
         raise OracleError(f"nothing to share at '{ref}'")
 
