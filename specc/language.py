@@ -388,8 +388,11 @@ class _Generator:
         keys = {
             "id": _desc("The layer's name, unique among its siblings; also its name scope for layers without "
                         "variables, and its variable scope by default.", ref_def("id"), examples=["fc1"]),
-            "name_scope": _desc("A `name_scope` wrapped around the layer: moves its ops, never its variables.",
-                                ref_def("segment")),
+            "name_scope": _desc("A `name_scope` wrapped around the layer: moves its ops, never its variables. "
+                                "`false`: no name scope at all, not even its id's: its ops go directly in the "
+                                "enclosing name scope (for layers without a variable scope of their own: no "
+                                "variables, or `scope: null`).",
+                                {"anyOf": [ref_def("segment"), {"const": False}]}),
             "dtype": _desc("The dtype it computes in, and its variables'; default: its input's float dtype, "
                            "else float32.", FLOAT_DTYPE),
             "description": _desc("Free text about the layer.", {"type": "string"}),

@@ -22,7 +22,7 @@ from .record import record
 from .caller import CallerGraph
 from .plans import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
                    VarBinding, VariableUse)
-from .scopes import NameRegistry, join, segment_problem
+from .scopes import NameRegistry, join, requested, segment_problem
 from .spec import TRAINING_FLAG, LayerSpec, Ref, Spec, reads_flag
 
 
@@ -196,6 +196,10 @@ class _Planner:
             frames.append(Frame("name_scope", spec.name_scope))
         source: _Captured | None = None  # the scope whose variables (and structure) this layer reuses
         if spec.share.mode == "layer":
+            if not spec.own_name_scope:
+                raise self.fail("`name_scope: false` needs a layer without a variable scope of its own; this one "
+                                f"shares '{spec.share.source.text}' by path, which opens a name scope of its id",
+                                spec, "name_scope")
             source = self.share_target(spec, path)
             stack = self.open_name_scope(stack, spec.id, spec, "id", path)
             frames += [Frame("name_scope", spec.id), Frame("reenter", source.holder, reuse=True)]
@@ -206,6 +210,11 @@ class _Planner:
             problem = segment_problem(spec.scope, at_root=not var_scope or not stack)
             if problem:
                 raise self.fail(f"scope '{spec.scope}': {problem}", spec, "scope" if spec.scope != spec.id else "id")
+            if not spec.own_name_scope:
+                raise self.fail(f"`name_scope: false` needs a layer without a variable scope of its own; this one "
+                                f"opens variable scope '{spec.scope}', whose name scope holds its ops; with `scope: "
+                                "null` its variables go in the enclosing variable scope and its ops in the enclosing "
+                                "name scope", spec, "name_scope")
             var_scope = join(var_scope, spec.scope)
             if spec.share.reenters and not reuse:
                 source = self.reuse_target(spec, var_scope)
@@ -222,8 +231,11 @@ class _Planner:
             if spec.share.reenters:
                 raise self.fail(f"a {spec.type} with `scope: null` opens no variable scope, so there is nothing to "
                                  f"re-enter with `share: true`; share another {spec.type} by path instead", spec, "share")
-            stack = self.open_name_scope(stack, spec.id, spec, "id", path)
-            frames.append(Frame("name_scope", spec.id))
+            if spec.own_name_scope:
+                stack = self.open_name_scope(stack, spec.id, spec, "id", path)
+                frames.append(Frame("name_scope", spec.id))
+            # else (`name_scope: false`) its ops take their names directly in the enclosing name scope,
+            # uniquified among whatever else is there, as ops made without a scope of their own.
             var_scope = var_scope if kind.scoped else None
 
         if kind.arity == "block":
@@ -454,7 +466,9 @@ class _Planner:
                 self.create_variable(spec, path, full, request, use)
         # What TensorFlow will call them: a layer that makes `lstm_cell` per step gets lstm_cell_1, ...
         who = ("an op of layer '{}' (line {})", path, spec.where.line)
-        ops = tuple([self.names.unique_in(stack, op, who) for op in inferred.ops])
+        # inferred.ops are named as in a name scope of the layer's own; with `name_scope: false` it shares one.
+        asks = inferred.ops if spec.own_name_scope else requested(inferred.ops)
+        ops = tuple([self.names.unique_in(stack, op, who) for op in asks])
         return PlannedLayer(path, spec.id, spec.type, spec.where, frames, stack, var_scope, reuse, inputs,
                             inferred.output, tuple(bindings), ops, spec.params, (), path)
 

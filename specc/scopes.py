@@ -91,6 +91,28 @@ class NameRegistry:
         return {k: self._counts.get(k, 1) for k in self._claims}
 
 
+def requested(fresh: tuple[str, ...]) -> tuple[str, ...]:
+    """The names a layer's ops asked for, from the names they got in a name scope of their own.
+
+    A layer reports its ops as TensorFlow names them in a fresh scope: `Reshape`, `Reshape_1` are two
+    asks for `Reshape`. In a scope the layer shares with others (`name_scope: false`) the second is
+    uniquified from `Reshape` again, after the others' (`Reshape_3`), not from `Reshape_1`
+    (`Reshape_1_1`). A `_<n>` name is read as the n-th ask for its base when replaying the asks so
+    far gives it that name, as it does for every op TensorFlow's own functions name by default.
+    """
+    in_use: dict[str, int] = {}  # NameRegistry.unique's bookkeeping, replayed for one fresh scope
+    asks = []
+    for name in fresh:
+        base, sep, n = name.rpartition("_")
+        key = name.lower()
+        repeated = sep and base and n.isdigit() and key not in in_use and in_use.get(base.lower()) == int(n)
+        ask = base if repeated else name
+        in_use[ask.lower()] = in_use.get(ask.lower(), 0) + 1
+        in_use[key] = in_use.get(key, 0) + (1 if repeated else 0)
+        asks.append(ask)
+    return tuple(asks)
+
+
 def join(scope: str, name: str) -> str:
     """A full name under `scope` ('' is the root). Names are checked segments (segment_problem),
     so joining them with '/' is all a path needs; this runs for every name a model claims."""

@@ -75,6 +75,7 @@ class LayerSpec:
             without variables and for name-scope-only blocks.
         share: where its variables come from (Share).
         name_scope: an outer name_scope segment, or None.
+        own_name_scope: False for `name_scope: false`: the layer opens no name scope of its id either.
         dtype: an explicit float dtype, or None to follow the input.
         params: the per-type parameters (a frozen dataclass from specc.layers).
         block_inputs: for blocks, (formal name, Ref) pairs; the formal name is `input`
@@ -96,6 +97,7 @@ class LayerSpec:
     scope: str | None = None
     share: Share = CREATE
     name_scope: str | None = None
+    own_name_scope: bool = True
     dtype: str | None = None
     params: Any = None
     block_inputs: tuple[tuple[str, Ref], ...] = ()
@@ -218,7 +220,8 @@ def from_document(doc: Document) -> Spec:
                     f"`{local}_initializer`; keep one", path + ("initializers", local), at_key=True)
         return LayerSpec(
             id=ident, type=raw["type"], where=doc.where(path), path=path, inputs=inputs,
-            scope=scope, share=share, name_scope=raw.get("name_scope"), dtype=raw.get("dtype"),
+            scope=scope, share=share, name_scope=raw.get("name_scope") or None,
+            own_name_scope=raw.get("name_scope") is not False, dtype=raw.get("dtype"),
             params=_params(kind, _unaliased(kind, raw, path)), block_inputs=block_inputs, layers=children,
             output=ref(raw["output"], path + ("output",)) if "output" in raw else None,
             variables=tuple((raw.get("variables") or {}).items()),

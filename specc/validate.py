@@ -344,6 +344,9 @@ def _to_spec_error(doc: Document, error: "ValidationError", prefix: tuple = ()) 
             return doc.error(f"`repeat: {value}`: a repeat makes at least 1 copy", path)
         return doc.error(f"`repeat: {value}` is more than the limit of {error.validator_value} copies "
                          "(each copy is a layer that TensorFlow builds one by one)", path)
+    if path and path[-1] == "name_scope" and value is True:
+        return doc.error("`name_scope: true` says no name: write the name scope to wrap the layer in, or `false` "
+                         "for none at all (its ops then go directly in the enclosing name scope)", path)
     if kind == "const" and path == ("specc",):
         return doc.error("`specc:` must be 1, the version of the spec format this specc reads", path)
     if kind == "type":

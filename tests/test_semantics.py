@@ -7,7 +7,7 @@ import textwrap
 from hypothesis import given, strategies as st
 
 import specc
-from specc.scopes import NameRegistry
+from specc.scopes import NameRegistry, requested
 
 
 def plan_of(text: str):
@@ -105,6 +105,66 @@ def test_name_scope_moves_ops_never_variables(tf):
     assert plan.layer("fc").op_scope == "outer/fc"
     assert plan.layer("fc2").op_scope == "outer_1/fc2"  # a second name_scope('outer') is uniquified
     specc.build(plan)
+
+
+def test_name_scope_false_makes_ops_in_the_enclosing_scope_as_inline_code_does(tf):
+    """Layers with `name_scope: false` build exactly what code calling the same ops directly in
+    the block's variable scope builds, as modeling.py's embeddings do: every name uniquified
+    among the others' (the one-hot layer's reshapes are `Reshape_2`, `Reshape_3`)."""
+    spec = """
+        specc: 1
+        inputs:
+          ids: {shape: [null, 3], dtype: int32}
+          types: {shape: [null, 3], dtype: int32}
+        layers:
+          - id: emb
+            type: block
+            input: ids
+            layers:
+              - {id: word, type: embedding, vocab: 5, dim: 4, method: gather, scope: null, name_scope: false,
+                 variables: {embeddings: word}, initializers: {embeddings: {type: zeros}}}
+              - {id: kind, type: embedding, input: types, vocab: 2, dim: 4, method: one_hot, scope: null,
+                 name_scope: false, variables: {embeddings: kind}, initializers: {embeddings: {type: zeros}}}
+              - {id: sum, type: add, inputs: [word, kind], name_scope: false}
+    """
+    plan = plan_of(spec)
+    assert [(plan.layer(p).op_scope, plan.layer(p).ops, plan.layer(p).frames) for p in ("emb.word", "emb.kind")] == [
+        ("emb", ("ExpandDims", "Reshape", "Gather", "Shape", "strided_slice", "Reshape_1"), ()),
+        ("emb", ("Shape_1", "strided_slice_1", "Reshape_2", "one_hot", "MatMul", "Reshape_3"), ())]
+    v1 = tf.compat.v1
+    by_hand = tf.Graph()
+    with by_hand.as_default():
+        v1.set_random_seed(0)
+        ids = v1.placeholder(tf.int32, [None, 3], name="ids")
+        types = v1.placeholder(tf.int32, [None, 3], name="types")
+        with v1.variable_scope("emb"):
+            word = v1.get_variable("word", [5, 4], initializer=v1.zeros_initializer())
+            expanded = tf.expand_dims(ids, axis=[-1])
+            rows = tf.gather(word, tf.reshape(expanded, [-1]))
+            a = tf.reshape(rows, [tf.shape(expanded)[0], 3, 4])
+            kind = v1.get_variable("kind", [2, 4], initializer=v1.zeros_initializer())
+            batch = tf.shape(types)[0]
+            rows = tf.matmul(tf.one_hot(tf.reshape(types, [-1]), depth=2), kind)
+            tf.add(a, tf.reshape(rows, [batch, 3, 4]))
+    expected = {op.name: (op.type, [t.name for t in op.inputs]) for op in by_hand.get_operations()}
+    for emit in ("python", "stamp"):
+        graph = specc.build(plan, emit=emit).graph
+        assert {op.name: (op.type, [t.name for t in op.inputs]) for op in graph.get_operations()} == expected, emit
+
+
+@given(st.lists(st.sampled_from(["Reshape", "reshape", "MatMul", "one_hot", "Shape"]), max_size=8),
+       st.lists(st.sampled_from(["Reshape", "Reshape_1", "matmul", "Shape_2", "one_hot_1", "x"]), max_size=6))
+def test_requested_names_take_the_names_the_asks_would_take_among_others(tf, asks, others):
+    """A layer's ops, named as in a scope of their own, asked for again among other names, are
+    named as TensorFlow names the original asks there."""
+    fresh = tf.Graph()
+    own = [fresh.unique_name(name) for name in asks]
+    shared = tf.Graph()
+    registry = NameRegistry()
+    for name in others:
+        assert registry.unique(name, "test") == shared.unique_name(name)
+    assert [registry.unique(name, "test") for name in requested(tuple(own))] == [
+        shared.unique_name(name) for name in asks]
 
 
 def test_case_trap_is_real_in_tensorflow_and_refused_by_the_planner(tf):
