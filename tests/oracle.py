@@ -289,7 +289,7 @@ class _Interpreter:
         asked = sharing or bool(share)
         scoped = kind == "block" or kind in SCOPED
         with contextlib.ExitStack() as stack:
-            if "name_scope" in layer:
+            if layer.get("name_scope"):  # `false` opens none, not even the id's (below)
                 stack.enter_context(v1.name_scope(layer["name_scope"]))
             children = layer.get("layers")
             if isinstance(share, str):
@@ -300,9 +300,10 @@ class _Interpreter:
                 stack.enter_context(v1.variable_scope(scope, reuse=True, auxiliary_name_scope=False))
                 self.captured[path] = scope
                 mode = "here"
+                if kind == "block" and target not in self.structure:
+                    # A spec-language rule: a block reuses a block's variables (and, without layers, its layers).
+                    raise OracleError(f"block '{path}' shares '{target}', which is no block")
                 if children is None and kind == "block":
-                    if target not in self.structure:
-                        raise OracleError(f"block '{path}' shares '{target}', which is no block: no layers to copy")
                     children = self.structure[target]
             elif scoped and layer.get("scope", layer["id"]) is not None:
                 name = layer.get("scope", layer["id"])
@@ -321,7 +322,8 @@ class _Interpreter:
                         if not asked:
                             self.claim(vs.name, path)
             else:
-                stack.enter_context(v1.name_scope(layer["id"]))
+                if layer.get("name_scope") is not False:
+                    stack.enter_context(v1.name_scope(layer["id"]))
                 mode = "here"
             self.prefix, self.names = prefix, names
             x = self.lookup(layer["input"], names) if "input" in layer else previous

@@ -693,7 +693,7 @@ def test_the_schema_describes_the_spec_as_written_and_as_expanded():
                                    "pooled/kernel": (16, 16)}),
     ("repeat: 12", {"shared/attention/kernel": (16, 16), "shared/output/bias": (16,), "head/kernel": (16, 2)}),
     ("output_weights", {"cls/seq_relationship/output_weights": (2, 32), "cls/seq_relationship/output_bias": (2,)}),
-    ("word_embeddings", {"bert/embeddings/word_embeddings": (1000, 32), "bert/embeddings/LayerNorm/gamma": (32,)}),
+    ("vocab: 1000, dim: 32", {"bert/embeddings/word_embeddings": (1000, 32), "bert/embeddings/LayerNorm/gamma": (32,)}),
 ])
 def test_the_docs_name_what_specc_plans(marker, names):
     from .test_docs import EXAMPLES

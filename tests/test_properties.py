@@ -142,6 +142,9 @@ def spec_data(draw):
                     layer["share"] = draw(st.sampled_from(candidates))
                 if kind in RENAMES and not layer.get("share") and draw(st.integers(0, 3)) == 0:
                     layer["variables"] = RENAMES[kind]
+            opens_variable_scope = (kind_key in SCOPED or kind_key == "block") and layer.get("scope", "") is not None
+            if not opens_variable_scope and not layer.get("share") and draw(st.integers(0, 4)) == 0:
+                layer["name_scope"] = False  # no name scope at all: ops directly in the enclosing one
             if kind not in NO_REPEAT and draw(st.integers(0, 1 if layer.get("share") is True else 4)) == 0:
                 layer["repeat"] = draw(st.integers(1, 3))
                 if isinstance(layer.get("scope"), str) and layer.get("share") is not True and draw(st.booleans()):
@@ -186,6 +189,8 @@ def _types(data) -> set[str]:
                 out.add("share: true" if layer["share"] is True else "share: <path>")
             if "scope" in layer and layer["scope"] is None:
                 out.add("scope: null")
+            if layer.get("name_scope") is False:
+                out.add("name_scope: false")
             walk(layer.get("layers", []))
     walk(data["layers"])
     return out
