@@ -2,6 +2,7 @@
 `python -c "import tensorflow"` measured in the same run.
 
     python bench/scale.py [--sizes 1000,10000,50000,100000] [--repeat 3]
+    python bench/scale.py --stages 10000 [--repeat 3]      # in one process: each stage's cost per layer
 
 Each spec is a chain of `{id: layer_i, type: dense, units: 8, activation: relu}`. Every figure
 is the median of --repeat fresh processes, as a user waits for them (interpreter start-up and
@@ -68,11 +69,61 @@ def median(command: list[str], repeat: int, expect: int = 0) -> tuple[float, int
     return statistics.median(s for s, _ in runs), max(m for _, m in runs)
 
 
+def stages(n: int, repeat: int) -> None:
+    """What `specc validate` and `specc explain` do, stage by stage, in this process: the best of `repeat`
+    runs, in microseconds per layer, with the collector off as the commands run; then the Python objects
+    reading the file allocates (tracemalloc: at the peak, and the document it leaves)."""
+    import gc
+    import tracemalloc
+    from dataclasses import replace
+
+    sys.path.insert(0, str(ROOT))
+    from specc import api, compose
+    from specc.limits import DEFAULT_LIMITS, PlanLimits
+    from specc.lint import check
+    from specc.report import report
+
+    limits = replace(DEFAULT_LIMITS, max_layers=max(n, DEFAULT_LIMITS.max_layers))
+    gc.disable()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"chain_{n}.yaml"
+        path.write_text(chain(n), encoding="utf-8")
+        best: dict[str, float] = {}
+        for _ in range(repeat):
+            marks = [time.perf_counter()]
+            doc = compose.load(path, limits, ())
+            marks.append(time.perf_counter())
+            spec = api.parse(doc, limits)
+            marks.append(time.perf_counter())
+            plan = api.plan(spec, PlanLimits(max_layers=limits.max_layers))
+            marks.append(time.perf_counter())
+            check(spec, plan)
+            marks.append(time.perf_counter())
+            report(plan)
+            marks.append(time.perf_counter())
+            names = ("read", "validate, expand, records", "plan", "lint (validate)", "report (explain)")
+            for name, start, end in zip(names, marks, marks[1:]):
+                best[name] = min(best.get(name, math.inf), end - start)
+            del doc, spec, plan
+        print(f"{n:,}-layer chain, best of {repeat}, microseconds per layer:")
+        for name, seconds in best.items():
+            print(f"  {name:<28} {seconds * 1e6 / n:6.1f}")
+        tracemalloc.start()
+        doc = compose.load(path, limits, ())
+        current, peak = tracemalloc.get_traced_memory()  # `doc` alive: `current` is what it holds
+        tracemalloc.stop()
+        del doc
+        print(f"reading: Python objects {peak / 2**20:.0f} MiB at the peak, the document {current / 2**20:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,50000,100000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stages", type=int, metavar="LAYERS", help="time each stage in one process instead")
     args = parser.parse_args()
+    if args.stages:
+        return stages(args.stages, args.repeat)
     sizes = [int(s) for s in args.sizes.split(",")]
 
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "specc")], check=True,
