@@ -2,23 +2,26 @@
 
     python bench/memory.py [--layers 4000] [--trace]
 
-One process builds the MLP of bench.py (dense 64, relu; --layers layers) with the stamping
-emitter, stencils warm (a first, smaller build fills an in-memory cache directory), and
-reports:
-  - the plan: Python memory that planning leaves allocated (tracemalloc), before TensorFlow;
-  - stamping: how much the process grew (resident memory) from the start of the build to the
-    moment the stamped MetaGraphDef goes to TensorFlow's importer: everything specc holds then
-    (NodeDefs in protobuf's C memory, which tracemalloc does not see, and Python objects),
-    when TensorFlow has built nothing of this graph yet;
-  - the final GraphDef's serialized size, and the ratio of the two;
-  - the process's peak resident memory, and `import tensorflow`'s alone.
-With --trace, also the Python objects held at that moment, by specc's source line (tracemalloc;
-slower, and its own bookkeeping inflates the resident figures, so they are measured without it).
+One process builds the MLP of bench.py (dense 64, relu; --layers layers) with warm stencils (a
+first, smaller build fills a temporary cache directory), both ways the stamping emitter builds:
+  - without TensorFlow, as `specc build` does: stamped, checked and its files written
+    (graph.pbtxt, model.meta, the event file);
+  - into a tf.Graph, as `specc.build` and `--emit stamp` with placed devices do: stamped and
+    checked, up to the moment TensorFlow's importer gets the stamped graph, when TensorFlow has
+    built nothing of it yet.
+For each, the peak growth of the process's resident memory from the start of the build: the
+high-water mark is reset (/proc/self/clear_refs) when the build starts, after a garbage
+collection and malloc_trim, so that protobuf's C memory, which tracemalloc does not see, counts
+too. Also printed: the final GraphDef's serialized size and each figure's ratio to it, the plan's
+Python memory (tracemalloc), the process's peak, and `import tensorflow`'s.
+With --trace, also the Python objects specc holds when the import starts, by source line
+(tracemalloc; its bookkeeping inflates the resident figures, so they are measured without it).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import sys
@@ -42,18 +45,24 @@ def resident() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def heap() -> int:
-    """Bytes of glibc's heap in use: protobuf's C memory included (tracemalloc sees only Python's)."""
+def high_water() -> int:
+    """The process's peak resident memory since the last reset_high_water(), in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def reset_high_water() -> int:
+    """Free what can be freed, make the current resident memory the peak; returns it."""
     import ctypes
 
-    class Info(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in
-                    "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
-
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = Info
-    info = libc.mallinfo2()
-    return info.uordblks + info.hblkhd
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return resident()
 
 
 def peak() -> int:
@@ -66,7 +75,8 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="Also list specc's Python objects by source line.")
     args = parser.parse_args()
     import specc
-    from specc.emit import stamp
+    from specc.emit import notf, stamp
+    from specc.emit.files import write_graph_files
 
     text = yaml.safe_dump(mlp_spec(args.layers, 64), sort_keys=False)
     specc.plan(specc.loads(text, "mlp.yaml"))  # once before, so that the modules it imports are not counted
@@ -80,21 +90,24 @@ def main() -> None:
     tensorflow()
     after_import = resident()
     print(f"import tensorflow: {time.perf_counter() - start:.1f} s, resident {after_import / MIB:.0f} MiB")
+    seen = {}
     with tempfile.TemporaryDirectory() as directory:
-        cache = Path(directory)
+        cache = Path(directory) / "stencils"
         # The stencils, warm: a dense layer reading the placeholder, and one reading another dense layer.
-        stamp.emit(specc.plan(specc.loads(yaml.safe_dump(mlp_spec(2, 64)), "small.yaml")), cache_dir=cache)
-        seen = {}
+        assert notf.build(specc.plan(specc.loads(yaml.safe_dump(mlp_spec(2, 64)), "small.yaml")),
+                          directory=cache) is not None
+        out = Path(directory) / "out"
+        out.mkdir()
+        before = reset_high_water()
+        start = time.perf_counter()
+        write_graph_files(notf.stamp(plan, cache), out)
+        seen["notf"] = (time.perf_counter() - start, high_water() - before)
+        files = {p.name: p.stat().st_size for p in out.iterdir()}
         imported = stamp._Stamper.imported
 
         def measured(self):
-            seen["resident"] = resident()
-            data = self.meta.SerializeToString()
-            seen["meta"] = len(data)
-            before_copy = heap()
-            copy = type(self.meta).FromString(data)  # as much C memory as the stamped one takes
-            seen["meta_memory"] = heap() - before_copy
-            del copy, data
+            seen["graph"] = high_water() - before
+            seen["held"] = resident() - before
             if args.trace:
                 seen["snapshot"] = tracemalloc.take_snapshot()
             return imported(self)
@@ -103,7 +116,7 @@ def main() -> None:
         if args.trace:
             tracemalloc.start()
         try:
-            before = resident()
+            before = reset_high_water()
             start = time.perf_counter()
             model = stamp.emit(plan, cache_dir=cache)
             seconds = time.perf_counter() - start
@@ -111,13 +124,20 @@ def main() -> None:
             stamp._Stamper.imported = imported
     assert model.emitter == "stamp", model.fallback
     graph_def = len(model.graph.as_graph_def().SerializeToString())
-    held = seen["resident"] - before
-    print(f"{args.layers}-layer MLP, {len(model.graph.get_operations()):,} ops, stamped in {seconds:.1f} s")
-    print(f"  final GraphDef, serialized:               {graph_def / MIB:8.1f} MiB")
-    print(f"  the plan (Python objects, before TF):     {plan_bytes / MIB:8.1f} MiB  {plan_bytes / graph_def:5.2f}x")
-    print(f"  stamping, held when the import starts:    {held / MIB:8.1f} MiB  {held / graph_def:5.2f}x")
-    print(f"    of which the stamped MetaGraphDef:      {seen['meta_memory'] / MIB:8.1f} MiB  "
-          f"{seen['meta_memory'] / graph_def:5.2f}x (protobuf messages; serialized, {seen['meta'] / MIB:.1f} MiB)")
+
+    def row(label: str, size: int) -> str:
+        return f"  {label:<58}{size / MIB:8.1f} MiB  {size / graph_def:5.2f}x"
+
+    print(f"{args.layers}-layer MLP, {len(model.graph.get_operations()):,} ops")
+    print(row("final GraphDef, serialized:", graph_def))
+    print(row("the plan (Python objects, before TF):", plan_bytes))
+    notf_seconds, notf_peak = seen["notf"]
+    print(f"  without TensorFlow (specc build): stamped, checked and written in {notf_seconds:.1f} s "
+          f"(graph.pbtxt {files['graph.pbtxt'] / MIB:.1f} MiB, model.meta {files['model.meta'] / MIB:.1f} MiB)")
+    print(row("  peak growth of resident memory:", notf_peak))
+    print(f"  into a tf.Graph (specc.build): stamped, imported and checked in {seconds:.1f} s")
+    print(row("  peak growth until TensorFlow's importer starts:", seen["graph"]))
+    print(row("  held when it starts:", seen["held"]))
     print(f"  peak resident memory of the process:      {peak() / MIB:8.0f} MiB "
           f"(after import tensorflow: {after_import / MIB:.0f} MiB)")
     if args.trace:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import socket
 import struct
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from ..record import record
+from . import wire
 from .signatures import serving_default
 from .tfimport import tensorflow
 
@@ -20,23 +22,37 @@ FILE_VERSION = "brain.Event:2"
 _PLAIN = re.compile(r"[ !#-&(-\[\]-~]*")  # printable ASCII but the quotes and the backslash CEscape escapes
 _PLAIN_BYTES = re.compile(_PLAIN.pattern.encode())
 EVENTS_WRITER = "tensorflow.core.util.events_writer"
+META_GRAPH = 2  # MetaGraphDef.graph_def
+EVENT_GRAPH, EVENT_META_GRAPH = 4, 9  # Event.graph_def, Event.meta_graph_def
 
 
 @record
 class GraphFiles:
-    """A build's graph files as protos, made without TensorFlow (specc.emit.notf).
+    """A build's graph files, made without TensorFlow (specc.emit.notf): the graph's nodes held serialized
+    (specc.emit.wire says why), and protos of the rest, each file written as those bytes joined.
 
     Attributes:
-        graph: the GraphDef (graph.pbtxt).
-        shaped: the GraphDef with each node's `_output_shapes` (the event file's graph).
-        events_meta: the MetaGraphDef of `shaped` and its collections (the event file's).
-        meta: model.meta's MetaGraphDef.
+        nodes: the graph's nodes (a specc.emit.wire.Nodes).
+        graph: graph.pbtxt's GraphDef but its nodes: their versions, the function library.
+        shapes: per segment of `nodes`, per node, the `attr` entry that gives it its `_output_shapes` (b'':
+            none), as the graph of the event file and of model.meta has them.
+        shaped: that graph's GraphDef but its nodes (its functions' shapes too).
+        events_meta: the event file's MetaGraphDef of it, but the nodes and the collections.
+        meta: model.meta's MetaGraphDef but the nodes and the collections; its nodes: the model's, then `added`'s.
+        collections: the MetaGraphDefs' collections, serialized (their `collection_def` entries), in pieces.
+        added: makes the `node` entries of the nodes model.meta adds (`init`, the Saver's), anew at each call.
+        marks: what model.meta adds to the model's nodes: `attr` entries by node name.
     """
 
+    nodes: Any
     graph: Any
+    shapes: list
     shaped: Any
     events_meta: Any
     meta: Any
+    collections: list
+    added: Callable[[], Iterator[bytes]]
+    marks: dict
 
 
 def write_graph_files(model, directory: Path) -> list[str]:
@@ -52,14 +68,20 @@ def write_graph_files(model, directory: Path) -> list[str]:
     """
     files = getattr(model, "files", None)
     if files is not None:
-        _write_text(files.graph, directory)
-        _write_events(directory, files.shaped, files.events_meta)
-        (directory / META_FILE).write_bytes(files.meta.SerializeToString())
+        _write_text((node for segment in files.nodes.segments() for node in segment.node), files.graph, directory)
+        shaped = _Serialized(files.shaped, files)
+        _write_events(directory, shaped, _Serialized(files.events_meta, files, nodes_length=shaped.nodes_length))
+        with open(directory / META_FILE, "wb") as f:
+            _Serialized(files.meta, files, files.marks, files.added).write(f)
         return sorted(p.name for p in directory.iterdir())
     tf = tensorflow()
     v1 = tf.compat.v1
     graph = model.graph
-    _write_text(graph.as_graph_def(), directory)
+    graph_def = graph.as_graph_def()
+    rest = type(graph_def)()
+    rest.CopyFrom(graph_def)
+    rest.ClearField("node")
+    _write_text(graph_def.node, rest, directory)
     with graph.as_default():
         writer = v1.summary.FileWriter(str(directory), graph=graph)
         writer.flush()
@@ -75,13 +97,15 @@ def write_graph_files(model, directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
 
-def _write_text(graph_def, directory: Path) -> None:
-    """graph.pbtxt as tf.io.write_graph(..., as_text=True) writes it."""
-    (directory / GRAPH_FILE).write_text(graph_text(graph_def), "utf-8")
+def _write_text(nodes, rest, directory: Path) -> None:
+    """graph.pbtxt as tf.io.write_graph(..., as_text=True) writes it: of the GraphDef `rest` with `nodes`."""
+    with open(directory / GRAPH_FILE, "w", encoding="utf-8") as f:
+        f.writelines(graph_text(nodes, rest))
 
 
-def graph_text(graph_def) -> str:
-    """text_format.MessageToString(graph_def), the same text, with each distinct attribute formatted once.
+def graph_text(nodes, rest) -> Iterator[str]:
+    """text_format.MessageToString of the GraphDef `rest` with `nodes` (an iterable of its NodeDefs), in
+    pieces: the same text, with each distinct attribute formatted once.
 
     text_format walks every field in Python (3-4 s for a 1000-layer MLP's 21,000 nodes, a third of a
     stamped build); a graph repeats a few thousand distinct attributes over its nodes. A node is
@@ -119,30 +143,67 @@ def graph_text(graph_def) -> str:
         return f"  attr {{\n    key: {quoted(key)}\n    value {{\n{body}    }}\n  }}\n"
 
     entries: dict[tuple[str, bytes], str] = {}
-    out = []
-    NodeDef = GetMessageClass(graph_def.DESCRIPTOR.fields_by_name["node"].message_type)
+    NodeDef = GetMessageClass(rest.DESCRIPTOR.fields_by_name["node"].message_type)
     others = [f.name for f in NodeDef.DESCRIPTOR.fields if f.name not in ("name", "op", "input", "device", "attr")]
-    for node in graph_def.node:
+    for node in nodes:
         if any(node.HasField(name) for name in others):
-            whole = type(graph_def)()
+            whole = type(rest)()
             whole.node.add().CopyFrom(node)
-            out.append(text_format.MessageToString(whole))
+            yield text_format.MessageToString(whole)
             continue
-        out.append(f"node {{\n  name: {quoted(node.name)}\n  op: {quoted(node.op)}\n")
+        out = [f"node {{\n  name: {quoted(node.name)}\n  op: {quoted(node.op)}\n"]
         out.extend(f"  input: {quoted(ref)}\n" for ref in node.input)
         if node.device:
             out.append(f"  device: {quoted(node.device)}\n")
         attrs = node.attr
         out.extend(attr(key, attrs[key]) for key in sorted(attrs))
         out.append("}\n")
-    rest = type(graph_def)()
-    rest.CopyFrom(graph_def)
-    del rest.node[:]
-    out.append(text_format.MessageToString(rest))
-    return "".join(out)
+        yield "".join(out)
+    yield text_format.MessageToString(rest)
 
 
-def _write_events(directory: Path, shaped, meta) -> None:
+class _Serialized:
+    """A GraphDef or MetaGraphDef of GraphFiles written serialized: `message` (the proto but the nodes,
+    and a MetaGraphDef's collections besides), the nodes with their shapes and `marks`, then `added`'s
+    nodes; as parsing merges a message field that occurs twice, a MetaGraphDef's graph is its own
+    `graph_def` entry merged with the nodes'. `nodes_length`: the nodes' length, when known."""
+
+    def __init__(self, message, files: GraphFiles, marks: dict | None = None, added=None,
+                 nodes_length: int | None = None):
+        self.files, self.marks, self.added = files, marks or {}, added
+        self.head = [message.SerializeToString()]
+        self.nested = message.DESCRIPTOR.name == "MetaGraphDef"
+        self.nodes_length = sum(map(len, self._segments())) if nodes_length is None else nodes_length
+        if self.nested:
+            self.head += [*files.collections, wire.header(META_GRAPH, self.nodes_length)]
+
+    def _segments(self) -> Iterator[bytes]:
+        """Each segment's nodes as the message has them, serialized; then the nodes `added` makes."""
+        marks = self.marks
+        for chunk, shapes in zip(self.files.nodes.chunks, self.files.shapes):
+            pieces = []
+            for (start, end), extra in zip(wire.payloads(chunk), shapes):
+                if marks:
+                    extra += marks.get(wire.node_name(chunk, start), b"")
+                pieces += (wire.header(wire.NODE, end - start + len(extra)), chunk[start:end], extra)
+            yield b"".join(pieces)
+        if self.added is not None:
+            yield from self.added()
+
+    def __len__(self) -> int:
+        return sum(map(len, self.head)) + self.nodes_length
+
+    def write(self, f, crc: int = 0) -> int:
+        """Write the message to f; returns the CRC-32C `crc` extended by it."""
+        import google_crc32c
+
+        for piece in itertools.chain(self.head, self._segments()):
+            crc = google_crc32c.extend(crc, piece)
+            f.write(piece)
+        return crc
+
+
+def _write_events(directory: Path, shaped: _Serialized, meta: _Serialized) -> None:
     """The event file tf.compat.v1.summary.FileWriter(directory, graph=...) writes: its file version, the
     graph with shapes, its MetaGraphDef; named as TensorFlow's events writer names it."""
     from tensorboard.compat.proto.event_pb2 import Event
@@ -150,21 +211,26 @@ def _write_events(directory: Path, shaped, meta) -> None:
     now = time.time()
     first = Event(wall_time=float(int(now)), file_version=FILE_VERSION)
     first.source_metadata.writer = EVENTS_WRITER
-    records = [first, Event(wall_time=time.time(), graph_def=shaped.SerializeToString()),
-               Event(wall_time=time.time(), meta_graph_def=meta.SerializeToString())]
     with open(directory / f"events.out.tfevents.{int(now):010d}.{socket.gethostname()}", "wb") as f:
-        for event in records:
-            f.write(_record(event.SerializeToString()))
+        _record(f, first.SerializeToString())
+        for field, serialized in ((EVENT_GRAPH, shaped), (EVENT_META_GRAPH, meta)):
+            _record(f, Event(wall_time=time.time()).SerializeToString() + wire.header(field, len(serialized)),
+                    serialized)
 
 
-def _record(data: bytes) -> bytes:
-    """A TFRecord: length, its masked CRC-32C, the data, its masked CRC-32C (little-endian)."""
-    length = struct.pack("<Q", len(data))
-    return length + struct.pack("<I", _masked_crc(length)) + data + struct.pack("<I", _masked_crc(data))
-
-
-def _masked_crc(data: bytes) -> int:
+def _record(f, head: bytes, body: _Serialized | None = None) -> None:
+    """Write a TFRecord of `head` then `body`: length, its masked CRC-32C, the data, its masked CRC-32C
+    (little-endian)."""
     import google_crc32c
 
-    crc = google_crc32c.value(data)
+    length = struct.pack("<Q", len(head) + (len(body) if body is not None else 0))
+    f.write(length + struct.pack("<I", _masked(google_crc32c.value(length))))
+    f.write(head)
+    crc = google_crc32c.value(head)
+    if body is not None:
+        crc = body.write(f, crc)
+    f.write(struct.pack("<I", _masked(crc)))
+
+
+def _masked(crc: int) -> int:
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF

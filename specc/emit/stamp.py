@@ -5,7 +5,8 @@ names, each variable's full name. So instead of building layer after layer in Py
 stamping emitter takes each layer's stencil (specc.emit.stencils: the nodes the Python
 emitter makes for one layer of that signature), fills in the plan's names, inputs and
 op seeds, assembles one MetaGraphDef (the GraphDef, the variables' VariableDefs in
-GLOBAL_VARIABLES and TRAINABLE_VARIABLES, UPDATE_OPS) and imports it once. The result is
+GLOBAL_VARIABLES and TRAINABLE_VARIABLES, UPDATE_OPS) and imports it once. Its nodes and
+collections are held serialized as they are stamped (specc.emit.wire says why). The result is
 the graph the Python emitter builds, node for node (tests/test_stamp.py proves it per spec),
 and the same plan-vs-graph checks run on it.
 
@@ -33,7 +34,7 @@ from ..errors import BuildError, Unstampable
 from ..layers import TensorInfo
 from ..placement import Device
 from ..plans import Plan, PlannedLayer
-from . import tf1
+from . import tf1, wire
 from .stencils import OP_COLLECTIONS, Slot, StencilCache, default_directory, normalised
 from .tfimport import tensorflow
 
@@ -69,7 +70,7 @@ def emit(plan: Plan, verbose: bool = False, cache_dir: Path | str | None = DEFAU
     checker = tf1._Builder(tf, graph, plan)
     for layer in plan.walk():
         if layer.type != "block":
-            ops = [graph.get_operation_by_name(n) for n in stamper.layer_nodes[layer.path]]
+            ops = [graph.get_operation_by_name(n) for n in stamper.node_names(layer.path)]
             checker.check_ops(layer, ops)
             if checker.placed:
                 checker.check_devices(layer, ops)
@@ -95,17 +96,21 @@ class _Stamper:
 
     `protos` holds the protobuf classes to stamp with (default: TensorFlow's, `tf_protos`);
     specc.emit.notf stamps with TensorBoard's copies of them and makes the input nodes itself.
+    The nodes are held serialized (`nodes`, a segment per layer: specc.emit.wire says why), and so are
+    the collections (`collections`); `graph_def` holds the GraphDef's other fields: versions, function library.
     """
 
     def __init__(self, tf, plan: Plan, cache: StencilCache, protos: SimpleNamespace | None = None):
         self.tf, self.plan, self.cache = tf, plan, cache
         self.protos = protos or tf_protos(tf)
         self.planned = {v.name: v for v in plan.variables}
-        self.meta = self.protos.MetaGraphDef()
+        self.graph_def = self.protos.GraphDef()
+        self.nodes = wire.Nodes(self.protos.GraphDef)
+        self.collections = wire.Collections()
         self.names: dict[str, str] = {}  # tensor key -> tensor name
         self.infos: dict[str, TensorInfo] = {}  # tensor key -> its static shape and dtype in the graph
-        self.layer_nodes: dict[str, list[str]] = {}
-        # Per stamped node from the first layer whose shapes an import loses (refined_from, a node
+        self.segments: dict[str, int] = {}  # layer path -> the segment of `nodes` that holds its nodes
+        # Per stamped node from the first layer whose shapes an import loses (refined_from, a segment
         # index) on: its outputs' static shapes as Python leaves them. Before it, import infers
         # the same shapes from the same inputs.
         self.refined_from: int | None = None
@@ -134,8 +139,9 @@ class _Stamper:
         made = builder.tensors
         graph_def = scratch.as_graph_def()
         self.devices.update((n.name, n.device) for n in graph_def.node if n.device)
-        self.meta.graph_def.versions.CopyFrom(graph_def.versions)
-        self.meta.graph_def.node.extend(graph_def.node)
+        self.graph_def.versions.CopyFrom(graph_def.versions)
+        graph_def.ClearField("versions")
+        self.nodes.add(graph_def)
         for name, tensor in made.items():
             self.names[name] = tensor.name
             self.infos[name] = TensorInfo(tuple(tensor.shape.as_list()), tensor.dtype.name)
@@ -172,31 +178,29 @@ class _Stamper:
                 name = fill(slot)
             return "^" + name if control else name if index == 0 else f"{name}:{index}"
 
-        nodes = self.meta.graph_def.node
-        start = len(nodes)
-        made = []
+        stamped_layer = self.protos.GraphDef()
+        nodes = stamped_layer.node
         for node, slot, refs in zip(template.node, stencil.names, stencil.inputs):
             stamped = nodes.add()
             stamped.CopyFrom(node)
             stamped.name = fill(slot)
             del stamped.input[:]
             stamped.input.extend(ref(*r) for r in refs)
-            made.append(stamped.name)
         for index, key, item, before, slot, after in stencil.attrs:
             value = (before + fill(slot) + after).encode()
             if item < 0:
-                nodes[start + index].attr[key].s = value
+                nodes[index].attr[key].s = value
             else:
-                nodes[start + index].attr[key].list.s[item] = value
-        placed = self._devices(layer, stencil, start, variables, inputs)
+                nodes[index].attr[key].list.s[item] = value
+        placed = self._devices(layer, stencil, nodes, variables, inputs)
         global_seed = self.plan.seed % _MAXINT32
         for index, offset in stencil.seeds:
             op_seed = (self.counter + offset) % _MAXINT32
             # (0, 0) means "nondeterministic" to the kernels; get_seed swaps it, so do we.
-            nodes[start + index].attr["seed2"].i = _MAXINT32 if (global_seed, op_seed) == (0, 0) else op_seed
+            nodes[index].attr["seed2"].i = _MAXINT32 if (global_seed, op_seed) == (0, 0) else op_seed
         self.counter += stencil.seed_calls
         for (index, key, branch, data, captured), devices in zip(stencil.functions, stencil.function_devices):
-            function = self.meta.graph_def.library.function.add()
+            function = self.graph_def.library.function.add()
             function.ParseFromString(data)
             if placed is not None:
                 for node, recipe in zip(function.node_def, devices):
@@ -208,26 +212,29 @@ class _Stamper:
                 argument = function.signature.input_arg[arg]
                 renamed[argument.name] = argument.name[:len(argument.name) - length] + normalised(outer)
             _rename_arguments(function, renamed)
-            function.signature.name = f"{nodes[start + index].name.replace('/', '_')}_{branch}_{self.protos.uid()}"
-            nodes[start + index].attr[key].func.name = function.signature.name
+            function.signature.name = f"{nodes[index].name.replace('/', '_')}_{branch}_{self.protos.uid()}"
+            nodes[index].attr[key].func.name = function.signature.name
         self._collections(stencil, fill)
         out_slot, out_index = stencil.output
         self.names[layer.path] = (inputs[out_slot.index] if out_slot.kind == "input"
                                   else f"{fill(out_slot)}:{out_index}")
         self.infos[layer.path] = stencil.output_info
-        self.layer_nodes[layer.path] = made
+        self.segments[layer.path] = self.nodes.add(stamped_layer)
         if stencil.refines and self.refined_from is None:
-            self.refined_from = start
+            self.refined_from = self.segments[layer.path]
         if self.refined_from is not None:
             self.shapes.extend(stencil.shapes)
 
-    def _devices(self, layer: PlannedLayer, stencil, start: int, variables: list[str], inputs: list[str]):
+    def node_names(self, path: str) -> list[str]:
+        """The names of the nodes stamped for the layer at `path`, in order."""
+        return [node.name for node in self.nodes.segment(self.segments[path]).node]
+
+    def _devices(self, layer: PlannedLayer, stencil, nodes, variables: list[str], inputs: list[str]):
         """Give the stamped nodes their devices (Stencil.devices); returns the recipe -> device function
         for the layer's functions, or None when nothing of the layer has a device."""
         if not self.layer_devices and not self.devices and not any(
                 text for _, _, text in (*stencil.devices, *(r for f in stencil.function_devices for r in f))):
             return None  # no device anywhere: every recipe gives ''
-        nodes = self.meta.graph_def.node
         own = self.layer_devices.get(layer.path, "")
         found: dict[int, str] = {}
 
@@ -245,7 +252,7 @@ class _Stamper:
             if kind == "placed":  # the model's device functions merge the layer's device under the op's own
                 return merged(own, reference(slot) if slot is not None else text)
             if kind == "ps":
-                return self.variable_devices.get(nodes[start + index].name, "")
+                return self.variable_devices.get(nodes[index].name, "")
             return text  # `fixed`, or `none` ('')
 
         def node_device(index: int) -> str:
@@ -255,7 +262,7 @@ class _Stamper:
 
         for index in range(len(stencil.devices)):
             device = node_device(index)
-            node = nodes[start + index]
+            node = nodes[index]
             if device:
                 node.device = device
                 self.devices[node.name] = device
@@ -265,16 +272,16 @@ class _Stamper:
 
     def _collections(self, stencil, fill) -> None:
         for key, items in stencil.collections:
-            collection = self.meta.collection_def[key]
             if key in OP_COLLECTIONS:
-                collection.node_list.value.extend(fill(slot) for slot in items)
+                for slot in items:
+                    self.collections.add(key, wire.Collections.NODE_LIST, fill(slot).encode())
                 continue
             for item in items:
                 proto = self.protos.VariableDef.FromString(item[-1])
                 for field, before, slot, after in item[:-1]:
                     if slot is not None:
                         setattr(proto, field, before + fill(slot) + after)
-                collection.bytes_list.value.append(proto.SerializeToString())
+                self.collections.add(key, wire.Collections.BYTES_LIST, proto.SerializeToString())
 
     def imported(self):
         """The assembled MetaGraphDef imported into a fresh graph, seeded as the Python emitter leaves it."""
@@ -283,16 +290,21 @@ class _Stamper:
         tf = self.tf
         graph = tf.Graph()
         with graph.as_default():
-            # import_meta_graph's own body without its last step: with no saver_def it adds a
-            # default Saver (`save/...` ops) that the Python emitter's graph does not have.
-            meta_graph.import_scoped_meta_graph_with_return_elements(self.meta)
+            _import_serialized(graph, self.nodes.joined(self.graph_def.SerializeToString()),
+                               self.graph_def.library)
+            # The collections, by import_meta_graph's own body without its last step (with no
+            # saver_def it adds a default Saver, `save/...` ops the Python emitter's graph has not),
+            # from a MetaGraphDef whose graph holds nothing but its versions.
+            collections = self.protos.MetaGraphDef.FromString(b"".join(self.collections.serialized()))
+            collections.graph_def.versions.CopyFrom(self.graph_def.versions)
+            meta_graph.import_scoped_meta_graph_with_return_elements(collections)
             for name in self.undevised:
                 graph.get_operation_by_name(name)._set_device("")
             self._refine_shapes(graph)
             tf.compat.v1.set_random_seed(self.plan.seed)
             # Ops added later (training, dropout) draw the op seeds they would after the Python emitter.
             random_seed._graph_to_seed_dict[graph] = self.counter
-        if len(graph.get_operations()) != len(self.meta.graph_def.node):
+        if len(graph.get_operations()) != len(self.nodes):
             raise BuildError("the stamped graph did not import whole")
         return graph
 
@@ -302,15 +314,36 @@ class _Stamper:
         shapes in C++ only, without what Python's set_shape added (and what followed from it)."""
         if self.refined_from is None:
             return
-        nodes = self.meta.graph_def.node
-        first = self.refined_from
+        first = sum(self.nodes.counts[:self.refined_from])
+        nodes = (node for segment in self.nodes.segments(self.refined_from) for node in segment.node)
         # The importer creates ops in the GraphDef's order (a topological one); look up any that is not.
-        for op, node, shapes in zip(graph.get_operations()[first:], nodes[first:], self.shapes):
+        for op, node, shapes in zip(graph.get_operations()[first:], nodes, self.shapes):
             if op.name != node.name:
                 op = graph.get_operation_by_name(node.name)
             for tensor, dims in zip(op.outputs, shapes):
                 if dims is not None and (tensor.shape.rank is None or tuple(tensor.shape.as_list()) != dims):
                     tensor.set_shape(dims)
+
+
+def _import_serialized(graph, data: bytes, library) -> None:
+    """tf.graph_util.import_graph_def's own steps for a GraphDef held serialized (it would take a message,
+    and serialize it again): the nodes and functions into `graph`'s C graph, then their Python side."""
+    from tensorflow.python.client import pywrap_tf_session as c_api
+    from tensorflow.python.framework import c_api_util, function, importer
+
+    options = c_api_util.ScopedTFImportGraphDefOptions()
+    importer._PopulateTFImportGraphDefOptions(options.options, "", {}, None, validate_colocation_constraints=True)
+    with graph._mutation_lock():
+        buffer = c_api.TF_NewBufferFromString(data)
+        try:
+            with graph._c_graph.get() as c_graph:
+                c_api_util.ScopedTFImportGraphDefResults(
+                    c_api.TF_GraphImportGraphDefWithResults(c_graph, buffer, options.options))
+        finally:
+            c_api.TF_DeleteBuffer(buffer)
+        importer._ProcessNewOps(graph)
+    for defined in function.from_library(library):
+        defined.add_to_graph(graph)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -288,25 +288,26 @@ def check_op_names(layer: PlannedLayer, names: list[str]) -> None:
 def verify_variables(plan: Plan, actual: dict[str, Any], trainable: set[str]) -> None:
     """The variables built (by name with `:0`) are exactly the planned ones: names, shapes, dtypes,
     trainable (`trainable`: the names of the graph's trainable variables)."""
-    check_variables(plan, {name: (tuple(a.shape.as_list()), a.dtype.base_dtype.name) for name, a in actual.items()},
-                    trainable)
+    check_variables(plan, {name[:-2]: (tuple(a.shape.as_list()), a.dtype.base_dtype.name) for name, a in actual.items()},
+                    {name[:-2] for name in trainable})
 
 
 def check_variables(plan: Plan, actual: dict[str, tuple[tuple, str]], trainable: set[str]) -> None:
-    """verify_variables on (shape, dtype name) pairs by variable name with `:0`."""
-    planned = {v.name + ":0": v for v in plan.variables}
-    for name in sorted(set(actual) | set(planned)):
+    """verify_variables on (shape, dtype name) pairs by variable name (without `:0`)."""
+    planned = {v.name: v for v in plan.variables}
+    names = sorted(planned) if actual.keys() == planned.keys() else sorted(set(actual) | set(planned))
+    for name in names:
         if name not in actual:
-            raise BuildError(f"variable '{name}' is planned but missing from the graph")
+            raise BuildError(f"variable '{name}:0' is planned but missing from the graph")
         if name not in planned:
-            raise BuildError(f"variable '{name}' is in the graph but not in the plan")
+            raise BuildError(f"variable '{name}:0' is in the graph but not in the plan")
         (shape, dtype), p = actual[name], planned[name]
         if shape != p.shape:
-            raise BuildError(f"variable '{name}': graph shape {list(shape)}, planned {list(p.shape)}")
+            raise BuildError(f"variable '{name}:0': graph shape {list(shape)}, planned {list(p.shape)}")
         if dtype != p.dtype:
-            raise BuildError(f"variable '{name}': graph dtype {dtype}, planned {p.dtype}")
+            raise BuildError(f"variable '{name}:0': graph dtype {dtype}, planned {p.dtype}")
         if (name in trainable) != p.trainable:
-            raise BuildError(f"variable '{name}': trainable={name in trainable}, planned {p.trainable}")
+            raise BuildError(f"variable '{name}:0': trainable={name in trainable}, planned {p.trainable}")
 
 
 def device_function(tf, settings):
