@@ -199,6 +199,12 @@ def test_seed_zero_first_op_seed_is_swapped_as_tensorflow_does():
     assert_same_graph(stamped, tf1.emit(plan))
 
 
+def test_the_cache_directory_may_be_given_as_a_string(tmp_path):
+    model = stamp.emit(_mlp(2), cache_dir=str(tmp_path))
+    assert model.emitter == "stamp", model.fallback
+    assert len(list((tmp_path / f"tf-{tf.__version__}").glob("*.json"))) == 1  # both layers: one signature
+
+
 def test_stencils_are_cached_per_signature_and_reused(fresh_cache):
     plan = _mlp(5)
     cache = StencilCache(tf, fresh_cache.parent / "stencils")

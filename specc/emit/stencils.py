@@ -154,9 +154,9 @@ def _relative(layer: PlannedLayer, binding: VarBinding) -> str:
 class StencilCache:
     """Stencils by signature: in memory, and on disk in `directory` (None: memory only)."""
 
-    def __init__(self, tf, directory: Path | None, version: str | None = None):
+    def __init__(self, tf, directory: Path | str | None, version: str | None = None):
         self.tf = tf
-        self.directory = directory / f"tf-{version or tf.__version__}" if directory is not None else None
+        self.directory = Path(directory) / f"tf-{version or tf.__version__}" if directory is not None else None
         self.memory: dict[str, Stencil] = {}
         self.built = 0  # stencils built (not found in memory or on disk), for the benchmark
 
