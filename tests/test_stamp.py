@@ -695,6 +695,10 @@ def test_the_saver_and_init_op_avoid_the_names_layers_took(tmp_path):
     assert_same_files(ours, theirs)
     meta = v1.MetaGraphDef.FromString((tmp_path / "stamped" / "model.meta").read_bytes())
     assert meta.saver_def.filename_tensor_name == "save_2/Const:0"
+    # Stamped into a tf.Graph, the imported graph has the names the layers took marked in use.
+    (tmp_path / "graph").mkdir()
+    write_graph_files(stamp.emit(plan, cache_dir=tmp_path / "cache"), tmp_path / "graph")
+    assert_same_files(graph_files(tmp_path / "graph"), theirs)
     assert [n.name for n in meta.graph_def.node if n.op == "NoOp"] == ["init_1", "save_2/restore_all"]
 
 

@@ -300,6 +300,7 @@ class _Stamper:
             meta_graph.import_scoped_meta_graph_with_return_elements(collections)
             for name in self.undevised:
                 graph.get_operation_by_name(name)._set_device("")
+            _mark_names_used(graph, self.plan)
             self._refine_shapes(graph)
             tf.compat.v1.set_random_seed(self.plan.seed)
             # Ops added later (training, dropout) draw the op seeds they would after the Python emitter.
@@ -323,6 +324,23 @@ class _Stamper:
             for tensor, dims in zip(op.outputs, shapes):
                 if dims is not None and (tensor.shape.rank is None or tuple(tensor.shape.as_list()) != dims):
                     tensor.set_shape(dims)
+
+
+def _mark_names_used(graph, plan: Plan) -> None:
+    """Mark the names a Python-built graph has in use (Graph._names_in_use, lowercased): every op's
+    name, and every scope above it or a layer's, as entering a name scope does. Import marks the
+    ops' own names only; so ops added later (a Saver, `init`, training) get the names they would
+    get in the Python emitter's graph (`save_1/...` where a layer is named `save`)."""
+    in_use = graph._names_in_use
+    names = [op.name for op in graph.get_operations()] + [layer.op_scope for layer in plan.walk() if layer.op_scope]
+    for name in names:
+        key = name.lower()
+        in_use.setdefault(key, 1)
+        while "/" in key:
+            key = key.rpartition("/")[0]
+            if key in in_use:
+                break
+            in_use[key] = 1
 
 
 def _import_serialized(graph, data: bytes, library) -> None:
