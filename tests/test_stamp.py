@@ -687,6 +687,18 @@ layers:
 
 
 @needs_tensorboard
+def test_files_of_a_graph_stamped_into_tensorflow_are_the_python_emitters(tmp_path):
+    """A tf.cond's branches keep their shapes in model.meta and the event file (TensorFlow gives an imported
+    function's none); with devices placed, as `specc build` stamps a placed model."""
+    for name in ("siamese_cnn", "experiments/siamese_cluster"):
+        plan = specc.plan(SPECS / f"{name}.yaml")
+        for emitter, model in (("stamp", stamp.emit(plan, cache_dir=tmp_path / "cache")), ("python", tf1.emit(plan))):
+            (tmp_path / name / emitter).mkdir(parents=True)
+            write_graph_files(model, tmp_path / name / emitter)
+        assert_same_files(graph_files(tmp_path / name / "stamp"), graph_files(tmp_path / name / "python"))
+
+
+@needs_tensorboard
 def test_the_saver_and_init_op_avoid_the_names_layers_took(tmp_path):
     """In the Python-built graph, the layers' scopes push TensorFlow's Saver to `save_2/...` and its init op
     to `init_1`: so in the files written without TensorFlow."""

@@ -82,16 +82,28 @@ def write_graph_files(model, directory: Path) -> list[str]:
     rest.CopyFrom(graph_def)
     rest.ClearField("node")
     _write_text(graph_def.node, rest, directory)
+    shapes = getattr(model, "function_shapes", None)
     with graph.as_default():
-        writer = v1.summary.FileWriter(str(directory), graph=graph)
-        writer.flush()
-        writer.close()
+        if shapes and _can_checksum():
+            # What FileWriter(directory, graph=graph) writes, with the shapes TensorFlow does not give an
+            # imported function.
+            from tensorflow.python.framework import meta_graph
+
+            shaped = graph.as_graph_def(add_shapes=True)
+            _functions_with_shapes(shaped, shapes)
+            _write_events(directory, _Whole(shaped.SerializeToString()),
+                          _Whole(meta_graph.create_meta_graph_def(graph_def=shaped).SerializeToString()))
+        else:
+            writer = v1.summary.FileWriter(str(directory), graph=graph)
+            writer.flush()
+            writer.close()
         v1.variables_initializer(list(model.variables.values()), name="init")
         signature = serving_default(model)
         # A Saver over no variables is an error in TensorFlow; a model without any needs none.
         saver_def = (v1.train.Saver(var_list=list(model.variables.values()), sharded=False).as_saver_def()
                      if model.variables else None)
         meta = v1.train.export_meta_graph(graph=graph, saver_def=saver_def)
+    _functions_with_shapes(meta.graph_def, shapes)
     meta.signature_def["serving_default"].CopyFrom(signature)
     (directory / META_FILE).write_bytes(meta.SerializeToString())
     return sorted(p.name for p in directory.iterdir())
@@ -203,7 +215,50 @@ class _Serialized:
         return crc
 
 
-def _write_events(directory: Path, shaped: _Serialized, meta: _Serialized) -> None:
+def with_shapes(function, source) -> None:
+    """Give a FunctionDef the shapes `as_graph_def(add_shapes=True)` gives it in the graph that built it:
+    those of `source`, the same function so given (its arguments' and nodes' in the same order)."""
+    if "_input_shapes" in source.attr:
+        function.attr["_input_shapes"].CopyFrom(source.attr["_input_shapes"])
+    for argument, learned in zip(function.signature.input_arg, source.signature.input_arg):
+        argument.handle_data.extend(learned.handle_data)
+    for node, learned in zip(function.node_def, source.node_def):
+        if "_output_shapes" in learned.attr:
+            node.attr["_output_shapes"].CopyFrom(learned.attr["_output_shapes"])
+
+
+def _functions_with_shapes(graph_def, shapes: dict[str, bytes] | None) -> None:
+    for function in graph_def.library.function if shapes else ():
+        if function.signature.name in shapes:
+            with_shapes(function, type(function).FromString(shapes[function.signature.name]))
+
+
+def _can_checksum() -> bool:
+    """Whether google-crc32c is installed (`specc[tensorboard]`): _write_events needs it."""
+    try:
+        import google_crc32c  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _Whole:
+    """A message already serialized, written as _Serialized writes one."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def write(self, f, crc: int = 0) -> int:
+        import google_crc32c
+
+        f.write(self.data)
+        return google_crc32c.extend(crc, self.data)
+
+
+def _write_events(directory: Path, shaped: _Serialized | _Whole, meta: _Serialized | _Whole) -> None:
     """The event file tf.compat.v1.summary.FileWriter(directory, graph=...) writes: its file version, the
     graph with shapes, its MetaGraphDef; named as TensorFlow's events writer names it."""
     from tensorboard.compat.proto.event_pb2 import Event

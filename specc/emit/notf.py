@@ -30,7 +30,7 @@ from ..record import record
 from ..report import report
 from . import learned as learning
 from . import wire
-from .files import GraphFiles
+from .files import GraphFiles, with_shapes
 from .stamp import _Stamper
 from .stencils import StencilCache, default_directory
 from .tf1 import check_op_names, check_variables
@@ -356,14 +356,7 @@ def _with_shapes(classes, graph, function_shapes: list[bytes]):
     shaped.CopyFrom(graph)
     # The stencils' functions in stamping order, as the library holds them.
     for function, data in zip(shaped.library.function, function_shapes):
-        source = classes.FunctionDef.FromString(data)
-        if "_input_shapes" in source.attr:
-            function.attr["_input_shapes"].CopyFrom(source.attr["_input_shapes"])
-        for argument, learned in zip(function.signature.input_arg, source.signature.input_arg):
-            argument.handle_data.extend(learned.handle_data)
-        for node, learned in zip(function.node_def, source.node_def):
-            if "_output_shapes" in learned.attr:
-                node.attr["_output_shapes"].CopyFrom(learned.attr["_output_shapes"])
+        with_shapes(function, classes.FunctionDef.FromString(data))
     return shaped
 
 

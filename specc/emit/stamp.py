@@ -79,7 +79,7 @@ def emit(plan: Plan, verbose: bool = False, cache_dir: Path | str | None = DEFAU
     tensors = {key: graph.get_tensor_by_name(name) for key, name in stamper.names.items()}
     return tf1.Model(plan=plan, graph=graph, inputs={i.name: tensors[i.name] for i in plan.inputs},
                      outputs={o.name: tensors[o.key] for o in plan.outputs}, variables=variables, tensors=tensors,
-                     emitter="stamp")
+                     emitter="stamp", function_shapes=stamper.function_shapes)
 
 
 def tf_protos(tf) -> SimpleNamespace:
@@ -110,6 +110,7 @@ class _Stamper:
         self.names: dict[str, str] = {}  # tensor key -> tensor name
         self.infos: dict[str, TensorInfo] = {}  # tensor key -> its static shape and dtype in the graph
         self.segments: dict[str, int] = {}  # layer path -> the segment of `nodes` that holds its nodes
+        self.function_shapes: dict[str, bytes] = {}  # function name -> Stencil.function_shapes' FunctionDef
         # Per stamped node from the first layer whose shapes an import loses (refined_from, a segment
         # index) on: its outputs' static shapes as Python leaves them. Before it, import infers
         # the same shapes from the same inputs.
@@ -199,7 +200,8 @@ class _Stamper:
             # (0, 0) means "nondeterministic" to the kernels; get_seed swaps it, so do we.
             nodes[index].attr["seed2"].i = _MAXINT32 if (global_seed, op_seed) == (0, 0) else op_seed
         self.counter += stencil.seed_calls
-        for (index, key, branch, data, captured), devices in zip(stencil.functions, stencil.function_devices):
+        for (index, key, branch, data, captured), devices, shaped in zip(stencil.functions, stencil.function_devices,
+                                                                          stencil.function_shapes):
             function = self.graph_def.library.function.add()
             function.ParseFromString(data)
             if placed is not None:
@@ -214,6 +216,7 @@ class _Stamper:
             _rename_arguments(function, renamed)
             function.signature.name = f"{nodes[index].name.replace('/', '_')}_{branch}_{self.protos.uid()}"
             nodes[index].attr[key].func.name = function.signature.name
+            self.function_shapes[function.signature.name] = shaped
         self._collections(stencil, fill)
         out_slot, out_index = stencil.output
         self.names[layer.path] = (inputs[out_slot.index] if out_slot.kind == "input"

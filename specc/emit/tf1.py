@@ -34,6 +34,9 @@ class Model:
         init_from: with `build(..., init_from=...)`, what restored from the checkpoint (specc.checkpoints.restore.InitFrom).
         emitter: which emitter built the graph, "python" (this module) or "stamp" (specc.emit.stamp).
         fallback: why the stamping emitter left the model to this one ('' if it did not).
+        function_shapes: stamped, each function's FunctionDef as `as_graph_def(add_shapes=True)` gives it
+            when built in Python, by name (specc.emit.stencils.Stencil.function_shapes): TensorFlow gives an
+            imported function's none.
     """
 
     plan: Plan
@@ -46,6 +49,7 @@ class Model:
     init_from: Any = None
     emitter: str = "python"
     fallback: str = ""
+    function_shapes: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 def emit(plan: Plan, verbose: bool = False) -> Model:
