@@ -163,7 +163,8 @@ def apply(spec: "Spec | Plan | str | Path", inputs: Mapping[str, Any], *,
     Args:
         spec: a spec file, or a Spec (`load`) or Plan (`plan`) of one.
         inputs: a tensor of the default graph for each of the spec's inputs, by input name; an input
-            with a `default` may be left out (it gets a placeholder_with_default).
+            with a `default` may be left out (it gets a placeholder_with_default), and so may one that no
+            layer or output reads (the labels only `train:` reads: nothing is made for it).
         overrides: overrides as `--set` takes them (`"vars.units=8"`) or parsed (specc.overrides.parse),
             with a spec file only.
 
@@ -181,7 +182,7 @@ def apply(spec: "Spec | Plan | str | Path", inputs: Mapping[str, Any], *,
     from .emit.tf1 import apply as _apply, caller_graph
     from .emit.tfimport import tensorflow
     from .overrides import parse as parse_override
-    from .caller import check_inputs
+    from .caller import check_inputs, inputs_read
     from .planner import plan as _plan
     from .plans import Plan
     from .report import report
@@ -197,9 +198,10 @@ def apply(spec: "Spec | Plan | str | Path", inputs: Mapping[str, Any], *,
     tf = tensorflow()
     inputs = dict(inputs)
     caller = caller_graph(tf, inputs)
-    check_inputs(loaded, caller)
+    check_inputs(loaded, caller, set())  # the tensors given, before planning with them
     with read.paused_gc():
         placed = _plan(loaded, DEFAULT_PLAN_LIMITS, caller)
+    check_inputs(loaded, caller, inputs_read(placed))  # the inputs read, once planning has found them
     applied = _apply(placed, inputs, tf)
     applied.report = report(placed)
     return applied

@@ -73,9 +73,11 @@ class CallerGraph:
         return frozenset(t.name for t in self.given)
 
 
-def check_inputs(spec: Spec, caller: CallerGraph) -> None:
-    """The given tensors are the spec's inputs: every input without a `default` given, nothing
-    else given, each of the spec's dtype and of a shape that has every size the spec fixes.
+def check_inputs(spec: Spec, caller: CallerGraph, read: set[str]) -> None:
+    """The given tensors are the spec's inputs: every input a layer or an output reads (`read`,
+    `inputs_read`) given unless it has a `default`, nothing else given, each of the spec's dtype and
+    of a shape that has every size the spec fixes. An input nothing reads (the labels only `train:`
+    reads) may be left out.
 
     Raises:
         SpecError: located at the spec's input (or its `inputs:` for a name it does not have).
@@ -93,7 +95,7 @@ def check_inputs(spec: Spec, caller: CallerGraph) -> None:
         want = TensorInfo(inp.shape, inp.dtype)
         t = given.get(name)
         if t is None:
-            if not inp.has_default:
+            if not inp.has_default and name in read:
                 raise _at(spec, name, f"specc.apply: input '{name}' ({want}) has no `default`, so it needs a "
                                       f"tensor: add '{name}' to `inputs`")
             continue
@@ -105,6 +107,13 @@ def check_inputs(spec: Spec, caller: CallerGraph) -> None:
             raise _at(spec, name, f"specc.apply: input '{name}' is {want}, but the tensor given is {t}; every size "
                                   f"the spec fixes must be known and equal (tf.ensure_shape(t, {sizes}) asserts it "
                                   "and gives the tensor that static shape)")
+
+
+def inputs_read(plan) -> set[str]:
+    """The names of the plan's inputs that a layer or an output reads."""
+    names = {i.name for i in plan.inputs}
+    read = {key for layer in plan.walk() for key in layer.inputs} | {o.key for o in plan.outputs}
+    return names & read
 
 
 def _fits(shape: tuple[int | None, ...] | None, declared: tuple[int | None, ...]) -> bool:

@@ -173,6 +173,18 @@ def test_an_input_with_a_default_may_be_left_out():
         np.testing.assert_allclose(scaled, 2 * fc2)
 
 
+def test_the_labels_only_train_reads_may_be_left_out():
+    spec = SPECS / "experiments" / "small_encoder.yaml"  # `y`: the labels of `train:`, read by no layer
+    plan = specc.plan(spec)
+    with tf.Graph().as_default() as g:
+        (x,) = [v1.placeholder(tf.as_dtype(i.dtype), list(i.shape), name="user_x") for i in plan.inputs if i.name == "x"]
+        with v1.variable_scope("m"):
+            out = specc.apply(spec, {"x": x})
+        assert list(out.inputs) == ["x"] and out.inputs["x"] is x
+        assert not [op.name for op in g.get_operations() if op.type == "Placeholder" and op.name != "user_x"]
+        assert sorted(out) == sorted(o.name for o in plan.outputs)
+
+
 # -- mistakes: what TensorFlow says, and what specc says instead ------------------------------
 
 def located(e: specc.SpecError) -> tuple[int, int, str]:

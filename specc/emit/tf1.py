@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BuildError
-from ..caller import AUTO_REUSE, CallerGraph, GivenTensor, GraphVariable
+from ..caller import AUTO_REUSE, CallerGraph, GivenTensor, GraphVariable, inputs_read
 from ..plans import Plan, PlannedLayer
 from .tfimport import tensorflow
 
@@ -149,7 +149,7 @@ def apply(plan: Plan, inputs: dict[str, Any], tf) -> Applied:
     graph = v1.get_default_graph()
     before = {v.name for v in v1.global_variables()}
     builder = _Builder(tf, graph, plan)
-    builder.inputs(inputs)
+    builder.inputs(inputs, inputs_read(plan))
     for layer in plan.layers:
         builder.layer(layer)
     created = [v for v in v1.global_variables() if v.name not in before]
@@ -158,7 +158,7 @@ def apply(plan: Plan, inputs: dict[str, Any], tf) -> Applied:
     verify_variables(plan, used, {v.name for v in v1.trainable_variables()})
     return Applied(
         {o.name: builder.tensors[o.key] for o in plan.outputs}, plan=plan,
-        inputs={i.name: builder.tensors[i.name] for i in plan.inputs},
+        inputs={i.name: builder.tensors[i.name] for i in plan.inputs if i.name in builder.tensors},
         variables={name[:-2]: v for name, v in used.items()}, created=tuple(v.name[:-2] for v in created),
         tensors=builder.tensors)
 
@@ -176,12 +176,15 @@ class _Builder:
         self.devices = dict(plan.placement.written) if plan.placement is not None else {}
         self.placed = plan.placement.layer_devices() if plan.placement is not None else {}
 
-    def inputs(self, given: dict[str, Any]) -> None:
-        """The given tensors; a placeholder (with its default, if it has one) for each input not given."""
+    def inputs(self, given: dict[str, Any], read: set[str] | None = None) -> None:
+        """The given tensors; a placeholder (with its default, if it has one) for each input not given,
+        but, when `read` says which inputs a layer or an output reads, for one none reads."""
         tf, v1 = self.tf, self.tf.compat.v1
         for inp in self.plan.inputs:
             if inp.name in given:
                 self.tensors[inp.name] = given[inp.name]
+                continue
+            if read is not None and inp.name not in read:
                 continue
             dtype = tf.as_dtype(inp.dtype)
             if inp.has_default:
