@@ -78,10 +78,6 @@ NOT_RUN = {
     ("checkpoints.md", 1): "needs the checkpoint TensorFlow's MNIST tutorial writes to /tmp/mnist_train",
     ("checkpoints.md", 2): "needs the tutorial's checkpoint, saved again under a scope, in /tmp/mnist_scoped",
     ("checkpoints.md", 3): "needs the tutorial's checkpoint, saved again under a scope, in /tmp/mnist_scoped",
-    # The doc names a small spec it does not write out, and two different ones by one name.
-    ("spec-language.md", 0): "m.yaml is not shown (only its `training` input)",
-    ("spec-language.md", 1): "a message only, for a spec (m.yaml with templates) that is not shown",
-    ("spec-language.md", 2): "m.yaml is not shown (only its line 5)",
 }
 
 # Commands that are not run again here, and why.
@@ -89,6 +85,10 @@ NOT_RUN_COMMANDS = {
     "specc sweep specs/experiments/width_and_sharing.yaml -o runs/ --jobs 2":
         "tests/test_sweep.py sweeps this grid; again here it costs four TensorFlow worker processes (~45 s)",
 }
+
+# A YAML block that opens with a comment naming a file (`# ffn.yaml`) is that file, as the doc shows it:
+# written, comment and all, where the doc's console blocks run.
+NAMED = re.compile(r"```yaml\n(# ([\w.-]+\.yaml)\n.*?)```", re.S)
 
 # Files a doc's commands read that the doc describes but does not show, by doc; written as the doc describes
 # them, so that what specc says of them (lines, columns, messages) is checked against the doc.
@@ -202,6 +202,8 @@ def test_console_examples_print_what_the_doc_says(doc, tmp_path, monkeypatch, tf
     (tmp_path / "specs").symlink_to(ROOT / "specs")
     for name, text in FILES.get(doc, {}).items():
         (tmp_path / name).write_text(text(), "utf-8")
+    for text, name in NAMED.findall(((ROOT / "docs" / doc) if doc != "README.md" else ROOT / doc).read_text("utf-8")):
+        (tmp_path / name).write_text(text, "utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "160")
     ran = 0
