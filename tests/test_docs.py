@@ -73,18 +73,40 @@ CONSOLE = re.compile(r"```console\n(.*?)```", re.S)
 CONSOLE_BLOCKS = {md.name: CONSOLE.findall(md.read_text("utf-8"))
                   for md in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
 
-# The blocks that cannot run here (by doc and index among its console blocks), and why.
-NOT_RUN = {
-    ("checkpoints.md", 1): "needs the checkpoint TensorFlow's MNIST tutorial writes to /tmp/mnist_train",
-    ("checkpoints.md", 2): "needs the tutorial's checkpoint, saved again under a scope, in /tmp/mnist_scoped",
-    ("checkpoints.md", 3): "needs the tutorial's checkpoint, saved again under a scope, in /tmp/mnist_scoped",
-}
+# The blocks that cannot run here (by doc and index among its console blocks), and why: none today.
+NOT_RUN: dict[tuple[str, int], str] = {}
 
 # Commands that are not run again here, and why.
 NOT_RUN_COMMANDS = {
     "specc sweep specs/experiments/width_and_sharing.yaml -o runs/ --jobs 2":
         "tests/test_sweep.py sweeps this grid; again here it costs four TensorFlow worker processes (~45 s)",
 }
+
+def tutorial_checkpoints(directory: Path) -> None:
+    """The checkpoints docs/checkpoints.md reads: what TensorFlow's MNIST tutorial (mnist.py's `inference()`,
+    trained by fully_connected_feed.py) saves at step 2000 in `mnist_train`, and the same model built under
+    a name scope `mnist` in `mnist_scoped`."""
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    for name, scope in (("mnist_train", ""), ("mnist_scoped", "mnist")):
+        with tf.Graph().as_default():
+            with v1.name_scope(scope or None):
+                for layer, fan_in, units in (("hidden1", 784, 128), ("hidden2", 128, 32), ("softmax_linear", 32, 10)):
+                    with v1.name_scope(layer):
+                        v1.Variable(v1.truncated_normal([fan_in, units], stddev=fan_in ** -0.5), name="weights")
+                        v1.Variable(v1.zeros([units]), name="biases")
+            step = v1.Variable(0, name="global_step", trainable=False)
+            with v1.Session() as sess:
+                sess.run(v1.global_variables_initializer())
+                sess.run(step.assign(2000))
+                v1.train.Saver().save(sess, str(directory / name / "model.ckpt"), global_step=2000)
+
+
+# What a doc's commands read outside their directory: made in it by SETUP, its paths given to the commands
+# there, and said back as the doc says them.
+SETUP = {"checkpoints.md": tutorial_checkpoints}
+ELSEWHERE = {"checkpoints.md": ("/tmp/mnist_train", "/tmp/mnist_scoped")}
 
 # A YAML block that opens with a comment naming a file (`# ffn.yaml`) is that file, as the doc shows it:
 # written, comment and all, where the doc's console blocks run.
@@ -204,6 +226,9 @@ def test_console_examples_print_what_the_doc_says(doc, tmp_path, monkeypatch, tf
         (tmp_path / name).write_text(text(), "utf-8")
     for text, name in NAMED.findall(((ROOT / "docs" / doc) if doc != "README.md" else ROOT / doc).read_text("utf-8")):
         (tmp_path / name).write_text(text, "utf-8")
+    if doc in SETUP:
+        SETUP[doc](tmp_path)
+    here = {path: str(tmp_path / Path(path).name) for path in ELSEWHERE.get(doc, ())}
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "160")
     ran = 0
@@ -214,7 +239,11 @@ def test_console_examples_print_what_the_doc_says(doc, tmp_path, monkeypatch, tf
         for command, expected in console_steps(block):
             if command in NOT_RUN_COMMANDS:
                 continue
+            for path, made in here.items():
+                command = command.replace(path, made)
             printed, code = run_console(command, code)
+            for path, made in here.items():
+                printed = printed.replace(made, path)
             if expected:  # a command the doc shows without its output only has to succeed
                 assert shown(expected, printed, tmp_path), f"{doc}, console block {index}: {command}\n{printed}"
             else:
