@@ -392,6 +392,22 @@ def test_the_pure_python_parser_reads_every_example_as_libyaml_does(monkeypatch)
         assert dict(slow.key_marks) == dict(fast[p].key_marks), p
 
 
+def test_the_pure_python_emitter_writes_what_libyaml_writes(monkeypatch):
+    """Without libyaml, PyYAML's own emitter writes `specc resolve`'s text: the same text, quoting and all."""
+    from specc import read
+    from specc.experiments.runs import prepare, resolved_yaml
+
+    specs = sorted((INVALID.parent.parent / "specs").rglob("*.yaml"))
+    awkward = {"quoted": ["no", "1e-3", "0o17", "~", "null", "True", "on", "1_000", ".5", "0x1F", "", "- x", ": x",
+                          "#c", "a: b", "'q'", '"dq"', "@at", "`bt`", "%p", "!bang", "&amp", "*star", "|pipe",
+                          ">gt", "[b]", "{c}", "  lead", "trail ", "tab\there", "multi\nline", "é", "$${x}"],
+               "numbers": [1.0, -0.0, 1e300, 1e-7, 10**20], "long": "x " * 150, "nested": [[1, 2], {"k": [3]}]}
+    texts = [resolved_yaml(prepare(p).spec.document.data) for p in specs] + [resolved_yaml(awkward)]
+    assert read.Dumper.__mro__[1] is getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    monkeypatch.setattr(read, "Dumper", read._with_core(type("PureDumper", (yaml.SafeDumper,), {})))
+    assert [resolved_yaml(prepare(p).spec.document.data) for p in specs] + [resolved_yaml(awkward)] == texts
+
+
 # -- no input, however mangled, gets anything but a SpecError -------------------------------
 
 _SIAMESE_TEXT = SIAMESE.read_text("utf-8")
