@@ -185,6 +185,18 @@ def test_the_labels_only_train_reads_may_be_left_out():
         assert sorted(out) == sorted(o.name for o in plan.outputs)
 
 
+def test_devices_are_the_callers_not_the_specs():
+    spec = SPECS / "experiments" / "siamese_cluster.yaml"  # placement: {ps_tasks: 2}
+    plan = specc.plan(spec)
+    with tf.Graph().as_default() as g:
+        inputs = {i.name: v1.placeholder(tf.as_dtype(i.dtype), list(i.shape)) for i in plan.inputs if i.name != "same"}
+        with v1.device(v1.train.replica_device_setter(ps_tasks=1)):
+            out = specc.apply(spec, inputs)
+        assert {v.device for v in out.variables.values()} == {"/job:ps/task:0"}
+        assert {op.device for op in g.get_operations() if op.type == "MatMul"} == {"/job:worker"}
+        assert out.plan.placement is None
+
+
 # -- mistakes: what TensorFlow says, and what specc says instead ------------------------------
 
 def located(e: specc.SpecError) -> tuple[int, int, str]:
