@@ -154,13 +154,16 @@ def test_a_placed_model_is_stamped_with_tensorflows_devices():
     assert set(branches) == {"", "/job:worker/task:2/device:CPU:0", "/job:worker/task:1/device:CPU:0"}
 
 
-@pytest.mark.parametrize("stem,sets", [
+PLACED_VARIANTS = [
     ("siamese_cnn", ["placement.ps_tasks=2"]),
     ("siamese_cnn", ["placement.ps_tasks=3", "placement.strategy=greedy", "placement.worker_device=/job:worker/task:1"]),
     ("seq2seq_tied", ["placement.ps_tasks=2", "placement.worker_device=/job:worker/task:0/device:CPU:0"]),
     ("shared_trunk_two_heads", ["placement.worker_device=/job:worker/task:3"]),  # no ps: everything on the worker
     ("bert_tiny", ["placement.ps_tasks=4", "placement.strategy=greedy"]),
-], ids=lambda x: x if isinstance(x, str) else ",".join(x))
+]
+
+
+@pytest.mark.parametrize("stem,sets", PLACED_VARIANTS, ids=lambda x: x if isinstance(x, str) else ",".join(x))
 def test_placed_specs_are_stamped_with_the_python_emitters_devices(stem, sets):
     from specc.overrides import parse
 
@@ -555,12 +558,8 @@ def assert_same_files(ours: dict, theirs: dict) -> None:
     assert ours["events"] == theirs["events"]
 
 
-# specc.emit.notf writes no placed model yet: those are stamped into a tf.Graph, devices and all.
-PLACED_SPECS = {"siamese_cluster"}
-
-
 @needs_tensorboard
-@pytest.mark.parametrize("path", [p for p in SPEC_FILES if p.stem not in PLACED_SPECS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
 def test_files_written_without_tensorflow_are_the_python_emitters(path, tmp_path):
     plan = specc.plan(path)
     ours, theirs, stamped = _files_both_ways(plan, tmp_path)
@@ -569,12 +568,28 @@ def test_files_written_without_tensorflow_are_the_python_emitters(path, tmp_path
 
 
 @needs_tensorboard
+@pytest.mark.parametrize("stem,sets", PLACED_VARIANTS, ids=lambda x: x if isinstance(x, str) else ",".join(x))
+def test_placed_files_written_without_tensorflow_are_the_python_emitters(stem, sets, tmp_path):
+    """Devices as the model's device functions give them: the inputs on the worker, a variable's restore ops
+    on its device, `init` and `save/restore_all` grouped per device as tf.group groups them."""
+    from specc.overrides import parse
+
+    plan = specc.plan(SPECS / f"{stem}.yaml", overrides=[parse(s) for s in sets])
+    ours, theirs, stamped = _files_both_ways(plan, tmp_path)
+    assert_same_files(ours, theirs)
+    assert stamped.emitter == "stamp"
+
+
+@needs_tensorboard
+def test_nested_devices_colocations_and_greedy_placement_are_written_without_tensorflow(tmp_path):
+    ours, theirs, _ = _files_both_ways(specc.plan(specc.loads(PLACED, "placed.yaml")), tmp_path)
+    assert_same_files(ours, theirs)
+
+
+@needs_tensorboard
 @pytest.mark.parametrize("doc,index,text", EXAMPLES, ids=[f"{d}#{i}" for d, i, _ in EXAMPLES])
 def test_doc_example_files_written_without_tensorflow_are_the_python_emitters(doc, index, text, tmp_path):
     plan = specc.plan(specc.loads(text, f"{doc}#{index}"))
-    if plan.placement is not None:  # docs/distributed.md's: stamped with TensorFlow (PLACED_SPECS)
-        assert notf.build(plan, directory=tmp_path / "cache") is None
-        return
     ours, theirs, _ = _files_both_ways(plan, tmp_path)
     assert_same_files(ours, theirs)
 
@@ -652,6 +667,26 @@ def test_a_corrupted_stamp_is_caught_without_tensorflow(edit, message, tmp_path)
     assert notf.build(plan, directory=cache) is not None
     _corrupt(cache, edit)
     with pytest.raises(BuildError, match=message):
+        notf.stamp(plan, cache)
+
+
+def _matmul_elsewhere(data, graph_def) -> None:
+    (matmul,) = [i for i, n in enumerate(graph_def.node) if n.op == "MatMul"]
+    data["devices"][matmul] = ["fixed", None, "/job:elsewhere"]
+
+
+@needs_tensorboard
+def test_a_placed_stamp_on_the_wrong_device_is_caught_without_tensorflow(tmp_path):
+    from specc.errors import BuildError
+
+    plan = specc.plan(specc.loads(json.dumps({
+        "specc": 1, "name": "mlp", "placement": {"ps_tasks": 2}, "inputs": {"x": {"shape": [None, 8]}},
+        "layers": [{"id": f"layer_{i}", "type": "dense", "units": 8} for i in range(2)]}), "mlp.yaml"))
+    cache = tmp_path / "cache" / "stencils"
+    assert notf.build(plan, directory=cache) is not None
+    _corrupt(cache, _matmul_elsewhere)
+    with pytest.raises(BuildError, match="layer 'layer_0': op 'layer_0/MatMul' is on '/job:elsewhere', "
+                                         "the plan says '/job:worker'"):
         notf.stamp(plan, cache)
 
 

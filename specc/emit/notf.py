@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 from ..errors import BuildError, NotCached, Unstampable
 from ..layers import TensorInfo
+from ..placement import Device
 from ..plans import Plan
 from ..record import record
 from ..report import report
@@ -86,13 +87,13 @@ def build(plan: Plan, verbose: bool = False, directory: Path | None = None) -> S
     """`specc build --emit stamp`'s build: without TensorFlow when every stencil and what the files need
     are cached; else TensorFlow fills the cache (builds the missing stencils, `learned.learn`) and the
     build is stamped as then, without importing the graph. None: build a tf.Graph instead (this process
-    cannot write without TensorFlow, a layer has no stencil, the model places devices, or the cache
+    cannot write without TensorFlow, a layer has no stencil, or the cache
     cannot be written).
 
     Raises:
         BuildError: the stamped graph differs from the plan (an internal error).
     """
-    if unavailable() or plan.placement is not None:
+    if unavailable():
         return None
     directory = directory or default_directory()
     try:
@@ -115,11 +116,9 @@ def stamp(plan: Plan, directory: Path) -> Stamped:
     """Stamp the plan from the stencils cached in `directory` (specc.emit.stencils.default_directory()).
 
     Raises:
-        NotCached: something is not cached yet. Unstampable: a layer has no stencil, or the model places devices.
+        NotCached: something is not cached yet. Unstampable: a layer has no stencil.
         BuildError: the stamped graph differs from the plan (an internal error).
     """
-    if plan.placement is not None:  # stencils are built outside any device context
-        raise Unstampable("the model places variables or layers on devices")
     version = learning.tensorflow_version()
     if version is None:
         raise NotCached("TensorFlow is not installed")
@@ -176,6 +175,9 @@ class _NoTFStamper(_Stamper):
     def _inputs(self) -> None:
         self.graph_def.versions.ParseFromString(self.known.versions)
         stamped = self.protos.GraphDef()
+        # Made under the model's device functions, every input's nodes are on the worker device.
+        placement = self.plan.placement
+        device = str(Device.parse(placement.spec.worker_device)) if placement is not None else ""
         for inp in self.plan.inputs:
             data = self.known.inputs.get(learning.input_key(inp))
             if data is None:
@@ -190,6 +192,8 @@ class _NoTFStamper(_Stamper):
                 made.name = renamed(node.name)
                 del made.input[:]
                 made.input.extend(_renamed_input(ref, renamed) for ref in node.input)
+                if device:
+                    made.device = self.devices[made.name] = device
                 shapes = b""
                 if "_output_shapes" in made.attr:  # graph.pbtxt's nodes have none
                     shapes = wire.attr_entry("_output_shapes", made.attr["_output_shapes"].SerializeToString())
@@ -212,6 +216,9 @@ class _Found:
         heads: the nodes' names' first components, lowercased (in Graph._names_in_use), and the layers' op
             scopes'.
         uses: the nodes' ops and the functions they call (`_uses`).
+        devices: in a placed model, the device of each variable's initializer (`<variable>/Assign`) and read
+            (`<variable>/Read/ReadVariableOp`): tf.group groups the former, and a Saver restores a variable on
+            the latter's device.
     """
 
     variables: tuple[str, ...]
@@ -219,9 +226,11 @@ class _Found:
     dtypes: dict[str, int]
     heads: set[str]
     uses: set[str]
+    devices: dict[str, str]
 
 
 _BUCKETS = 64
+READ = "/Read/ReadVariableOp"  # a variable's read, as get_variable makes it
 
 
 def _check(plan: Plan, stamper: _NoTFStamper) -> _Found:
@@ -241,12 +250,17 @@ def _check(plan: Plan, stamper: _NoTFStamper) -> _Found:
     dtypes: dict[str, int] = {}
     heads = {layer.op_scope.split("/", 1)[0].lower() for layer in plan.walk()}
     uses: set[str] = set()
+    devices: dict[str, str] = {}
+    placed = {name: name for v in plan.variables for name in (v.name + "/Assign", v.name + READ)
+              } if plan.placement is not None else {}
     misnamed = None  # the first layer whose ops are not where the plan says: after the graph's own faults
     for index, segment in enumerate(stamper.nodes.segments()):
         nodes = segment.node
         if index in layers and misnamed is None:
             try:
                 check_op_names(layers[index], [node.name for node in nodes])
+                if plan.placement is not None:
+                    _check_devices(layers[index], nodes, stamper)
             except BuildError as e:
                 misnamed = e
         local = {node.name for node in nodes}
@@ -260,6 +274,8 @@ def _check(plan: Plan, stamper: _NoTFStamper) -> _Found:
                     refs[key % _BUCKETS].append(key)
             heads.add(name.partition("/")[0].lower())
             uses.update(u for u in _uses(node) if u)
+            if name in placed:
+                devices[placed[name]] = node.device
             if node.op == "VarHandleOp":
                 variable, shape = planned.get(name), _dims(node.attr["shape"].shape)
                 if variable is not None:
@@ -284,7 +300,29 @@ def _check(plan: Plan, stamper: _NoTFStamper) -> _Found:
     if stray:
         raise BuildError(f"variable '{stray[0]}:0' is in the graph but not in its variables collection")
     check_variables(plan, found, trainable)
-    return _Found(variables=tuple(found), shapes=shapes, dtypes=dtypes, heads=heads, uses=uses)
+    return _Found(variables=tuple(found), shapes=shapes, dtypes=dtypes, heads=heads, uses=uses, devices=devices)
+
+
+def _check_devices(layer, nodes, stamper: _NoTFStamper) -> None:
+    """tf1's check_devices and verify_devices on a layer's stamped nodes: every node with a device of its own
+    is on the layer's planned one, or on its colocation's, or is one of the layer's variables' own (a variable
+    on its planned device)."""
+    planned = stamper.layer_devices[layer.path]
+    local = {node.name: node.device for node in nodes}
+    variables = {b.name for b in layer.variables}
+    for node in nodes:
+        if node.name in stamper.variable_devices and node.op == "VarHandleOp":
+            if node.device != stamper.variable_devices[node.name]:
+                raise BuildError(f"variable '{node.name}' is on '{node.device}', the plan says "
+                                 f"'{stamper.variable_devices[node.name]}'")
+            continue
+        if not node.device or node.device == planned or any(
+                node.name == v or node.name.startswith(v + "/") for v in variables):
+            continue
+        colocated = [value.decode()[len("loc:@"):] for value in node.attr["_class"].list.s] if "_class" in node.attr else []
+        devices = [stamper.variable_devices.get(name) or local.get(name) or "" for name in colocated]
+        if node.device != next((d for d in devices if d), None):
+            raise BuildError(f"layer '{layer.path}': op '{node.name}' is on '{node.device}', the plan says '{planned}'")
 
 
 def _listed(stamper: _NoTFStamper, key: str, planned: dict) -> Iterator[str]:
@@ -419,6 +457,9 @@ class _Saver:
     def __init__(self, classes, known: learning.Learned, plan: Plan, found: _Found):
         self.names = sorted(found.variables)
         self.dtypes = [found.dtypes[name] for name in self.names]
+        self.found = found
+        # Where each variable is restored: its read's device (the variable's, with the worker's device type).
+        self.devices = [found.devices.get(name + READ, "") for name in self.names]
         template = classes.GraphDef.FromString(known.saver).node
         saver_def = classes.SaverDef.FromString(known.saver_def)
         self.init = _rename(template, saver_def, found.heads)
@@ -441,7 +482,8 @@ class _Saver:
         for node in self.template:
             if node.name not in self.repeated:
                 if self.names or node.name == self.init:  # without variables, there is no Saver
-                    yield wire.entry(wire.NODE, self._shared(self.classes, node).SerializeToString())
+                    for made in self._grouped(self._shared(self.classes, node)):
+                        yield wire.entry(wire.NODE, made.SerializeToString())
             elif node.name == self.first[0].name:
                 for i in range(len(self.names)):
                     for n in self.first:
@@ -474,7 +516,37 @@ class _Saver:
         for key in ("T", "dtype"):
             if key in out.attr:
                 out.attr[key].type = self.dtypes[i]
+        if self.devices[i]:  # a variable's restore ops are made on its device
+            out.device = self.devices[i]
         return out
+
+    def _grouped(self, node) -> list:
+        """A node, or for a `tf.group` NoOp (`init`, `save/restore_all`) over ops on several devices, what
+        TensorFlow makes of it: a NoOp per device (`init/NoOp`, `init/NoOp_1`, in device order) on that
+        device, and the node on those; over ops on one device, the node on it."""
+        if node.op != "NoOp" or not any(self.devices):
+            return [node]
+        device_of = {}  # the ops a group reads, made per variable: its initializer, its restore ops
+        for i, name in enumerate(self.names):
+            device_of[name + "/Assign"] = self.found.devices.get(name + "/Assign", "")
+            for n in self.first:
+                device_of[self._instance(n.name, i)] = self.devices[i]
+        groups: dict[str, list[str]] = {}
+        for ref in node.input:
+            groups.setdefault(device_of.get(ref.lstrip("^"), ""), []).append(ref)
+        if len(groups) == 1:
+            node.device = next(iter(groups))
+            return [node]
+        made = []
+        for k, device in enumerate(sorted(groups)):
+            group = self.classes.NodeDef(name=f"{node.name}/NoOp" + (f"_{k}" if k else ""), op="NoOp", device=device)
+            group.input.extend(groups[device])
+            # What TensorFlow marks an op with when it becomes a control input (the root's, here).
+            group.attr["_has_manual_control_dependencies"].b = True
+            made.append(group)
+        del node.input[:]
+        node.input.extend("^" + group.name for group in made)
+        return [*made, node]
 
     def _shared(self, classes, node):
         """A node made once, its per-variable lists and inputs made the model's."""
