@@ -22,9 +22,8 @@ from .record import record
 from .caller import CallerGraph
 from .plans import (Frame, Plan, PlannedInput, PlannedLayer, PlannedOutput, PlannedVariable,
                    VarBinding, VariableUse)
-from .scopes import NameRegistry, join, requested, segment_problem
+from .scopes import PLAIN_SEGMENT, NameRegistry, join, requested, segment_problem
 from .spec import TRAINING_FLAG, LayerSpec, Ref, Spec, reads_flag
-
 
 
 def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, caller: CallerGraph | None = None) -> Plan:
@@ -115,6 +114,9 @@ class _Planner:
         self.infos: dict[str, TensorInfo] = {}
         self.children: dict[str, dict[str, str]] = {}
         self.inferred: dict[tuple, Inferred] = {}  # (params, *input infos, dtype) -> what infer said
+        # The last plain layer's (params, input info, explicit dtype) and its entry of `inferred`: a run
+        # of layers written alike finds it by identity, without hashing the params again.
+        self.last_plain: tuple = (None, None, None, None)
 
     # -- errors -----------------------------------------------------------------------
 
@@ -186,8 +188,13 @@ class _Planner:
         if self.layer_count > self.limits.max_layers:
             raise self.fail(f"the model has more than {self.limits.max_layers:,} layers (after expansion); "
                             "raise the limit with --max-layers if that is intended", spec)
-        kind = LAYER_TYPES[spec.type]
         path = ctx.prefix + spec.id
+        layer = self.plain_leaf(spec, ctx, path, default)
+        if layer is not None:
+            self.planned[path] = layer
+            self.infos[path] = layer.output
+            return layer
+        kind = LAYER_TYPES[spec.type]
         inputs = self.layer_inputs(spec, env, default)
         frames: list[Frame] = []
         stack, var_scope, reuse, shared_by = ctx.name_stack, ctx.var_scope, ctx.reuse, ctx.shared_by
@@ -246,6 +253,63 @@ class _Planner:
         self.planned[path] = layer
         self.infos[path] = layer.output
         return layer
+
+    def plain_leaf(self, spec: LayerSpec, ctx: _Ctx, path: str, default: str | None) -> PlannedLayer | None:
+        """A layer written the common way, planned in one step: it reads the previous layer, creates its
+        variables in a variable scope of its own and is one of a kind the planner has inferred before
+        (a big spec is mostly such layers). The same records, names and order as `layer` and `leaf`
+        would give; None, with nothing changed, for any other layer and for anything unusual (a
+        segment to check, a scope taken), which the general path plans, or words as an error."""
+        kind = LAYER_TYPES[spec.type]
+        if (default is None or ctx.reuse or self.caller is not None or kind.arity != "single" or not kind.scoped
+                or spec.inputs or spec.name_scope or not spec.own_name_scope or spec.share.mode != "create"
+                or spec.variables or spec.initializers):
+            return None
+        scope = spec.scope
+        if scope is None or PLAIN_SEGMENT.match(scope) is None:
+            return None
+        inferred = self.known(kind, spec.params, self.infos[default], spec.dtype)
+        if inferred is None:
+            return None
+        var_scope = join(ctx.var_scope, scope)
+        if var_scope in self.scope_owner:
+            return None
+        # From here on what `layer`, `claim_scope`, `open_name_scope` and `leaf` do, in their order.
+        captured = _Captured(var_scope, path, spec.type, spec, spec.where)
+        self.scope_owner[var_scope] = captured
+        line = spec.where.line
+        stack = self.names.unique(join(ctx.name_stack, scope), ("layer '{}' (line {})", path, line))
+        self.captured[path] = captured
+        bindings = []
+        for request in inferred.variables:
+            full = f"{var_scope}/{request.name}"
+            bindings.append(VarBinding(request.name, full))
+            self.create_variable(spec, path, full, request, VariableUse(
+                path, join(stack, request.op_scope) if request.op_scope else stack, True, request.updated,
+                request.steps))
+        ops = self.names.unique_all(stack, inferred.ops, ("an op of layer '{}' (line {})", path, line))
+        return PlannedLayer(path, spec.id, spec.type, spec.where, (Frame("variable_scope", scope),), stack,
+                            var_scope, False, (default,), inferred.output, tuple(bindings), ops, spec.params, (),
+                            path)
+
+    def known(self, kind, params, info: TensorInfo, explicit: str | None) -> Inferred | None:
+        """What `infer` said before for a layer of these params reading `info` and nothing else (no
+        further input, no training flag), if it said it for every such layer (see `leaf`); else None."""
+        last = self.last_plain
+        if last[0] is params and last[1] is info and last[2] == explicit:
+            return last[3]
+        training = getattr(params, "training", False)
+        if (training is not False and training is not True) or kind.refs(params):
+            return None
+        try:
+            inferred = self.inferred.get((params, info, layer_dtype(explicit, [info])))
+        except TypeError:  # params holding a list
+            return None
+        if (inferred is None or any(r.borrow is not None for r in inferred.variables)
+                or (kind.float_only and inferred.output.dtype not in FLOAT_DTYPES)):
+            return None
+        self.last_plain = (params, info, explicit, inferred)
+        return inferred
 
     # -- inputs and references ----------------------------------------------------------
 
@@ -468,7 +532,7 @@ class _Planner:
         who = ("an op of layer '{}' (line {})", path, spec.where.line)
         # inferred.ops are named as in a name scope of the layer's own; with `name_scope: false` it shares one.
         asks = inferred.ops if spec.own_name_scope else requested(inferred.ops)
-        ops = tuple([self.names.unique_in(stack, op, who) for op in asks])
+        ops = self.names.unique_all(stack, asks, who)
         return PlannedLayer(path, spec.id, spec.type, spec.where, frames, stack, var_scope, reuse, inputs,
                             inferred.output, tuple(bindings), ops, spec.params, (), path)
 

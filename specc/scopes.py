@@ -15,6 +15,9 @@ import re
 # tensorflow/python/framework/ops.py: _VALID_OP_NAME_REGEX and _VALID_SCOPE_NAME_REGEX.
 _ROOT_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 _NESTED_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
+# A segment that is good anywhere (segment_problem says None at the root and nested): the planner's
+# shortcut for the common case; a segment it does not match gets segment_problem's full check.
+PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\\>-]*\Z")
 
 
 def segment_problem(segment: str, at_root: bool) -> str | None:
@@ -73,6 +76,20 @@ class NameRegistry:
         if not scope:
             return self.unique(name, claimant)
         return self.unique(f"{scope}/{name}", claimant)[len(scope) + 1:]
+
+    def unique_all(self, scope: str, names: tuple[str, ...], claimant: str | tuple) -> tuple[str, ...]:
+        """`unique_in` for each of `names` in order (a layer's ops), for one claimant."""
+        claims = self._claims
+        out = []
+        for name in names:
+            full = f"{scope}/{name}" if scope else name
+            key = full.lower()
+            if key in claims:
+                out.append(self.unique_in(scope, name, claimant))
+            else:
+                claims[key] = claimant
+                out.append(name)
+        return tuple(out)
 
     def claimant(self, name: str) -> str | None:
         """Who first claimed `name` (compared case-insensitively, as TensorFlow does)."""

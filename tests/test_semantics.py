@@ -7,7 +7,7 @@ import textwrap
 from hypothesis import given, strategies as st
 
 import specc
-from specc.scopes import NameRegistry, requested
+from specc.scopes import PLAIN_SEGMENT, NameRegistry, requested, segment_problem
 
 
 def plan_of(text: str):
@@ -21,6 +21,26 @@ def test_name_registry_is_tensorflows_unique_name(tf, names):
     for name in names:
         assert registry.unique(name, "test") == graph.unique_name(name)
     assert registry.in_use() == graph._names_in_use
+
+
+@given(st.lists(st.sampled_from(["s", "S", "s_1", "s/a", "s/A_1", "s/a_1", "t/a"]), max_size=6),
+       st.sampled_from(["", "s", "S"]),
+       st.lists(st.sampled_from(["a", "A", "a_1", "A_1", "b"]), max_size=6))
+def test_claiming_a_layers_ops_at_once_is_unique_name_for_each(tf, before, scope, ops):
+    graph = tf.Graph()
+    registry = NameRegistry()
+    for name in before:
+        assert registry.unique(name, "test") == graph.unique_name(name)
+    expected = [graph.unique_name(f"{scope}/{op}" if scope else op)[len(scope) + 1 if scope else 0:] for op in ops]
+    assert registry.unique_all(scope, tuple(ops), "test") == tuple(expected)
+    assert registry.in_use() == graph._names_in_use
+
+
+@given(st.text(alphabet="aZ09_.-/\\>: \n", max_size=6))
+def test_a_plain_segment_is_a_good_one_at_the_root_and_nested(segment):
+    if PLAIN_SEGMENT.match(segment):
+        assert segment_problem(segment, at_root=True) is None
+        assert segment_problem(segment, at_root=False) is None
 
 
 def test_an_input_pushes_a_later_scope_of_the_same_name(tf):
