@@ -5,6 +5,12 @@ millions of them. A frozen dataclass's generated `__init__` stores each field th
 `object.__setattr__`, about 0.3 us a field here; a record stores through the slot's own
 descriptor instead, about four times faster, and is otherwise the same dataclass: frozen
 after construction, compared by value, `replace()`-able, `fields()`-listed.
+
+A wide record (a planned layer has 15 fields) is built faster still: for the moment of its
+`__init__` the new object is of a subclass that adds no slots and may be assigned to, so each
+field is a plain attribute store (which the interpreter specialises), and then it is of its
+own class again. Swapping the class costs about two stores through a descriptor, so narrow
+records keep the descriptors.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
 from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
+
+_SWAP_FROM = 6  # fields from which building through the assignable subclass is the faster way
 
 
 def record(cls: type[T] | None = None, **options: Any) -> Any:
@@ -34,10 +42,10 @@ def record(cls: type[T] | None = None, **options: Any) -> Any:
 
 
 def _methods(cls: type) -> dict[str, Callable[..., Any]]:
-    """__init__ (storing through each slot's descriptor), __repr__, __eq__, __hash__, the frozen
+    """__init__ (storing through each slot's descriptor, or in the assignable subclass), __repr__, __eq__, __hash__, the frozen
     __setattr__/__delattr__ and the pickling pair, as frozen dataclasses have them."""
     names: dict[str, Any] = {"MISSING": MISSING, "FrozenInstanceError": FrozenInstanceError}
-    positional, keyword, body = [], [], []
+    positional, keyword, body, stores = [], [], [], []
     every = fields(cls)
     for f in every:
         if not f.init:
@@ -53,7 +61,21 @@ def _methods(cls: type) -> dict[str, Callable[..., Any]]:
         else:
             param = f.name
         (keyword if f.kw_only else positional).append(param)
-        body.append(f"  set_{f.name}(self, {f.name})")
+        stores.append(f.name)
+    if len(stores) >= _SWAP_FROM:
+        # A subclass of `cls` has its layout, so an instance may change between the two; an instance
+        # of a subclass of `cls` (which has an __init__ of its own if it is a record) stays as it is.
+        # (Prefixed names: a field's parameter must not hide them.)
+        names["_record_cls"], names["_record_building"] = cls, _assignable(cls)
+        names["_record_set"] = object.__setattr__
+        body.append("  if self.__class__ is _record_cls:")
+        body.append("    _record_set(self, '__class__', _record_building)")
+        body += [f"    self.{name} = {name}" for name in stores]
+        body.append("    self.__class__ = _record_cls")
+        body.append("  else:")
+        body += [f"    set_{name}(self, {name})" for name in stores]
+    else:
+        body += [f"  set_{name}(self, {name})" for name in stores]
     if hasattr(cls, "__post_init__"):
         body.append("  self.__post_init__()")
     params = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
@@ -82,3 +104,10 @@ def _methods(cls: type) -> dict[str, Callable[..., Any]]:
         method = out[name] = names[name]
         method.__qualname__ = f"{cls.__qualname__}.{name}"
     return out
+
+
+def _assignable(cls: type) -> type:
+    """A subclass of `cls` with its slots and plain attribute assignment, to build an instance in."""
+    return type(cls.__name__, (cls,), {"__slots__": (), "__setattr__": object.__setattr__,
+                                        "__delattr__": object.__delattr__, "__module__": cls.__module__,
+                                        "__qualname__": f"{cls.__qualname__}.<building>"})
