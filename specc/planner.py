@@ -268,33 +268,42 @@ class _Planner:
         scope = spec.scope
         if scope is None or PLAIN_SEGMENT.match(scope) is None:
             return None
-        inferred = self.known(kind, spec.params, self.infos[default], spec.dtype)
-        if inferred is None:
+        known = self.known(kind, spec.params, self.infos[default], spec.dtype)
+        if known is None:
             return None
+        inferred, size = known
         var_scope = join(ctx.var_scope, scope)
-        if var_scope in self.scope_owner:
+        if var_scope in self.scope_owner or self.parameters + size > self.limits.max_params:
             return None
-        # From here on what `layer`, `claim_scope`, `open_name_scope` and `leaf` do, in their order.
+        # From here on what `layer`, `claim_scope`, `open_name_scope`, `leaf` and `create_variable` do, in
+        # their order; a variable name that is taken goes to create_variable, which says why.
         captured = _Captured(var_scope, path, spec.type, spec, spec.where)
         self.scope_owner[var_scope] = captured
         line = spec.where.line
-        stack = self.names.unique(join(ctx.name_stack, scope), ("layer '{}' (line {})", path, line))
+        names, variables = self.names, self.vars
+        stack = names.unique(join(ctx.name_stack, scope), ("layer '{}' (line {})", path, line))
         self.captured[path] = captured
         bindings = []
         for request in inferred.variables:
             full = f"{var_scope}/{request.name}"
             bindings.append(VarBinding(request.name, full))
-            self.create_variable(spec, path, full, request, VariableUse(
-                path, join(stack, request.op_scope) if request.op_scope else stack, True, request.updated,
-                request.steps))
-        ops = self.names.unique_all(stack, inferred.ops, ("an op of layer '{}' (line {})", path, line))
+            use = VariableUse(path, join(stack, request.op_scope) if request.op_scope else stack, True,
+                              request.updated, request.steps)
+            if full not in variables and names.claim(full, ("variable '{}' (layer '{}', line {})", full, path, line)):
+                self.parameters += math.prod(request.shape)  # within the budget: checked above
+                variables[full] = _Var(full, request.shape, request.dtype, request.initializer, request.trainable,
+                                       path, spec.where, [use])
+            else:
+                self.create_variable(spec, path, full, request, use)
+        ops = names.unique_all(stack, inferred.ops, ("an op of layer '{}' (line {})", path, line))
         return PlannedLayer(path, spec.id, spec.type, spec.where, (Frame("variable_scope", scope),), stack,
                             var_scope, False, (default,), inferred.output, tuple(bindings), ops, spec.params, (),
                             path)
 
-    def known(self, kind, params, info: TensorInfo, explicit: str | None) -> Inferred | None:
+    def known(self, kind, params, info: TensorInfo, explicit: str | None) -> tuple[Inferred, int] | None:
         """What `infer` said before for a layer of these params reading `info` and nothing else (no
-        further input, no training flag), if it said it for every such layer (see `leaf`); else None."""
+        further input, no training flag), if it said it for every such layer (see `leaf`), and the
+        parameters of its variables; else None."""
         last = self.last_plain
         if last[0] is params and last[1] is info and last[2] == explicit:
             return last[3]
@@ -308,8 +317,9 @@ class _Planner:
         if (inferred is None or any(r.borrow is not None for r in inferred.variables)
                 or (kind.float_only and inferred.output.dtype not in FLOAT_DTYPES)):
             return None
-        self.last_plain = (params, info, explicit, inferred)
-        return inferred
+        known = inferred, sum(math.prod(r.shape) for r in inferred.variables)
+        self.last_plain = (params, info, explicit, known)
+        return known
 
     # -- inputs and references ----------------------------------------------------------
 

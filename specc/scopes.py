@@ -71,6 +71,14 @@ class NameRegistry:
         claims[key] = claimant
         return f"{name}_{i - 1}"
 
+    def claim(self, name: str, claimant: str | tuple) -> bool:
+        """Claim `name` if it is free, as `unique` would; False, claiming nothing, if it is taken."""
+        key = name.lower()
+        if key in self._claims:
+            return False
+        self._claims[key] = claimant
+        return True
+
     def unique_in(self, scope: str, name: str, claimant: str | tuple) -> str:
         """Claim `name` inside `scope` ('' is the root) and return the last segment of what TensorFlow calls it."""
         if not scope:
