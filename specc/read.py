@@ -343,16 +343,16 @@ def _too_deep(limits: Limits) -> str:
 
 class _Frame:
     """A collection whose events are still arriving: its data, its marks, and for a mapping the key
-    whose value comes next (`key` is _MERGE while a `<<` value comes)."""
+    whose value comes next (`key` is _MERGE while a `<<` value comes). A mapping's `kids` hold the
+    line of each key it sets (the keys that `<<` merges come in at its end)."""
 
-    __slots__ = ("data", "kids", "line", "col", "anchor", "size", "key", "key_line", "key_col", "first", "merges")
+    __slots__ = ("data", "kids", "line", "col", "anchor", "size", "key", "key_line", "key_col", "merges")
 
     def __init__(self, data, kids, line: int, col: int, anchor: str | None):
         self.data, self.kids, self.line, self.col, self.anchor = data, kids, line, col, anchor
         self.size = 1  # nodes, aliases expanded: what an alias of this node adds
         self.key: str | None = None
-        self.first: dict[str, int] = {}  # a mapping's key -> the line that set it
-        self.merges: list[tuple[Any, tuple]] = []
+        self.merges: list[tuple[Any, tuple]] | None = None  # made by the first `<<`
 
 
 class _Builder:
@@ -404,10 +404,10 @@ class _Builder:
         get_event, stack, anchors, plain = self.loader.get_event, self.stack, self.anchors, self.plain
         line_numbers = self.line_numbers
         max_depth = self.limits.max_depth
+        top = stack[-1] if stack else None  # the collection the next node goes into
         while True:
             event = get_event()
             kind = event.__class__
-            top = stack[-1] if stack else None
             if kind is _ScalarEvent:
                 mark = event.start_mark
                 line, col = line_numbers[mark.line], mark.column + 1
@@ -421,7 +421,10 @@ class _Builder:
                     else:
                         tag = _STR
                 if top is not None and top.key is None and top.kids.__class__ is dict:
-                    self.key(top, tag, value, line, col)
+                    if tag == _STR and value not in top.kids:  # the usual key; self.key has the rest
+                        top.key, top.key_line, top.key_col = value, line, col
+                    else:
+                        self.key(top, tag, value, line, col)
                     if event.anchor is not None:
                         anchors[event.anchor] = (value, (line, col), 1)
                     continue
@@ -444,12 +447,13 @@ class _Builder:
                 mapping = kind is _MappingStartEvent
                 if event.tag not in (None, "!", _MAP if mapping else _SEQ):
                     raise self.fail(_unsupported(event.tag), line, col)
-                stack.append(_Frame({} if mapping else [], {} if mapping else [], line, col, event.anchor))
+                top = _Frame({} if mapping else [], {} if mapping else [], line, col, event.anchor)
+                stack.append(top)
                 continue
             elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
                 frame = stack.pop()
                 top = stack[-1] if stack else None
-                if frame.merges:
+                if frame.merges is not None:
                     self.merge(frame)
                 item, marks, size, anchor = frame.data, (frame.line, frame.col, frame.kids), frame.size, frame.anchor
             elif kind is _AliasEvent:
@@ -481,6 +485,8 @@ class _Builder:
                 top.data.append(item)
                 top.kids.append(marks)
             elif top.key is _MERGE:
+                if top.merges is None:
+                    top.merges = []
                 top.merges.append((item, marks))
                 top.key = None
             else:
@@ -499,11 +505,10 @@ class _Builder:
                 raise self.fail(_unsupported(tag), line, col, self.path()[:-1])
             key = construct(text)
             text = key if isinstance(key, str) else str(key)
-        first = frame.first.get(text)
+        first = frame.kids.get(text)
         if first is not None:
-            raise self.fail(f"duplicate key {text!r} (first set at line {first}); YAML would silently keep the "
+            raise self.fail(f"duplicate key {text!r} (first set at line {first[0]}); YAML would silently keep the "
                             "last one, so remove one of them", line, col, self.path()[:-1] + (text,))
-        frame.first[text] = line
         frame.key, frame.key_line, frame.key_col = text, line, col
 
     def merge(self, frame: _Frame) -> None:
