@@ -264,4 +264,5 @@ def _check_markers(doc: Document, layers: Any, path: SpecPath) -> None:
             if m in layer:
                 raise doc.error(f"`{m}:` only means something in a spec with `base:` or `include:`, on a layer "
                                 f"whose id the base has ({m}s the base's layer)", path + (i, m), at_key=True)
-        _check_markers(doc, layer.get("layers"), path + (i, "layers"))
+        if "layers" in layer:  # (a spec's many plain layers need no call of their own)
+            _check_markers(doc, layer["layers"], path + (i, "layers"))

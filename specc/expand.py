@@ -63,9 +63,10 @@ def needs_expansion(data: Any) -> bool:
             if not isinstance(layer, dict):
                 continue
             scope = layer.get("scope")
-            if {"repeat", "use", "defaults"} & layer.keys() or (isinstance(scope, str) and INDEX in scope):
+            if ("repeat" in layer or "use" in layer or "defaults" in layer
+                    or (isinstance(scope, str) and INDEX in scope)):
                 return True
-            if walk(layer.get("layers")):
+            if "layers" in layer and walk(layer["layers"]):
                 return True
         return False
 

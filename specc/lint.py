@@ -110,11 +110,13 @@ def unused_layers(ctx: Context) -> Iterator[LintWarning]:
         for layer in layers:
             subtree = list(layer.walk())
             if any(x.path in live for x in subtree):
-                yield from visit(layer.children)
+                if layer.children:
+                    yield from visit(layer.children)
                 continue
             # A layer that creates variables a live layer reuses is needed for them.
             if any(b.name in used_vars and not b.borrowed for x in subtree for b in x.variables if not x.reuse):
-                yield from visit(layer.children)
+                if layer.children:
+                    yield from visit(layer.children)
                 continue
             what = "block" if layer.children else "layer"
             created = any(owners[b.name] == x.path for x in subtree for b in x.variables)
@@ -226,7 +228,8 @@ def inert_share_false(ctx: Context) -> Iterator[LintWarning]:
             inner = sharing
             if inner is None and not layer.share.creates:
                 inner = (layer.id, layer.where.line)
-            yield from visit(layer.layers or (), inner)
+            if layer.layers:
+                yield from visit(layer.layers, inner)
 
     return visit(ctx.spec.layers, None)
 
@@ -538,7 +541,8 @@ def _namespaces(ctx: Context) -> dict[tuple, list[_Claim]]:
                 var_parent, _, name = layer.var_scope.rpartition("/")
                 spaces.setdefault(("vars", var_parent), []).append(
                     _Claim(name, "variable scope", functools.partial(ctx.at, layer, "scope")))
-            visit(layer.children, layer.op_scope)
+            if layer.children:
+                visit(layer.children, layer.op_scope)
 
     visit(plan.layers, "")
     return spaces

@@ -227,4 +227,5 @@ def _written_devices(layers: "tuple[LayerSpec, ...]") -> dict[tuple, str]:
 def _walk(layers) -> Iterator["LayerSpec"]:
     for layer in layers:
         yield layer
-        yield from _walk(layer.layers or ())
+        if layer.layers:
+            yield from _walk(layer.layers)

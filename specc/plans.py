@@ -74,6 +74,8 @@ class PlannedVariable:
     @property
     def applications(self) -> int:
         """How many times the graph applies it: once per using layer, once per time step of an unroll."""
+        if len(self.users) == 1:  # the usual variable (what the loop below gives for one use)
+            return max(0, self.users[0].steps)
         steps: dict[str, int] = {}
         for u in self.users:
             steps[u.layer] = max(steps.get(u.layer, 0), u.steps)

@@ -113,7 +113,8 @@ def _flag_readers(layers: tuple[PlannedLayer, ...]):
     for layer in layers:
         if TRAINING_FLAG in layer.inputs and hasattr(layer.params, "training"):
             yield layer.path
-        yield from _flag_readers(layer.children)
+        if layer.children:
+            yield from _flag_readers(layer.children)
 
 
 def report_json(rep: Report, all_variables: bool = False) -> dict:
