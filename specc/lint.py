@@ -189,7 +189,7 @@ def unshared_twins(ctx: Context) -> Iterator[LintWarning]:
     groups: dict[tuple, dict[tuple, PlannedLayer]] = {}
     for layer in ctx.plan.walk():
         if (layer.reuse or not layer.frames or layer.frames[-1].kind != "variable_scope"
-                or not any(x.variables for x in layer.walk())):
+                or not (layer.variables or any(x.variables for x in layer.walk()))):
             continue
         parent, _, name = (layer.var_scope or "").rpartition("/")
         # One layer per source location: the copies one `repeat` makes (BERT's layer_0 ... layer_11)
@@ -404,9 +404,9 @@ def _upstream(by_path: dict[str, PlannedLayer], keys: list[str]) -> Iterator[str
             todo.extend(_inputs_of(layer))
 
 
-def _inputs_of(layer: PlannedLayer) -> list[str]:
+def _inputs_of(layer: PlannedLayer) -> tuple[str, ...]:
     """What a layer reads: a block reads its result, which reads the block's inputs."""
-    return [layer.result] if layer.children else list(layer.inputs)
+    return (layer.result,) if layer.children else layer.inputs
 
 
 def _live(ctx: Context) -> set[str]:

@@ -213,6 +213,7 @@ def from_document(doc: Document) -> Spec:
         # An explicit `scope: null` opens a name_scope and no variable_scope.
         scope = raw.get("scope", ident) if kind.scoped else None
         inits = raw.get("initializers") or {}
+        renames = raw.get("variables")
         for local in inits:
             if f"{local}_initializer" in raw:
                 raise doc.error(
@@ -224,17 +225,21 @@ def from_document(doc: Document) -> Spec:
             own_name_scope=raw.get("name_scope") is not False, dtype=raw.get("dtype"),
             params=_params(kind, _unaliased(kind, raw, path)), block_inputs=block_inputs, layers=children,
             output=ref(raw["output"], path + ("output",)) if "output" in raw else None,
-            variables=tuple((raw.get("variables") or {}).items()),
-            initializers=tuple((local, Initializer.parse(value)) for local, value in inits.items()),
+            variables=tuple(renames.items()) if renames else (),
+            initializers=tuple((local, Initializer.parse(value)) for local, value in inits.items()) if inits else (),
             keys=frozenset(raw), device=raw.get("device"),
         )
 
     parsed: dict[tuple, Any] = {}  # (type, its params' written values and their types) -> parsed params
+    param_keys: dict[str, tuple[str, ...]] = {}  # type -> the keys of its params
 
     def _params(kind, raw: dict) -> Any:
         """The layer's parsed params; a big spec repeats a few kinds of layer thousands of times, and
         params are frozen, so layers written alike share one parse."""
-        values = [raw.get(p.name, _ABSENT) for p in kind.params]
+        names = param_keys.get(kind.name)
+        if names is None:
+            names = param_keys[kind.name] = tuple(p.name for p in kind.params)
+        values = [raw.get(name, _ABSENT) for name in names]
         key = (kind.name, *values, *map(type, values))  # types too: `1` and `true` are equal keys
         try:
             found = parsed.get(key)

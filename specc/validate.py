@@ -207,7 +207,7 @@ def _errors(pieces: Iterable[Piece], odd: list[tuple[tuple, float]] = ()) -> Ite
     one of the `odd` floats (paths from the same root) gets the strict check whatever jsonschema-rs says."""
     for definition, value, path in pieces:
         fast = _fast(definition)
-        if fast is not None and fast.is_valid(value) and not any(p[:len(path)] == path for p, _ in odd):
+        if fast is not None and fast.is_valid(value) and not (odd and any(p[:len(path)] == path for p, _ in odd)):
             continue
         for error in _slow(definition).iter_errors(value):
             error.path.extendleft(reversed(path))
