@@ -16,6 +16,7 @@ records keep the descriptors.
 from __future__ import annotations
 
 from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
+from operator import attrgetter
 from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
@@ -30,8 +31,8 @@ def record(cls: type[T] | None = None, **options: Any) -> Any:
         if not cls.__dict__.get("__doc__"):
             cls.__doc__ = cls.__name__  # dataclass would build one from inspect.signature
         own = {name for name in ("__repr__", "__eq__", "__hash__") if cls.__dict__.get(name) is not None}
-        # dataclasses makes the fields and the slots; the methods come from one generated source below
-        # (dataclasses compiles one source per method: most of what declaring a class costs at import).
+        # dataclasses makes the fields and the slots; the methods come from _methods below (dataclasses
+        # compiles one source per method: most of what declaring a class costs at import).
         cls = dataclass(slots=True, init=False, repr=False, eq=False, **options)(cls)
         for name, method in _methods(cls).items():
             if name not in own:
@@ -42,8 +43,8 @@ def record(cls: type[T] | None = None, **options: Any) -> Any:
 
 
 def _methods(cls: type) -> dict[str, Callable[..., Any]]:
-    """__init__ (storing through each slot's descriptor, or in the assignable subclass), __repr__, __eq__, __hash__, the frozen
-    __setattr__/__delattr__ and the pickling pair, as frozen dataclasses have them."""
+    """__init__ (storing through each slot's descriptor, or in the assignable subclass), __repr__, __eq__,
+    __hash__, the frozen __setattr__/__delattr__ and the pickling pair, as frozen dataclasses have them."""
     names: dict[str, Any] = {"MISSING": MISSING, "FrozenInstanceError": FrozenInstanceError}
     positional, keyword, body, stores = [], [], [], []
     every = fields(cls)
@@ -80,30 +81,58 @@ def _methods(cls: type) -> dict[str, Callable[..., Any]]:
         body.append("  self.__post_init__()")
     params = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
     compared = "".join(f"self.{f.name}, " for f in every if f.compare)
-    other = compared.replace("self.", "other.")
     hashed = "".join(f"self.{f.name}, " for f in every if (f.compare if f.hash is None else f.hash))
-    shown = ", ".join(f"{f.name}={{self.{f.name}!r}}" for f in every if f.repr)
-    stored = "".join(f"self.{f.name}, " for f in every)
-    restore = "".join(f"  set_{f.name}(self, state[{i}])\n" for i, f in enumerate(every))
-    source = (
+    source = (  # what runs for every record made, compared or hashed; the rest is generic, below
         f"def __init__({params}):\n" + ("\n".join(body) or "  pass") + "\n"
-        f"def __repr__(self):\n  return f'{{self.__class__.__qualname__}}({shown})'\n"
         f"def __eq__(self, other):\n"
-        f"  if other.__class__ is self.__class__:\n    return ({compared}) == ({other})\n"
+        f"  if other.__class__ is self.__class__:\n    return ({compared}) == ({compared.replace('self.', 'other.')})\n"
         f"  return NotImplemented\n"
         f"def __hash__(self):\n  return hash(({hashed}))\n"
-        f"def __setattr__(self, name, value):\n  raise FrozenInstanceError(f'cannot assign to field {{name!r}}')\n"
-        f"def __delattr__(self, name):\n  raise FrozenInstanceError(f'cannot delete field {{name!r}}')\n"
-        f"def __getstate__(self):\n  return ({stored})\n"
-        f"def __setstate__(self, state):\n" + (restore or "  pass\n")
     )
     exec(source, names)  # noqa: S102 - generated from the class's own field names, as dataclasses does
-    out = {}
-    for name in ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__", "__getstate__",
-                 "__setstate__"):
-        method = out[name] = names[name]
+    out = {name: names[name] for name in ("__init__", "__eq__", "__hash__")}
+    out.update(_generic_methods(cls, every))
+    for name, method in out.items():
         method.__qualname__ = f"{cls.__qualname__}.{name}"
     return out
+
+
+def _generic_methods(cls: type, every: tuple) -> dict[str, Callable[..., Any]]:
+    """__repr__, __setattr__, __delattr__ and the pickling pair: closures over the field names rather than
+    generated source (compiling source is most of what declaring a record costs, and an import declares
+    many; these are seldom called)."""
+    stored = _fields_tuple([f.name for f in every])
+    shown = [f.name for f in every if f.repr]
+    setters = [getattr(cls, f.name).__set__ for f in every]
+
+    def __repr__(self):
+        return f"{self.__class__.__qualname__}({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
+
+    def __setattr__(self, name, value):
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name):
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __getstate__(self):
+        return stored(self)
+
+    def __setstate__(self, state):
+        for setter, value in zip(setters, state):
+            setter(self, value)
+
+    return {"__repr__": __repr__, "__setattr__": __setattr__, "__delattr__": __delattr__,
+            "__getstate__": __getstate__, "__setstate__": __setstate__}
+
+
+def _fields_tuple(names: list[str]) -> Callable[[Any], tuple]:
+    """A function from an instance to the tuple of these fields (attrgetter gives a bare value for one)."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        one = attrgetter(names[0])
+        return lambda self: (one(self),)
+    return lambda self: ()
 
 
 def _assignable(cls: type) -> type:
