@@ -194,7 +194,11 @@ def unshared_twins(ctx: Context) -> Iterator[LintWarning]:
         parent, _, name = (layer.var_scope or "").rpartition("/")
         # One layer per source location: the copies one `repeat` makes (BERT's layer_0 ... layer_11)
         # are separate on purpose, and comparing thousands of them pairwise would be slow.
-        groups.setdefault((parent, _twin_stem(name)), {}).setdefault(_source(layer.where), layer)
+        key = (parent, _twin_stem(name))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {}
+        group.setdefault(_source(layer.where), layer)
     # Towers come a few at a time; a long run of numbered layers (layer_0 ... layer_49999) is a
     # stack, each reading the last: comparing each layer with the first few of its group keeps
     # this linear.
@@ -499,16 +503,16 @@ _NUMBERED = re.compile(r"(?:[_-]?[0-9]+|[_-][a-z])$")
 class _Claim:
     """A name a layer claims in a namespace (a plain slotted class: a big spec makes two per layer)."""
 
-    __slots__ = ("name", "what", "locate", "_where")
+    __slots__ = ("name", "what", "locate", "args", "_where")
 
-    def __init__(self, name: str, what: str, locate: Callable[[], Location]):
-        self.name, self.what, self.locate, self._where = name, what, locate, None
+    def __init__(self, name: str, what: str, locate: Callable[..., Location], *args):
+        self.name, self.what, self.locate, self.args, self._where = name, what, locate, args, None
 
     @property
     def where(self) -> Location:
-        """Located only for a warning: a big spec makes many claims and few mistakes."""
+        """Located only for a warning (`locate(*args)`): a big spec makes many claims and few mistakes."""
         if self._where is None:
-            self._where = self.locate()
+            self._where = self.locate(*self.args)
         return self._where
 
 
@@ -521,9 +525,14 @@ def _namespaces(ctx: Context) -> dict[tuple, list[_Claim]]:
     """
     plan = ctx.plan
     spaces: dict[tuple, list[_Claim]] = {("ops", ""): [
-        _Claim(i.name, "input", functools.partial(ctx.doc.where, ("inputs", i.name), at_key=True))
-        for i in plan.inputs]}
+        _Claim(i.name, "input", ctx.doc.where, ("inputs", i.name), True) for i in plan.inputs]}
     seen_vars: set[str] = set()
+
+    def space(key: tuple) -> list[_Claim]:
+        claims = spaces.get(key)
+        if claims is None:
+            claims = spaces[key] = []
+        return claims
 
     def visit(layers: tuple[PlannedLayer, ...], parent: str) -> None:
         for layer in layers:
@@ -532,15 +541,13 @@ def _namespaces(ctx: Context) -> dict[tuple, list[_Claim]]:
                 key = ("name_scope" if frame.kind == "name_scope" and ctx.written(layer, "name_scope")
                        and frame.name != layer.id else "scope")
                 what = "name scope" if key == "name_scope" else "scope"
-                spaces.setdefault(("ops", parent), []).append(
-                    _Claim(frame.name, what, functools.partial(ctx.at, layer, key)))
+                space(("ops", parent)).append(_Claim(frame.name, what, ctx.at, layer, key))
             last = layer.frames[-1] if layer.frames else None
             if (last is not None and last.kind == "variable_scope" and not layer.reuse
                     and layer.var_scope not in seen_vars):
                 seen_vars.add(layer.var_scope)
                 var_parent, _, name = layer.var_scope.rpartition("/")
-                spaces.setdefault(("vars", var_parent), []).append(
-                    _Claim(name, "variable scope", functools.partial(ctx.at, layer, "scope")))
+                space(("vars", var_parent)).append(_Claim(name, "variable scope", ctx.at, layer, "scope"))
             if layer.children:
                 visit(layer.children, layer.op_scope)
 
