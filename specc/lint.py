@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import Location, format_path
 from .read import Document
-from .plans import Plan, PlannedLayer
+from .plans import Plan, PlannedLayer, PlannedVariable
 from .spec import TRAINING_FLAG, LayerSpec, Spec
 
 
@@ -102,9 +102,16 @@ class Rule:
 def unused_layers(ctx: Context) -> Iterator[LintWarning]:
     """SC101: a layer whose output reaches no output of the model."""
     live = ctx.live
-    used_vars = {b.name for layer in ctx.plan.walk() if layer.path in live for b in layer.variables}
     outputs = ", ".join(o.key for o in ctx.plan.outputs)
-    owners = {v.name: v.owner for v in ctx.plan.variables}
+
+    # Only a layer that feeds no output asks (in most models, none does).
+    @functools.cache
+    def used_vars() -> set[str]:
+        return {b.name for layer in ctx.plan.walk() if layer.path in live for b in layer.variables}
+
+    @functools.cache
+    def owners() -> dict[str, str]:
+        return {v.name: v.owner for v in ctx.plan.variables}
 
     def visit(layers: tuple[PlannedLayer, ...]) -> Iterator[LintWarning]:
         for layer in layers:
@@ -114,12 +121,12 @@ def unused_layers(ctx: Context) -> Iterator[LintWarning]:
                     yield from visit(layer.children)
                 continue
             # A layer that creates variables a live layer reuses is needed for them.
-            if any(b.name in used_vars and not b.borrowed for x in subtree for b in x.variables if not x.reuse):
+            if any(b.name in used_vars() and not b.borrowed for x in subtree for b in x.variables if not x.reuse):
                 if layer.children:
                     yield from visit(layer.children)
                 continue
             what = "block" if layer.children else "layer"
-            created = any(owners[b.name] == x.path for x in subtree for b in x.variables)
+            created = any(owners()[b.name] == x.path for x in subtree for b in x.variables)
             also = ", and its variables are still created and saved in checkpoints" if created else ""
             yield LintWarning("SC101", f"{what} '{layer.path}' feeds no output (outputs: {outputs}): its ops are "
                                        f"built and never run{also}; remove it, or add it to `outputs:`",
@@ -428,7 +435,7 @@ class _Twins:
     planned in order)."""
 
     def __init__(self, plan: Plan, heads: list[PlannedLayer]):
-        self.variables = {v.name: v for v in plan.variables}
+        self.plan = plan
         self.structures: dict[str, tuple] = {}
         self.masks: dict[tuple, int] = {}
         self.bit = {e.path: 1 << i for i, e in enumerate(heads)}
@@ -472,6 +479,11 @@ class _Twins:
         if mask is None:
             mask = self.masks[key] = self.mask_of(heads[:-1]) | self.bit[heads[-1].path]
         return mask
+
+    @functools.cached_property
+    def variables(self) -> dict[str, PlannedVariable]:
+        """Variables by name, for the structures of the few layers compared (a long stack compares none)."""
+        return {v.name: v for v in self.plan.variables}
 
     def structure(self, layer: PlannedLayer) -> tuple:
         """What makes two layers interchangeable: types, ids inside, variable shapes, output shape."""
