@@ -189,7 +189,7 @@ class _Planner:
             raise self.fail(f"the model has more than {self.limits.max_layers:,} layers (after expansion); "
                             "raise the limit with --max-layers if that is intended", spec)
         path = ctx.prefix + spec.id
-        layer = self.plain_leaf(spec, ctx, path, default)
+        layer = self.plain_leaf(spec, ctx, env, path, default)
         if layer is not None:
             self.planned[path] = layer
             self.infos[path] = layer.output
@@ -254,21 +254,27 @@ class _Planner:
         self.infos[path] = layer.output
         return layer
 
-    def plain_leaf(self, spec: LayerSpec, ctx: _Ctx, path: str, default: str | None) -> PlannedLayer | None:
-        """A layer written the common way, planned in one step: it reads the previous layer, creates its
-        variables in a variable scope of its own and is one of a kind the planner has inferred before
-        (a big spec is mostly such layers). The same records, names and order as `layer` and `leaf`
-        would give; None, with nothing changed, for any other layer and for anything unusual (a
-        segment to check, a scope taken), which the general path plans, or words as an error."""
+    def plain_leaf(self, spec: LayerSpec, ctx: _Ctx, env: list[_Level], path: str,
+                   default: str | None) -> PlannedLayer | None:
+        """A layer written the common way, planned in one step: it reads one tensor (the previous layer's
+        unless it says), creates its variables in a variable scope of its own and is one of a kind the
+        planner has inferred before (a big spec is mostly such layers). The same records, names and
+        order as `layer` and `leaf` would give; None, with nothing changed, for any other layer and for
+        anything unusual (a segment to check, a scope taken), which the general path plans, or words
+        as an error."""
         kind = LAYER_TYPES[spec.type]
-        if (default is None or ctx.reuse or self.caller is not None or kind.arity != "single" or not kind.scoped
-                or spec.inputs or spec.name_scope or not spec.own_name_scope or spec.share.mode != "create"
-                or spec.variables or spec.initializers):
+        if (ctx.reuse or self.caller is not None or kind.arity != "single" or not kind.scoped
+                or len(spec.inputs) > 1 or spec.name_scope or not spec.own_name_scope
+                or spec.share.mode != "create" or spec.variables or spec.initializers):
             return None
         scope = spec.scope
         if scope is None or PLAIN_SEGMENT.match(scope) is None:
             return None
-        known = self.known(kind, spec.params, self.infos[default], spec.dtype)
+        # What it reads, as layer_inputs finds it first (a wrong reference fails here as it would there).
+        source = self.resolve(spec.inputs[0], env, spec) if spec.inputs else default
+        if source is None:
+            return None
+        known = self.known(kind, spec.params, self.infos[source], spec.dtype)
         if known is None:
             return None
         inferred, size = known
@@ -297,7 +303,7 @@ class _Planner:
                 self.create_variable(spec, path, full, request, use)
         ops = names.unique_all(stack, inferred.ops, ("an op of layer '{}' (line {})", path, line))
         return PlannedLayer(path, spec.id, spec.type, spec.where, (Frame("variable_scope", scope),), stack,
-                            var_scope, False, (default,), inferred.output, tuple(bindings), ops, spec.params, (),
+                            var_scope, False, (source,), inferred.output, tuple(bindings), ops, spec.params, (),
                             path)
 
     def known(self, kind, params, info: TensorInfo, explicit: str | None) -> tuple[Inferred, int] | None:
