@@ -3,7 +3,16 @@ computed again (bench/scale.py measures what they save)."""
 
 from __future__ import annotations
 
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings, strategies as st
+
 import specc
+from specc.errors import SpecError
+from specc.limits import PlanLimits
+from specc.planner import _Planner
+
+from . import test_properties as properties
 
 TWO_STACKS = """specc: 1
 inputs: {x: {shape: [null, 5, 4]}}
@@ -45,3 +54,67 @@ layers:
     plan = specc.plan(spec)
     assert plan.layer("block.inner.fc").output.shape == (None, 3)
     assert spec.document.data["layers"][1]["description"] == "costs $5, or ${w}"
+
+
+class _GeneralPathOnly(_Planner):
+    """The planner without its shortcut for plain layers: every layer takes the general path."""
+
+    def plain_leaf(self, *args):
+        return None
+
+
+def _planned(planner: type, spec, limits: PlanLimits):
+    """Everything planning says: the plan and every name claimed (with who claimed it), or the error."""
+    try:
+        made = planner(spec, limits)
+        plan = made.run()
+    except SpecError as e:
+        return type(e), e.where, e.message
+    names = made.names.in_use()
+    return plan, names, [made.names.claimant(name) for name in names], made.parameters
+
+
+# Layers written alike whose names meet: a scope taken by an earlier op name scope, ops and
+# variables that differ only by case, scopes that need the full check, a shared block.
+ALIKE_AND_CLASHING = """specc: 1
+inputs: {x: {shape: [null, 8]}}
+layers:
+  - {id: a, type: identity}
+  - {id: a_1, type: identity}
+  - {id: b, type: dense, units: 8, scope: a}
+  - {id: c, type: dense, units: 8, scope: a_2}
+  - {id: d, type: dense, units: 8, scope: A_3, name_scope: q}
+  - {id: e, type: dense, units: 8, scope: "a_1"}
+  - {id: blk, type: block, layers: [{id: x1, type: dense, units: 8}, {id: x2, type: dense, units: 8, scope: x1_1},
+                                    {id: x3, type: dense, units: 8, scope: MatMul}, {id: x4, type: dense, units: 8, scope: "-x"}]}
+  - {id: blk2, type: block, share: blk}
+  - {id: h, type: dense, units: 8, scope: ".h"}
+  - {id: i, type: dense, units: 8, scope: "x.y>z"}
+  - {id: j, type: dense, units: 8}
+  - {id: J_1, type: dense, units: 8}
+"""
+
+
+@pytest.mark.parametrize("last,max_params,planned", [
+    ("", 10_000_000_000, True),
+    ("", 500, False),  # over the parameter budget half way
+    ("  - {id: k, type: dense, units: 8, scope: j_1}\n", 10_000_000_000, False),  # j_1/kernel and J_1/kernel
+    ("  - {id: k, type: dense, units: 8, scope: j}\n", 10_000_000_000, False),  # variable scope j taken
+], ids=["planned", "over budget", "case clash", "scope taken"])
+def test_plain_layers_are_planned_as_the_general_path_plans_them(last, max_params, planned):
+    spec = specc.loads(ALIKE_AND_CLASHING + last, "m.yaml")
+    limits = PlanLimits(max_params=max_params)
+    ours = _planned(_Planner, spec, limits)
+    assert (ours[0] is not SpecError) == planned
+    assert ours == _planned(_GeneralPathOnly, spec, limits)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(properties.spec_data(), st.sampled_from([10_000_000_000, 100]))
+def test_random_specs_are_planned_as_the_general_path_plans_them(data, max_params):
+    try:
+        spec = specc.loads(yaml.safe_dump(data, sort_keys=False), "random.yaml")
+    except SpecError:
+        return  # refused before planning: nothing planned either way
+    limits = PlanLimits(max_params=max_params)
+    assert _planned(_Planner, spec, limits) == _planned(_GeneralPathOnly, spec, limits)
