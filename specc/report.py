@@ -99,8 +99,8 @@ def report(plan: Plan) -> Report:
     return Report(
         model=plan.name,
         variables=len(rows),
-        parameters=plan.parameters,
-        trainable_parameters=plan.trainable_parameters,
+        parameters=sum(r.params for r in rows),  # plan.parameters, from the sizes the rows hold
+        trainable_parameters=sum(r.params for r in rows if r.trainable),
         shared_variables=len(shared),
         shared_parameters=sum(r.params for r in shared),
         parameters_saved=sum(r.params * (r.applications - 1) for r in shared),
