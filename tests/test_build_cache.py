@@ -140,7 +140,9 @@ def test_tensorflow_s_version_is_read_without_importing_it():
     assert buildcache._versions()["tensorflow"] == f"tensorflow {tf.__version__}"
 
 
-def test_a_sweep_reuses_the_variants_that_did_not_change(spec, tmp_path):
+def test_a_sweep_reuses_the_variants_that_did_not_change(spec, tmp_path, monkeypatch):
+    from specc.experiments import runs
+
     exp = tmp_path / "exp.yaml"
     exp.write_text(f"specc: 1\nexperiment: e\nbase: {spec.name}\nsweep: {{vars.embedding: [4, 8]}}\n")
 
@@ -149,8 +151,13 @@ def test_a_sweep_reuses_the_variants_that_did_not_change(spec, tmp_path):
         return [bool(r.get("reused")) for r in rows]
 
     assert reused() == [False, False]
+    prepared = []
+    monkeypatch.setattr(runs, "prepare", lambda *args, prepare=runs.prepare, **kw: prepared.append(args[1]) or
+                        prepare(*args, **kw))
     text = invoke("sweep", exp, "-o", tmp_path / "runs")
     assert "embedding=4 (reused)" in text and "0 built, 2 reused" in text
+    assert len(prepared) == 2  # once per variant: planned, then checked for reuse with that plan
+    monkeypatch.undo()
     (tmp_path / "runs" / "e" / "embedding=8" / "resolved.yaml").write_text("edited")
     assert reused() == [True, False]  # the edited one is built again
     spec.write_text(spec.read_text().replace("hidden: 64", "hidden: 12"))

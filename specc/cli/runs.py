@@ -120,7 +120,8 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
             limits = PlanLimits(max_params, max_layers)
             exp = _sweep.experiment(file, overrides or (),
                                     replace(DEFAULT_LIMITS, max_layers=max_layers, max_variants=max_variants))
-            unplanned = _sweep.plan_variants(exp, limits)
+            prepared: dict = {}
+            unplanned = _sweep.plan_variants(exp, limits, prepared)
             if unplanned and not keep_going:
                 raise _sweep.variant_errors(unplanned)
             if dry_run:
@@ -135,7 +136,8 @@ def register(app: typer.Typer, cli: ModuleType) -> None:
                     status = "reused" if row.get("reused") else row.get("status")
                     bar.update(task, advance=1, note=f"{row['variant']}: {status}")
 
-                outcome = _sweep.run(exp, output, jobs, force, limits, verbose, done, unplanned, execute, emit.value)
+                outcome = _sweep.run(exp, output, jobs, force, limits, verbose, done, unplanned, execute, emit.value,
+                                     prepared)
             if fmt is Format.json:
                 typer.echo(json.dumps(_sweep.summary_json(outcome), indent=2))
             else:

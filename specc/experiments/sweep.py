@@ -204,19 +204,24 @@ class Unplanned:
     error: SpecError
 
 
-def plan_variants(exp: Experiment, limits: PlanLimits = DEFAULT_PLAN_LIMITS) -> list[Unplanned]:
+def plan_variants(exp: Experiment, limits: PlanLimits = DEFAULT_PLAN_LIMITS,
+                  prepared: dict[str, Any] | None = None) -> list[Unplanned]:
     """Plan every variant as its worker will (no TensorFlow); the ones that fail, in variant order.
 
     A variant whose sharing, shapes or values are wrong fails here, before any worker starts.
+    `prepared`, if given, gets each variant's Prepared by name, for `run` to check for reuse with.
     """
     from .runs import prepare
 
     failed = []
     for v in exp.variants:
         try:
-            prepare(exp.file, v.overrides, limits, drop=("sweep",))
+            ready = prepare(exp.file, v.overrides, limits, drop=("sweep",))
         except SpecError as e:
             failed.append(Unplanned(v, e))
+            continue
+        if prepared is not None:
+            prepared[v.name] = ready
     return failed
 
 
@@ -328,15 +333,17 @@ class Job:
     emit: str = DEFAULT_EMITTER
 
 
-def complete(job: Job) -> dict | None:
+def complete(job: Job, prepared: Any = None) -> dict | None:
     """The stored row of a variant whose directory holds its complete, unedited run made under the same
-    build cache key (specc.buildcache: spec, plan, overrides, versions), else None."""
+    build cache key (specc.buildcache: spec, plan, overrides, versions), else None. `prepared`: the
+    variant's Prepared, when plan_variants made it already."""
     from ..buildcache import reusable
     from .runs import RUN_FILE, prepare, run_key
     from .training import has_train
 
     try:
-        prepared = prepare(job.file, job.variant.overrides, job.limits, drop=("sweep",))
+        if prepared is None:
+            prepared = prepare(job.file, job.variant.overrides, job.limits, drop=("sweep",))
     except SpecError:
         return None  # its worker reports it
     if not reusable(Path(job.directory), job.file, run_key(prepared, has_train(prepared.spec), job.emit)):
@@ -394,7 +401,7 @@ def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limit
         verbose: bool = False, on_done: Callable[[dict], None] | None = None,
         unplanned: Sequence[Unplanned] = (),
         execute: Callable[[list[Job], Callable[[dict], None]], None] | None = None,
-        emit: str = DEFAULT_EMITTER) -> Outcome:
+        emit: str = DEFAULT_EMITTER, prepared: dict[str, Any] | None = None) -> Outcome:
     """Run every variant not already complete, `jobs` at a time, and write the summaries.
 
     Args:
@@ -404,6 +411,7 @@ def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limit
             finishes; default: `jobs` local worker processes (specc.experiments.ray_executor
             makes one for Ray).
         emit: the emitter that builds each variant (specc.emit.emitters.EMITTERS).
+        prepared: the variants plan_variants prepared, by name: not prepared again to check for reuse.
 
     Returns:
         The rows, in variant order.
@@ -416,7 +424,7 @@ def run(exp: Experiment, output: Path, jobs: int = 1, force: bool = False, limit
     rows: dict[str, dict] = {}
     pending: list[Job] = []
     for job in todo:
-        stored = None if force or job.variant.name in bad else complete(job)
+        stored = None if force or job.variant.name in bad else complete(job, (prepared or {}).get(job.variant.name))
         if job.variant.name in bad:
             rows[job.variant.name] = {"variant": job.variant.name, "directory": job.directory,
                                       **spec_failure(bad[job.variant.name]), "seconds": 0.0}
