@@ -55,6 +55,23 @@ def test_help_imports_neither_the_pipeline_nor_rich():
                       "specc.emit.emitters", "specc.errors", "specc.limits", "specc.record"]
 
 
+def test_validate_imports_only_what_a_plain_spec_needs():
+    """No experiment machinery (sweeps, build directories, tempfile) for a file without `sweep:` or `experiment:`."""
+    script = textwrap.dedent("""
+        import json, sys
+        from specc.cli import app
+        try:
+            app(["validate", sys.argv[1], "-q"], standalone_mode=False)
+        finally:
+            print("RESULT " + json.dumps(sorted(m for m in sys.modules if m.startswith((
+                "specc.experiments.sweep", "specc.experiments.runs", "specc.builddir", "tempfile")))))
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(PACKAGE.parent / "specs" / "siamese.yaml")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.rsplit("RESULT ", 1)[1]) == []
+
+
 @pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py") if p.name != "errors.py"),
                          ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_error_types_live_in_errors_py(path):

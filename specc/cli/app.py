@@ -215,7 +215,6 @@ def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fa
     _collector_off()
     with _guard(debug, fmt):
         from .. import api, compose
-        from ..experiments import sweep
         from ..lint import check, render_table, summary
         from ..read import paused_gc
 
@@ -223,20 +222,25 @@ def validate(file: SpecFile, fmt: FormatOpt = Format.table, quiet: QuietOpt = Fa
         read_limits = replace(DEFAULT_LIMITS, max_layers=max_layers, max_variants=max_variants)
         with paused_gc():  # the file is read once, for the sweep and for the spec
             doc = compose.load(file, read_limits, overrides or ())
-            exp = sweep.experiment_of(doc, overrides or (), read_limits)
-            unplanned = sweep.plan_variants(exp, limits) if exp.axes else []
-            if unplanned:
-                raise sweep.variant_errors(unplanned)
+            variants = 0
+            if isinstance(doc.data, dict) and ("sweep" in doc.data or "experiment" in doc.data):
+                from ..experiments import sweep  # an experiment's file only: a plain spec needs none of it
+
+                exp = sweep.experiment_of(doc, overrides or (), read_limits)
+                unplanned = sweep.plan_variants(exp, limits) if exp.axes else []
+                if unplanned:
+                    raise sweep.variant_errors(unplanned)
+                variants = len(exp.variants) if exp.axes else 0
             spec = api.parse(doc, read_limits)  # composed already: bases merged, overrides applied
             plan = api.plan(spec, limits)
             warnings = check(spec, plan)
-        planned = f", {_count(len(exp.variants), 'variant')} planned" if exp.axes else ""
+        planned = f", {_count(variants, 'variant')} planned" if variants else ""
         failed = strict and bool(warnings)  # --strict: a warning fails validation like an error
         layers = sum(1 for _ in plan.walk())
         if fmt is Format.json:
             typer.echo(json.dumps({"ok": not failed, "file": str(file), "model": plan.name, "inputs": len(plan.inputs),
                                    "layers": layers, "variables": len(plan.variables),
-                                   "parameters": plan.parameters, **({"variants": len(exp.variants)} if exp.axes else {}),
+                                   "parameters": plan.parameters, **({"variants": variants} if variants else {}),
                                    "warnings": [w.to_json() for w in warnings]},
                                   indent=2))
         else:
