@@ -182,7 +182,7 @@ def apply(spec: "Spec | Plan | str | Path", inputs: Mapping[str, Any], *,
     from .emit.tf1 import apply as _apply, caller_graph
     from .emit.tfimport import tensorflow
     from .overrides import parse as parse_override
-    from .caller import check_inputs, inputs_read
+    from .caller import check_inputs, check_missing, inputs_read
     from .planner import plan as _plan
     from .plans import Plan
     from .report import report
@@ -198,10 +198,10 @@ def apply(spec: "Spec | Plan | str | Path", inputs: Mapping[str, Any], *,
     tf = tensorflow()
     inputs = dict(inputs)
     caller = caller_graph(tf, inputs)
-    check_inputs(loaded, caller, set())  # the tensors given, before planning with them
+    check_inputs(loaded, caller)  # the tensors given, before planning with them
     with read.paused_gc():
         placed = _plan(loaded, DEFAULT_PLAN_LIMITS, caller)
-    check_inputs(loaded, caller, inputs_read(placed))  # the inputs read, once planning has found them
+    check_missing(loaded, caller, inputs_read(placed))  # the inputs read, once planning has found them
     applied = _apply(placed, inputs, tf)
     applied.report = report(placed)
     return applied

@@ -73,11 +73,9 @@ class CallerGraph:
         return frozenset(t.name for t in self.given)
 
 
-def check_inputs(spec: Spec, caller: CallerGraph, read: set[str]) -> None:
-    """The given tensors are the spec's inputs: every input a layer or an output reads (`read`,
-    `inputs_read`) given unless it has a `default`, nothing else given, each of the spec's dtype and
-    of a shape that has every size the spec fixes. An input nothing reads (the labels only `train:`
-    reads) may be left out.
+def check_inputs(spec: Spec, caller: CallerGraph) -> None:
+    """The given tensors are the spec's inputs: nothing else given, each of the spec's dtype and of a
+    shape that has every size the spec fixes (check_missing says which must be given).
 
     Raises:
         SpecError: located at the spec's input (or its `inputs:` for a name it does not have).
@@ -95,9 +93,6 @@ def check_inputs(spec: Spec, caller: CallerGraph, read: set[str]) -> None:
         want = TensorInfo(inp.shape, inp.dtype)
         t = given.get(name)
         if t is None:
-            if not inp.has_default and name in read:
-                raise _at(spec, name, f"specc.apply: input '{name}' ({want}) has no `default`, so it needs a "
-                                      f"tensor: add '{name}' to `inputs`")
             continue
         if t.dtype != inp.dtype:
             raise _at(spec, name, f"specc.apply: input '{name}' is {want}, but the tensor given is {t}; cast it "
@@ -107,6 +102,20 @@ def check_inputs(spec: Spec, caller: CallerGraph, read: set[str]) -> None:
             raise _at(spec, name, f"specc.apply: input '{name}' is {want}, but the tensor given is {t}; every size "
                                   f"the spec fixes must be known and equal (tf.ensure_shape(t, {sizes}) asserts it "
                                   "and gives the tensor that static shape)")
+
+
+def check_missing(spec: Spec, caller: CallerGraph, read: set[str]) -> None:
+    """Every input a layer or an output reads (`read`, inputs_read) is given a tensor unless it has a
+    `default`; an input nothing reads (the labels only `train:` reads) may be left out.
+
+    Raises:
+        SpecError: located at the input.
+    """
+    given = caller.given_names
+    for inp in spec.inputs:
+        if inp.name not in given and not inp.has_default and inp.name in read:
+            raise _at(spec, inp.name, f"specc.apply: input '{inp.name}' ({TensorInfo(inp.shape, inp.dtype)}) has no "
+                                      f"`default`, so it needs a tensor: add '{inp.name}' to `inputs`")
 
 
 def inputs_read(plan) -> set[str]:
