@@ -104,7 +104,7 @@ def test_a_placement_tf_does_not_follow_is_a_build_error(tf):
                                                *plan.placement.variables[1:]))
     with pytest.raises(BuildError, match="variable 'tower/fc1/kernel' is on '/job:ps/task:0', the plan says "
                                          "'/job:ps/task:1'"):
-        verify_devices(replace(plan, placement=wrong), model.graph)
+        verify_devices(replace(plan, placement=wrong), lambda name: model.graph.get_operation_by_name(name).device)
 
 
 def _set(target: str, value):

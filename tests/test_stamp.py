@@ -675,8 +675,17 @@ def _matmul_elsewhere(data, graph_def) -> None:
     data["devices"][matmul] = ["fixed", None, "/job:elsewhere"]
 
 
+def _kernel_elsewhere(data, graph_def) -> None:
+    (kernel,) = [i for i, n in enumerate(graph_def.node) if n.op == "VarHandleOp" and n.name.endswith("/kernel")]
+    data["devices"][kernel] = ["fixed", None, "/job:ps/task:7"]
+
+
 @needs_tensorboard
-def test_a_placed_stamp_on_the_wrong_device_is_caught_without_tensorflow(tmp_path):
+@pytest.mark.parametrize("edit,message", [
+    (_matmul_elsewhere, "layer 'layer_0': op 'layer_0/MatMul' is on '/job:elsewhere', the plan says '/job:worker'"),
+    (_kernel_elsewhere, "variable 'layer_0/kernel' is on '/job:ps/task:7', the plan says '/job:ps/task:0'"),
+], ids=["op", "variable"])
+def test_a_placed_stamp_on_the_wrong_device_is_caught_without_tensorflow(edit, message, tmp_path):
     from specc.errors import BuildError
 
     plan = specc.plan(specc.loads(json.dumps({
@@ -684,9 +693,8 @@ def test_a_placed_stamp_on_the_wrong_device_is_caught_without_tensorflow(tmp_pat
         "layers": [{"id": f"layer_{i}", "type": "dense", "units": 8} for i in range(2)]}), "mlp.yaml"))
     cache = tmp_path / "cache" / "stencils"
     assert notf.build(plan, directory=cache) is not None
-    _corrupt(cache, _matmul_elsewhere)
-    with pytest.raises(BuildError, match="layer 'layer_0': op 'layer_0/MatMul' is on '/job:elsewhere', "
-                                         "the plan says '/job:worker'"):
+    _corrupt(cache, edit)
+    with pytest.raises(BuildError, match=re.escape(message)):
         notf.stamp(plan, cache)
 
 

@@ -55,6 +55,17 @@ class GraphFiles:
     marks: dict
 
 
+def unavailable() -> str:
+    """Why this process cannot write graph files without TensorFlow's writers, as specc.emit.notf builds
+    do ('' if it can): the protobuf classes TensorBoard ships, and google-crc32c for the event file."""
+    try:
+        import google_crc32c  # noqa: F401 (the event file's checksums; TensorBoard's own are pure Python)
+        import tensorboard.compat.proto.meta_graph_pb2  # noqa: F401
+    except ImportError as e:
+        return f"{e.name} is not installed (pip install 'specc[tensorboard]')"
+    return ""
+
+
 def write_graph_files(model, directory: Path) -> list[str]:
     """Write the model's graph files into `directory`; returns the names written.
 
@@ -84,7 +95,7 @@ def write_graph_files(model, directory: Path) -> list[str]:
     _write_text(graph_def.node, rest, directory)
     shapes = getattr(model, "function_shapes", None)
     with graph.as_default():
-        if shapes and _can_checksum():
+        if shapes and not unavailable():
             # What FileWriter(directory, graph=graph) writes, with the shapes TensorFlow does not give an
             # imported function.
             from tensorflow.python.framework import meta_graph
@@ -231,15 +242,6 @@ def _functions_with_shapes(graph_def, shapes: dict[str, bytes] | None) -> None:
     for function in graph_def.library.function if shapes else ():
         if function.signature.name in shapes:
             with_shapes(function, type(function).FromString(shapes[function.signature.name]))
-
-
-def _can_checksum() -> bool:
-    """Whether google-crc32c is installed (`specc[tensorboard]`): _write_events needs it."""
-    try:
-        import google_crc32c  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class _Whole:

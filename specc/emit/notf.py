@@ -31,24 +31,14 @@ from ..record import record
 from ..report import report
 from . import learned as learning
 from . import wire
-from .files import GraphFiles, with_shapes
+from .files import GraphFiles, unavailable, with_shapes
 from .stamp import _Stamper
 from .stencils import StencilCache, default_directory
-from .tf1 import check_op_names, check_variables
+from .tf1 import check_devices, check_op_names, check_variables, verify_devices
 from .tfimport import tensorflow
 
 SERVING = "serving_default"
 PREDICT = "tensorflow/serving/predict"  # saved_model.PREDICT_METHOD_NAME
-
-
-def unavailable() -> str:
-    """Why this process cannot write a build without TensorFlow ('' if it can)."""
-    try:
-        import google_crc32c  # noqa: F401 (the event file's checksums; TensorBoard's own are pure Python)
-        import tensorboard.compat.proto.meta_graph_pb2  # noqa: F401
-    except ImportError as e:
-        return f"{e.name} is not installed (pip install 'specc[tensorboard]')"
-    return ""
 
 
 @record
@@ -216,9 +206,9 @@ class _Found:
         heads: the nodes' names' first components, lowercased (in Graph._names_in_use), and the layers' op
             scopes'.
         uses: the nodes' ops and the functions they call (`_uses`).
-        devices: in a placed model, the device of each variable's initializer (`<variable>/Assign`) and read
-            (`<variable>/Read/ReadVariableOp`): tf.group groups the former, and a Saver restores a variable on
-            the latter's device.
+        devices: in a placed model, the device of each variable, its initializer (`<variable>/Assign`) and
+            read (`<variable>/Read/ReadVariableOp`): tf.group groups the initializers, and a Saver restores a
+            variable on its read's device.
     """
 
     variables: tuple[str, ...]
@@ -251,7 +241,7 @@ def _check(plan: Plan, stamper: _NoTFStamper) -> _Found:
     heads = {layer.op_scope.split("/", 1)[0].lower() for layer in plan.walk()}
     uses: set[str] = set()
     devices: dict[str, str] = {}
-    placed = {name: name for v in plan.variables for name in (v.name + "/Assign", v.name + READ)
+    placed = {name: name for v in plan.variables for name in (v.name, v.name + "/Assign", v.name + READ)
               } if plan.placement is not None else {}
     misnamed = None  # the first layer whose ops are not where the plan says: after the graph's own faults
     for index, segment in enumerate(stamper.nodes.segments()):
@@ -300,29 +290,20 @@ def _check(plan: Plan, stamper: _NoTFStamper) -> _Found:
     if stray:
         raise BuildError(f"variable '{stray[0]}:0' is in the graph but not in its variables collection")
     check_variables(plan, found, trainable)
+    if plan.placement is not None:
+        verify_devices(plan, lambda name: devices.get(name, ""))
     return _Found(variables=tuple(found), shapes=shapes, dtypes=dtypes, heads=heads, uses=uses, devices=devices)
 
 
 def _check_devices(layer, nodes, stamper: _NoTFStamper) -> None:
-    """tf1's check_devices and verify_devices on a layer's stamped nodes: every node with a device of its own
-    is on the layer's planned one, or on its colocation's, or is one of the layer's variables' own (a variable
-    on its planned device)."""
-    planned = stamper.layer_devices[layer.path]
+    """tf1's check_devices on a layer's stamped nodes: on its device, or on their colocation's (a variable's,
+    or one of the layer's nodes)."""
+    planned = stamper.variable_devices
     local = {node.name: node.device for node in nodes}
-    variables = {b.name for b in layer.variables}
-    for node in nodes:
-        if node.name in stamper.variable_devices and node.op == "VarHandleOp":
-            if node.device != stamper.variable_devices[node.name]:
-                raise BuildError(f"variable '{node.name}' is on '{node.device}', the plan says "
-                                 f"'{stamper.variable_devices[node.name]}'")
-            continue
-        if not node.device or node.device == planned or any(
-                node.name == v or node.name.startswith(v + "/") for v in variables):
-            continue
-        colocated = [value.decode()[len("loc:@"):] for value in node.attr["_class"].list.s] if "_class" in node.attr else []
-        devices = [stamper.variable_devices.get(name) or local.get(name) or "" for name in colocated]
-        if node.device != next((d for d in devices if d), None):
-            raise BuildError(f"layer '{layer.path}': op '{node.name}' is on '{node.device}', the plan says '{planned}'")
+    check_devices(layer, stamper.layer_devices[layer.path],
+                  [(node.name, node.device, [value.decode()[len("loc:@"):] for value in node.attr["_class"].list.s]
+                    if "_class" in node.attr else []) for node in nodes],
+                  lambda name: planned.get(name) or local.get(name) or "")
 
 
 def _listed(stamper: _NoTFStamper, key: str, planned: dict) -> Iterator[str]:

@@ -75,7 +75,7 @@ def emit(plan: Plan, verbose: bool = False, cache_dir: Path | str | None = DEFAU
             if checker.placed:
                 checker.check_devices(layer, ops)
     if plan.placement is not None:
-        tf1.verify_devices(plan, graph)
+        tf1.verify_devices(plan, lambda name: graph.get_operation_by_name(name).device)
     tensors = {key: graph.get_tensor_by_name(name) for key, name in stamper.names.items()}
     return tf1.Model(plan=plan, graph=graph, inputs={i.name: tensors[i.name] for i in plan.inputs},
                      outputs={o.name: tensors[o.key] for o in plan.outputs}, variables=variables, tensors=tensors,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import BuildError
 from ..caller import AUTO_REUSE, CallerGraph, GivenTensor, GraphVariable, inputs_read
@@ -77,7 +77,7 @@ def emit(plan: Plan, verbose: bool = False) -> Model:
         trainable = {v.name for v in v1.trainable_variables()}
     verify_variables(plan, {v.name: v for v in variables.values()}, trainable)
     if plan.placement is not None:
-        verify_devices(plan, graph)
+        verify_devices(plan, lambda name: graph.get_operation_by_name(name).device)
     return Model(
         plan=plan, graph=graph,
         inputs={i.name: builder.tensors[i.name] for i in plan.inputs},
@@ -248,25 +248,15 @@ class _Builder:
         return v
 
     def check_devices(self, layer: PlannedLayer, ops) -> None:
-        """Every op the layer made with a device of its own is on the planned one. Ops without
-        one run where TensorFlow colocates them: a variable's initializer with the variable
-        (`loc:@`), a read of a resource variable with its handle. An op colocated with another
-        (an embedding's gather with its table) takes that op's device instead."""
-        var_names = {b.name for b in layer.variables}
-        device = self.placed[layer.path]
-        for op in ops:
-            if op.device and op.device != device and op.device != self._colocated_device(op) and not any(
-                    op.name == v or op.name.startswith(v + "/") for v in var_names):
-                raise BuildError(f"layer '{layer.path}': op '{op.name}' is on '{op.device}', the plan says '{device}'")
+        """check_devices on the layer's ops."""
+        def colocations(op) -> list[str]:
+            try:
+                return [group.decode()[len("loc:@"):] for group in op.get_attr("_class")]
+            except ValueError:
+                return []
 
-    def _colocated_device(self, op) -> str | None:
-        try:
-            groups = op.get_attr("_class")
-        except ValueError:
-            return None
-        # TensorFlow gives a colocated op the device of the first op of its groups that has one.
-        devices = [self.graph.get_operation_by_name(g.decode()[len("loc:@"):]).device for g in groups]
-        return next((d for d in devices if d), None)
+        check_devices(layer, self.placed[layer.path], [(op.name, op.device, colocations(op)) for op in ops],
+                      lambda name: self.graph.get_operation_by_name(name).device)
 
     def check_ops(self, layer: PlannedLayer, ops) -> None:
         """Every op the layer made (besides variables' own) sits directly in its planned scope."""
@@ -290,6 +280,26 @@ def check_op_names(layer: PlannedLayer, names: list[str]) -> None:
             heads.append(head)
     if heads != list(layer.ops):
         raise BuildError(f"layer '{layer.path}': ops {heads} in '{layer.op_scope}', the plan says {list(layer.ops)}")
+
+
+def check_devices(layer: PlannedLayer, device: str, ops: list[tuple[str, str, list[str]]],
+                  device_of: Callable[[str], str]) -> None:
+    """Every op the layer made with a device of its own is on the planned one, `device`. Ops without
+    one run where TensorFlow colocates them: a variable's initializer with the variable
+    (`loc:@`), a read of a resource variable with its handle. An op colocated with another
+    (an embedding's gather with its table) takes that op's device instead.
+
+    Args:
+        ops: (name, device, the names of the ops its `_class` colocates it with) per op.
+        device_of: an op's device, by name.
+    """
+    var_names = {b.name for b in layer.variables}
+    for name, on, colocations in ops:
+        if not on or on == device or any(name == v or name.startswith(v + "/") for v in var_names):
+            continue
+        # TensorFlow gives a colocated op the device of the first op of its groups that has one.
+        if on != next((d for d in map(device_of, colocations) if d), None):
+            raise BuildError(f"layer '{layer.path}': op '{name}' is on '{on}', the plan says '{device}'")
 
 
 def verify_variables(plan: Plan, actual: dict[str, Any], trainable: set[str]) -> None:
@@ -346,9 +356,10 @@ class _Greedy:
         return task
 
 
-def verify_devices(plan: Plan, graph) -> None:
-    """Every variable sits on its planned device (check_ops checks the layers' ops)."""
+def verify_devices(plan: Plan, device_of: Callable[[str], str]) -> None:
+    """Every variable sits on its planned device (`device_of`: an op's device, by name; check_devices
+    checks the layers' ops)."""
     for v in plan.placement.variables:
-        actual = graph.get_operation_by_name(v.name).device
+        actual = device_of(v.name)
         if actual != v.device:
             raise BuildError(f"variable '{v.name}' is on '{actual}', the plan says '{v.device}'")
