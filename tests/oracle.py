@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections import Counter
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -275,10 +276,17 @@ class _Interpreter:
     def layer(self, layer, prefix, names, previous, sharing):
         if not layer.get("share"):
             return self.build_layer(layer, prefix, names, previous, sharing)
-        before = sum(len(f.uses) for f in self.built.layers.values())
+        path = prefix + layer["id"]
+        before = Counter(u for f in self.built.layers.values() for u in f.uses)
         y = self.build_layer(layer, prefix, names, previous, sharing)
-        if sum(len(f.uses) for f in self.built.layers.values()) == before:
-            self.built.shares_nothing.append(prefix + layer["id"])
+        reused = Counter(u for f in self.built.layers.values() for u in f.uses) - before
+        scope = self.captured.get(path)
+        if layer["share"] is True and scope is not None:
+            # `share: true` reuses its own scope's variables: what a layer inside reuses by a
+            # `share: <path>` of its own is not this layer's sharing.
+            reused = [u for u in reused if u.startswith(scope.name + "/")]
+        if not reused:
+            self.built.shares_nothing.append(path)
         return y
 
     def build_layer(self, layer, prefix, names, previous, sharing):

@@ -318,3 +318,23 @@ def test_a_share_naming_the_layer_itself_is_refused_by_both(tf, repeat):
     if repeat == 1:
         del inner["repeat"]
     _run(tf, data, build=True)
+
+
+SHARED_BLOCK_OF_BORROWED_LAYERS = {
+    "specc": 1,
+    "inputs": {"x": {"shape": [None, 3, 4]}},
+    "layers": [{"id": "a", "type": "multi_head_attention", "input": "x", "heads": 2, "key_dim": 2, "name_scope": "a"},
+               {"id": "b", "type": "block", "input": "a", "share": True, "layers": [
+                   {"id": "b", "type": "multi_head_attention", "input": "input", "heads": 2, "key_dim": 2,
+                    "share": "a"}]}],
+}
+
+
+def test_a_shared_block_whose_layers_share_elsewhere_shares_nothing_of_its_own(tf):
+    """Block `b` says `share: true`, but its one layer reuses `a`'s variables by a path of its own: nothing in
+    scope `b` is reused. specc refuses; TensorFlow builds it, reusing nothing through `b` (found by the property
+    test above)."""
+    with pytest.raises(SpecError, match="`share: true`, but nothing has created variables in scope 'b' yet"):
+        specc.plan(specc.loads(yaml.safe_dump(SHARED_BLOCK_OF_BORROWED_LAYERS, sort_keys=False), "random.yaml"))
+    assert "b" in build_oracle(SHARED_BLOCK_OF_BORROWED_LAYERS, tf, LEGACY).problems(tf)["shares nothing"]
+    _run(tf, copy.deepcopy(SHARED_BLOCK_OF_BORROWED_LAYERS), build=True)
