@@ -2,7 +2,8 @@
 
 The text is parsed by libyaml (`yaml.CSafeLoader`, whose events carry every node's
 line and column) where PyYAML has it, else by PyYAML's pure-Python parser; the data is
-built from the events directly, without a tree of nodes.
+built from the events directly, without a tree of nodes. Lines a generator writes by the
+thousand (`- {id: layer_7, type: dense}`) are read by specc.flowlines, with the same result.
 Plain scalars are read by YAML 1.2's core schema, as editors, check-jsonschema and
 ajv read them: `no` and `on` are text, `1e-3` is a number.
 Only YAML's standard scalar, sequence and mapping types are accepted (no
@@ -23,6 +24,7 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
+from . import flowlines
 from .errors import Location, SpecError, SpecPath
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -163,7 +165,7 @@ class MarkTree(Mapping):
     def __getitem__(self, path: SpecPath) -> tuple[int, int]:
         entry, named = self._root, None
         for part in path:
-            kids = entry[2] if len(entry) > 2 else None
+            kids = _kids(entry)
             if isinstance(kids, dict) and isinstance(part, str) and part in kids:
                 line, col, entry = kids[part]
                 named = (line, col)
@@ -183,7 +185,7 @@ class MarkTree(Mapping):
             path, entry, named = todo.pop()
             if named or not self._keys:
                 yield path
-            kids = entry[2] if len(entry) > 2 else None
+            kids = _kids(entry)
             if isinstance(kids, dict):
                 todo += [(path + (key,), child, True) for key, (_, _, child) in kids.items()]
             elif isinstance(kids, list):
@@ -191,6 +193,15 @@ class MarkTree(Mapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def _kids(entry: tuple) -> list | dict | None:
+    """The entries of a mark-tree node's children (None for a scalar's): a list for a sequence, a dict
+    for a mapping (made now for a line flowlines read)."""
+    if len(entry) < 3:
+        return None
+    kids = entry[2]
+    return kids.table() if kids.__class__ is flowlines.Kids else kids
 
 
 @dataclass(frozen=True)
@@ -310,10 +321,11 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
         text = text[1:]
     lines = tuple(text.splitlines())
     doc = Document(name, None, lines)
-    loader = Loader(text)
     try:
         with paused_gc():
-            built = _Builder(doc, limits, loader).document()
+            built = _fast(doc, limits, text)
+            if built is _UNREAD:
+                built = _Builder(doc, limits).document(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -328,12 +340,26 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
         raise SpecError(f"malformed YAML: {problem}", Location(name, line, col), doc.source_line(line)) from None
     except yaml.YAMLError as e:  # reader errors (control characters) carry no problem_mark
         raise SpecError(f"malformed YAML: {e}", Location(name, 1, 1)) from None
-    finally:
-        loader.dispose()
     if built is None:
         raise SpecError("the file is empty; a spec starts with `specc: 1`", Location(name, 1, 1))
     data, marks = built
     return Document(name, data, lines, MarkTree(marks), MarkTree(marks, keys=True))
+
+
+_UNREAD = object()
+
+
+def _fast(doc: Document, limits: Limits, text: str):
+    """The document read with its flow-mapping lines read by flowlines; _UNREAD when it has none, when the
+    parser did not see them as entries, or on any error (the usual reading words it)."""
+    builder = _Builder(doc, limits)
+    scanned = flowlines.scan(text, builder.scalar, builder.line_numbers)
+    if scanned is None:
+        return _UNREAD
+    try:
+        return builder.document(*scanned)
+    except (yaml.YAMLError, SpecError):
+        return _UNREAD
 
 
 def _too_deep(limits: Limits) -> str:
@@ -362,8 +388,9 @@ class _Builder:
     nodes with two marks each would cost a 50,000-layer spec three times the data's memory.
     """
 
-    def __init__(self, doc: Document, limits: Limits, loader):
-        self.doc, self.limits, self.loader = doc, limits, loader
+    def __init__(self, doc: Document, limits: Limits):
+        self.doc, self.limits = doc, limits
+        self.runs: dict[int, flowlines.Run] = {}  # the entries flowlines read, by the line of their `{}`
         self.aliased = 0  # nodes that aliases added, expanding their anchors
         self.anchors: dict[str, tuple[Any, tuple, int]] = {}  # anchor -> (data, marks, size)
         self.stack: list[_Frame] = []
@@ -381,9 +408,28 @@ class _Builder:
         """The path of the node whose event came last."""
         return tuple(f.key if f.kids.__class__ is dict else len(f.data) for f in self.stack)
 
-    def document(self) -> tuple[Any, tuple] | None:
-        """The one document's data and marks; None if there is no document or it is empty."""
-        loader = self.loader
+    def scalar(self, text: str) -> tuple[Any, bool]:
+        """A plain scalar's value, and whether it is text (for flowlines)."""
+        known = self.plain.get(text)
+        if known is None:
+            known = self.plain[text] = (text, _plain_tag(text))
+        value, tag = known
+        return (value, True) if tag == _STR else (_SCALARS[tag](value), False)
+
+    def document(self, text: str, runs: dict | None = None) -> tuple[Any, tuple] | None:
+        """The one document's data and marks; None if there is no document or it is empty.
+        `runs`: the entries flowlines read, standing in the text as `- {}` lines; _UNREAD if they
+        were not all entries where the parser saw their `{}`."""
+        self.runs = runs or {}
+        self.misread = False  # a run's `{}` came where its lines could not have been entries
+        self.loader = loader = Loader(text)
+        try:
+            found = self._document(loader)
+        finally:
+            loader.dispose()
+        return _UNREAD if self.runs or self.misread else found
+
+    def _document(self, loader) -> tuple[Any, tuple] | None:
         loader.get_event()  # StreamStart
         if loader.check_event(yaml.StreamEndEvent):
             return None
@@ -402,6 +448,7 @@ class _Builder:
 
     def node(self) -> tuple[Any, tuple] | None:
         get_event, stack, anchors, plain = self.loader.get_event, self.stack, self.anchors, self.plain
+        runs = self.runs
         line_numbers = self.line_numbers
         max_depth = self.limits.max_depth
         top = stack[-1] if stack else None  # the collection the next node goes into
@@ -416,7 +463,7 @@ class _Builder:
                     if event.implicit[0]:
                         known = plain.get(value)
                         if known is None:
-                            known = plain[value] = (value, self.loader.resolve(yaml.ScalarNode, value, (True, False)))
+                            known = plain[value] = (value, _plain_tag(value))
                         value, tag = known
                     else:
                         tag = _STR
@@ -447,6 +494,9 @@ class _Builder:
                 mapping = kind is _MappingStartEvent
                 if event.tag not in (None, "!", _MAP if mapping else _SEQ):
                     raise self.fail(_unsupported(event.tag), line, col)
+                if mapping and mark.line in runs:
+                    self.entries(runs.pop(mark.line), top, col)
+                    continue
                 top = _Frame({} if mapping else [], {} if mapping else [], line, col, event.anchor)
                 stack.append(top)
                 continue
@@ -494,6 +544,17 @@ class _Builder:
                 top.kids[top.key] = (top.key_line, top.key_col, marks)
                 top.key = None
 
+    def entries(self, run: flowlines.Run, top: _Frame | None, col: int) -> None:
+        """The entries of a run flowlines read, where the parser reports its `{}`: in a sequence, at
+        the column of the `{` of each of them."""
+        end = self.loader.get_event()
+        if top is None or top.kids.__class__ is not list or col != run.col or end.__class__ is not _MappingEndEvent:
+            self.misread = True  # the document is read again, without flowlines: go on with anything
+            return
+        top.data += run.data
+        top.kids += run.marks
+        top.size += run.size
+
     def key(self, frame: _Frame, tag: str, text: str, line: int, col: int) -> None:
         """A mapping key arrived: the next value is its (or a `<<` merge's)."""
         if tag == _MERGE:
@@ -515,14 +576,23 @@ class _Builder:
         """Fill in the keys a mapping's `<<` sources hold that it does not set itself; the first source that
         has a key wins."""
         for value, marks in frame.merges:
-            sources = zip(value, marks[2]) if isinstance(value, list) else [(value, marks)]
+            sources = zip(value, _kids(marks)) if isinstance(value, list) else [(value, marks)]
             for data, source_marks in sources:
                 if not isinstance(data, dict):
                     raise self.fail("`<<` merges only mappings", source_marks[0], source_marks[1], self.path())
                 for key, item in data.items():
                     if key not in frame.data:
                         frame.data[key] = item
-                        frame.kids[key] = source_marks[2][key]
+                        frame.kids[key] = _kids(source_marks)[key]
+
+
+def _plain_tag(text: str) -> str:
+    """The tag of a plain scalar's text by the core schema (what `Loader.resolve` says, without its steps for
+    nodes and paths)."""
+    for tag, pattern in Loader.yaml_implicit_resolvers.get(text[:1], ()):
+        if pattern.match(text):
+            return tag
+    return _STR
 
 
 def _unsupported(tag: str) -> str:

@@ -1,0 +1,139 @@
+"""Lines a generator writes by the thousand, `  - {id: layer_7, type: dense, units: 8}`, read without
+the YAML parser.
+
+A big spec is mostly such lines, and through libyaml each costs ten events, each an object with two
+marks, plus the Python that turns them into data. A line of this strict form (a sequence entry that
+is one flow mapping of plain keys and plain or unescaped quoted ASCII values, nothing else but a
+comment) is read here by regular expressions, with the same values, marks and node counts.
+The parser is then given the text with each run of such lines (consecutive, equally indented) turned
+into one `- {}` and blank lines: line and column numbers stay, and the reader puts the run's entries
+where the parser reports that `{}`.
+
+Whether a line is an entry of a block sequence depends on what surrounds it (a block scalar, a
+multi-line string); the parser decides. A run whose `{}` the parser does not report as a flow
+mapping in a sequence, exactly there, was not entries: the reader then reads the original text
+the usual way (read.loads), which also words any error exactly as before.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+_KEY = r"[A-Za-z_][A-Za-z0-9_]*"
+# A plain value: characters that never end or start anything in a flow mapping (`-` alone would be a
+# block entry); a quoted value: printable ASCII without escapes.
+_VALUE = r"""(?:[A-Za-z0-9_./+]|-(?=[A-Za-z0-9_./+-]))[A-Za-z0-9_./+-]*|"[ !#-\[\]-~]*"|'[ -&(-~]*'"""
+_PAIR = rf"{_KEY}: +(?:{_VALUE})"
+_LINE = re.compile(rf"^( *)- \{{ *({_PAIR}(?: *, *{_PAIR})*) *\}}(?: *| +#.*)$", re.MULTILINE)
+# A pair and what follows it up to the next key: findall gives each piece, and their lengths the columns.
+_PAIRS = re.compile(rf"({_KEY}):( +)({_VALUE})( *,? *)")
+
+# What the parser counts as a line break beyond "\n": with any of these, line numbers would not be
+# those of text.split("\n").
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
+@dataclass
+class Run:
+    """Consecutive entries read here: the column of the `{` the parser will report (1-based), and
+    the entries' data, marks (as read._Builder makes them) and node count."""
+
+    col: int
+    data: list
+    marks: list
+    size: int
+
+
+def scan(text: str, scalar: Callable[[str], tuple[Any, bool]],
+         line_numbers: list[int]) -> tuple[str, dict[int, Run]] | None:
+    """The text for the parser and the runs it stands for, keyed by their first line (0-based); None
+    when there are none.
+
+    Args:
+        scalar: a plain scalar's text -> (its value, whether it is a string), by the reader's schema.
+        line_numbers: the int object for each 1-based line number, shared with the reader's marks.
+    """
+    if "- {" not in text or any(brk in text for brk in _OTHER_BREAKS):
+        return None
+    runs: dict[int, Run] = {}
+    blank: list[int] = []  # lines (0-based) the parser is given blank
+    line, pos = 0, 0
+    current: Run | None = None
+    last = -2
+    seen: dict[str, tuple[Any, bool]] = {}
+    for m in _LINE.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        entry = _entry(m, line_numbers[line], scalar, seen)
+        if entry is None:
+            continue
+        data, marks, size = entry
+        col = len(m.group(1)) + 3
+        if current is not None and line == last + 1 and col == current.col:
+            current.data.append(data)
+            current.marks.append(marks)
+            current.size += size
+            blank.append(line)
+        else:
+            current = runs[line] = Run(col, [data], [marks], size)
+        last = line
+    if not runs:
+        return None
+    lines = text.split("\n")
+    for first, run in runs.items():
+        lines[first] = " " * (run.col - 3) + "- {}"
+    for i in blank:
+        lines[i] = ""
+    return "\n".join(lines), runs
+
+
+def _entry(m: re.Match, line: int, scalar: Callable[[str], tuple[Any, bool]],
+           seen: dict[str, tuple[Any, bool]]) -> tuple[dict, tuple, int] | None:
+    """One line's mapping: its data, marks and node count; None if a key is not plain text or is given
+    twice (the parser then reads the line, and words the error). `seen`: plain text -> scalar(text).
+    The marks of its keys and values are found when asked for (Kids): nearly all never are."""
+    body = m.group(2)
+    if "'" in body or '"' in body:
+        pairs = [(key, text) for key, _, text, _ in _PAIRS.findall(body)]
+    else:  # the line matched _LINE: a comma ends each pair, the first colon its key
+        pairs = [pair.split(":", 1) for pair in body.split(",")]
+    data: dict[str, Any] = {}
+    for key, text in pairs:
+        key = key.strip()
+        known = seen.get(key)
+        if known is None:
+            known = seen[key] = scalar(key)
+        key, is_text = known
+        if not is_text or key in data:
+            return None
+        text = text.strip()
+        if text[0] in "\"'":
+            data[key] = text[1:-1]
+        else:
+            known = seen.get(text)
+            if known is None:
+                known = seen[text] = scalar(text)
+            data[key] = known[0]
+    return data, (line, len(m.group(1)) + 3, Kids(line, m.start(2) - m.start() + 1, body)), 1 + len(data)
+
+
+class Kids:
+    """The marks of one entry's keys and values, {key: (line, key col, (line, value col))} as the
+    reader's mark tree holds a mapping's, made from the line's text when first asked for."""
+
+    __slots__ = ("line", "col", "body", "_table")
+
+    def __init__(self, line: int, col: int, body: str):
+        self.line, self.col, self.body, self._table = line, col, body, None
+
+    def table(self) -> dict[str, tuple]:
+        if self._table is None:
+            line, col, table = self.line, self.col, {}
+            for key, space, text, tail in _PAIRS.findall(self.body):
+                value_col = col + len(key) + 1 + len(space)
+                table[key] = (line, col, (line, value_col))
+                col = value_col + len(text) + len(tail)
+            self._table = table
+        return self._table
