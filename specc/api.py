@@ -85,10 +85,13 @@ def resolved(doc: "Document", limits: Limits = DEFAULT_LIMITS,
     from .compose import compose
     from .expand import expand
     from .interpolate import interpolate
-    from .validate import validate
+    from .validate import json_text, validate
 
-    doc = interpolate(compose(doc, limits, overrides), limits)
-    validate(doc)
+    doc = compose(doc, limits, overrides)
+    text = json_text(doc.data)
+    # Without a `${` anywhere, interpolation leaves every value as it is: validation reads the same text.
+    doc = interpolate(doc, limits, text)
+    validate(doc, None if "${" in text else text)
     return expand(doc, limits.max_layers, limits.max_depth)
 
 

@@ -34,8 +34,9 @@ _BINARY = {
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
 
-def interpolate(doc: Document, limits: Limits = DEFAULT_LIMITS) -> Document:
-    """Return the document with every `${...}` outside `vars` replaced.
+def interpolate(doc: Document, limits: Limits = DEFAULT_LIMITS, text: str | None = None) -> Document:
+    """Return the document with every `${...}` outside `vars` replaced. `text`: the document's data as
+    JSON, if at hand (none of it holding `${` says there is nothing to replace).
 
     Raises:
         SpecError: an undefined name (with a suggestion), a cycle between vars, a bad expression, or
@@ -49,7 +50,8 @@ def interpolate(doc: Document, limits: Limits = DEFAULT_LIMITS) -> Document:
         return doc  # the schema reports it
     resolver = Resolver(doc, {name: (value, ("vars", name)) for name, value in raw_vars.items()},
                         max_depth=limits.max_depth)
-    if _has_placeholder({k: v for k, v in data.items() if k not in _LATER}):
+    if ("${" in text if text is not None else True) and _has_placeholder(
+            {k: v for k, v in data.items() if k not in _LATER}):
         out = {k: (v if k in _LATER else resolver.walk(v, (k,))) for k, v in data.items()}
     else:
         out = dict(data)

@@ -190,9 +190,13 @@ def devices_json(plan: Plan) -> dict:
 # -- renderers ---------------------------------------------------------------------------
 
 def render_table(rep: Report, console, all_variables: bool = False) -> None:
+    rows = rep.rows if all_variables else rep.shared_rows()
+    if not rows:
+        for line in text_lines(rep, all_variables):
+            console.print(line, markup=False)
+        return
     from rich.table import Table
 
-    rows = rep.rows if all_variables else rep.shared_rows()
     title = f"{'Variables' if all_variables else 'Shared variables'} of {rep.model}"
     table = Table(title=title, title_justify="left", show_lines=False)
     columns = [("variable", "left"), ("shape", "left"), ("params", "right")]
@@ -205,17 +209,20 @@ def render_table(rep: Report, console, all_variables: bool = False) -> None:
         flag = "" if r.trainable else " (non-trainable)"
         init = [r.initializer] if all_variables else []
         table.add_row(r.name + flag, str(list(r.shape)), f"{r.params:,}", *init, r.creator, uses)
-    if rows:
-        console.print(table)
-    elif not all_variables:
-        console.print(f"{rep.model}: no shared variables")
-    for note in rep.notes():
-        console.print(f"note: {note}", markup=False)
-    console.print(
-        f"{rep.variables} variables, {rep.parameters:,} parameters "
-        f"({rep.trainable_parameters:,} trainable); {rep.shared_variables} shared "
-        f"({rep.shared_parameters:,} parameters), sharing saves {rep.parameters_saved:,} parameters"
-    )
+    console.print(table)
+    for line in text_lines(rep, all_variables, tabled=True):
+        console.print(line, markup=False)
+
+
+def text_lines(rep: Report, all_variables: bool = False, tabled: bool = False) -> list[str]:
+    """What the table view prints besides its table (all of it when no variable is shared): plain text,
+    which `specc explain` prints without starting rich."""
+    lines = [] if tabled or all_variables else [f"{rep.model}: no shared variables"]
+    lines += [f"note: {note}" for note in rep.notes()]
+    lines.append(f"{rep.variables} variables, {rep.parameters:,} parameters "
+                 f"({rep.trainable_parameters:,} trainable); {rep.shared_variables} shared "
+                 f"({rep.shared_parameters:,} parameters), sharing saves {rep.parameters_saved:,} parameters")
+    return lines
 
 
 def render_json(rep: Report, console, all_variables: bool = False) -> None:

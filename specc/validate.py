@@ -115,11 +115,18 @@ def _strict():
 _MAYBE_ODD = (".0,", ".0]", ".0}", "e+", "NaN", "Infinity")
 
 
-def _odd_floats(value: Any) -> list[tuple[tuple, float]]:
+def json_text(data: Any) -> str:
+    """Plain data as JSON, which C code writes faster than Python walks it: what interpolation (any `${`?)
+    and validation (any odd float?) ask of a whole document, answered by one text."""
+    return json.dumps(data, default=str)
+
+
+def _odd_floats(value: Any, text: str | None = None) -> list[tuple[tuple, float]]:
     """(path, value) of every float in `value` that is integral or not finite. jsonschema-rs counts `64.0`
     as an integer (and `.nan` as valid where any value is), so pieces holding one get the strict check.
-    Most specs hold none: json.dumps (C speed) says so before any Python walk."""
-    text = json.dumps(value, default=str)
+    Most specs hold none: their JSON `text` says so before any Python walk."""
+    if text is None:
+        text = json_text(value)
     if not any(mark in text for mark in _MAYBE_ODD):
         return []
     found, todo = [], [(value, ())]
@@ -135,10 +142,10 @@ def _odd_floats(value: Any) -> list[tuple[tuple, float]]:
     return found
 
 
-def validate(doc: Document) -> None:
+def validate(doc: Document, text: str | None = None) -> None:
     """Raise SpecErrors (all of them, best first) if the document does not match the schema, or holds a
-    number that is not finite."""
-    odd = _odd_floats(doc.data)
+    number that is not finite. `text`: its data as JSON (json_text), if at hand."""
+    odd = _odd_floats(doc.data, text)
     _check(doc, _errors(_pieces(doc.data), odd), ())
     _check_finite(doc, odd, ())
 

@@ -269,7 +269,7 @@ def explain(file: SpecFile,
     _collector_off()
     with _guard(debug, fmt):
         from .. import api
-        from ..report import RENDERERS, report, report_json
+        from ..report import RENDERERS, report, report_json, text_lines
 
         plan = api.plan(file, PlanLimits(max_params, max_layers), placement_sets(overrides, ps_tasks, worker_device))
         if devices:
@@ -280,6 +280,9 @@ def explain(file: SpecFile,
         rep = report(plan)
         if fmt is Format.json:
             typer.echo(json.dumps(report_json(rep, all_variables), indent=2))
+        elif not all_variables and not rep.shared_variables:  # no table: no need to start rich
+            if not quiet:
+                typer.echo("\n".join(text_lines(rep)))
         else:
             RENDERERS["table"](rep, _out(quiet), all_variables)
 
