@@ -17,6 +17,7 @@ the usual way (read.loads), which also words any error exactly as before.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -26,7 +27,14 @@ _KEY = r"[A-Za-z_][A-Za-z0-9_]*"
 # block entry); a quoted value: printable ASCII without escapes.
 _VALUE = r"""(?:[A-Za-z0-9_./+]|-(?=[A-Za-z0-9_./+-]))[A-Za-z0-9_./+-]*|"[ !#-\[\]-~]*"|'[ -&(-~]*'"""
 _PAIR = rf"{_KEY}: +(?:{_VALUE})"
-_LINE = re.compile(rf"^( *)- \{{ *({_PAIR}(?: *, *{_PAIR})*) *\}}(?: *| +#.*)$", re.MULTILINE)
+# The usual line holds only words and decimal integers (a word that YAML reads as a boolean or null
+# is not one): with every key and value quoted it is JSON, which json.loads reads at C speed.
+_WORD = r"(?!(?:true|True|TRUE|false|False|FALSE|null|Null|NULL)(?![A-Za-z0-9_]))[A-Za-z_][A-Za-z0-9_]*"
+_JSON_PAIR = rf"{_WORD}: +(?:{_WORD}|-?(?:0|[1-9][0-9]*))"
+_LINE = re.compile(rf"^( *)- \{{ *(?:({_JSON_PAIR}(?: *, *{_JSON_PAIR})*)|({_PAIR}(?: *, *{_PAIR})*)) *\}}"
+                   r"(?: *| +#.*)$", re.MULTILINE)
+_COMMA, _COLON = re.compile(r" *, *"), re.compile(r": +")
+_QUOTED_NUMBER = re.compile(r'"(-?[0-9]+)"')
 # A pair and what follows it up to the next key: findall gives each piece, and their lengths the columns.
 _PAIRS = re.compile(rf"({_KEY}):( +)({_VALUE})( *,? *)")
 
@@ -63,24 +71,35 @@ def scan(text: str, scalar: Callable[[str], tuple[Any, bool]],
     current: Run | None = None
     last = -2
     seen: dict[str, tuple[Any, bool]] = {}
+    json_bodies: list[str] = []  # the bodies of entries JSON reads, in order (their places hold None meanwhile)
+    mixed = False  # whether some entries are not read by JSON
     for m in _LINE.finditer(text):
         line += text.count("\n", pos, m.start())
         pos = m.start()
-        entry = _entry(m, line_numbers[line], scalar, seen)
-        if entry is None:
-            continue
-        data, marks, size = entry
-        col = len(m.group(1)) + 3
-        if current is not None and line == last + 1 and col == current.col:
+        body = m.group(2)
+        if body is None:
+            body = m.group(3)
+            data = _entry(body, scalar, seen)
+            if data is None:
+                continue
+            group, mixed = 3, True
+        else:
+            data, group = None, 2
+        number = line_numbers[line]
+        marks = (number, len(m.group(1)) + 3, Kids(number, m.start(group) - m.start() + 1, body))
+        if current is not None and line == last + 1 and marks[1] == current.col:
             current.data.append(data)
             current.marks.append(marks)
-            current.size += size
             blank.append(line)
         else:
-            current = runs[line] = Run(col, [data], [marks], size)
+            current = runs[line] = Run(marks[1], [data], [marks], 0)
+        if data is None:
+            json_bodies.append(body)
         last = line
-    if not runs:
+    if not runs or not _read_json(json_bodies, list(runs.values()), mixed):
         return None
+    for run in runs.values():
+        run.size = len(run.data) + sum(map(len, run.data))  # each mapping and each of its values
     lines = text.split("\n")
     for first, run in runs.items():
         lines[first] = " " * (run.col - 3) + "- {}"
@@ -89,12 +108,41 @@ def scan(text: str, scalar: Callable[[str], tuple[Any, bool]],
     return "\n".join(lines), runs
 
 
-def _entry(m: re.Match, line: int, scalar: Callable[[str], tuple[Any, bool]],
-           seen: dict[str, tuple[Any, bool]]) -> tuple[dict, tuple, int] | None:
-    """One line's mapping: its data, marks and node count; None if a key is not plain text or is given
-    twice (the parser then reads the line, and words the error). `seen`: plain text -> scalar(text).
-    The marks of its keys and values are found when asked for (Kids): nearly all never are."""
-    body = m.group(2)
+def _read_json(bodies: list[str], runs: list[Run], mixed: bool) -> bool:
+    """Read the bodies as one JSON text, into the None places of the runs' data in order (`mixed`: some
+    hold entries read otherwise); False if a key is given twice in one (the parser then reads the
+    file, and says where)."""
+    if not bodies:
+        return True
+    text = "{" + "}\n{".join(bodies) + "}"
+    if "  " in text or " ," in text or text.count(",") != text.count(", "):
+        text = _COLON.sub(": ", _COMMA.sub(", ", text))  # spaced as json.dumps spaces
+    # Every word and number quoted (C-speed replaces), then the numbers unquoted.
+    text = text.replace(", ", '", "').replace(": ", '": "').replace("{", '{"').replace("}", '"}')
+    entries = json.loads("[" + _QUOTED_NUMBER.sub(_unquoted, text.replace("\n", ",")) + "]")
+    if sum(map(len, entries)) != text.count(":"):  # a body's colons are its pairs
+        return False
+    start = 0
+    for run in runs:
+        if not mixed:
+            run.data = entries[start:start + len(run.data)]
+            start += len(run.data)
+            continue
+        for i, data in enumerate(run.data):
+            if data is None:
+                run.data[i] = entries[start]
+                start += 1
+    return True
+
+
+def _unquoted(number: re.Match) -> str:
+    return number.group(1)
+
+
+def _entry(body: str, scalar: Callable[[str], tuple[Any, bool]],
+           seen: dict[str, tuple[Any, bool]]) -> dict | None:
+    """The data of a line's mapping that JSON does not read; None if a key is not plain text or is given
+    twice (the parser then reads the line, and words the error). `seen`: plain text -> scalar(text)."""
     if "'" in body or '"' in body:
         pairs = [(key, text) for key, _, text, _ in _PAIRS.findall(body)]
     else:  # the line matched _LINE: a comma ends each pair, the first colon its key
@@ -116,7 +164,7 @@ def _entry(m: re.Match, line: int, scalar: Callable[[str], tuple[Any, bool]],
             if known is None:
                 known = seen[text] = scalar(text)
             data[key] = known[0]
-    return data, (line, len(m.group(1)) + 3, Kids(line, m.start(2) - m.start() + 1, body)), 1 + len(data)
+    return data
 
 
 class Kids:
