@@ -88,6 +88,9 @@ TRICKY = {
     "values of every kind": ("a:\n  - {i: 1, n: -2, h: 0x1f, o: 0o17, f: 1.5e3, e: 1e-3, inf: -.inf, nan: .nan, "
                              "t: true, F: False, z: null, s: relu, p: a/b.c, v: 1.0.0, plus: +, m: -x, "
                              "q: \"x, y} # z\", sq: 'it is: }', empty: \"\", no: no, on: on}\n", 1),
+    "read as JSON and not, in one run": "a:\n  - {x: 1, y: relu}\n  - {x: 1.5, y: 'q'}\n  - {x: -3,y:  _z}\n"
+                                        "  - {x: true}\n  - {x: 007, y: True_}\n",
+    "a key twice in a JSON entry": "a:\n  - {x: 1}\n  - {x: 1, y: b, x: c}\n",
     "comments and spaces": "a:\n  - {  x: 1 ,y:  2 }   # note\n  - {x: 3}\n  # between\n  - {x: 4}   \n",
     "indentless and nested": "a:\n- {x: 1}\n- {x: 2}\nb:\n  c:\n    - {y: 1}\n    - {y: 2}\n",
     "different indents are different runs": "a:\n  - {x: 1}\nb:\n    - {x: 2}\n",
@@ -124,6 +127,7 @@ def test_flowlines_fill_entries_only_where_the_parser_sees_them(monkeypatch):
     assert _both(TRICKY["in a literal block scalar"], monkeypatch)[2] == 0  # the scalar's lines are text
     assert _both(TRICKY["values of every kind"][0], monkeypatch)[2] == 1
     assert _both(TRICKY["different indents are different runs"], monkeypatch)[2] == 2
+    assert _both(TRICKY["read as JSON and not, in one run"], monkeypatch)[2] == 1
 
 
 def test_an_anchor_on_a_run_counts_every_node_an_alias_copies(monkeypatch):
