@@ -17,6 +17,7 @@ the usual way (read.loads), which also words any error exactly as before.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -31,16 +32,22 @@ _PAIR = rf"{_KEY}: +(?:{_VALUE})"
 # is not one): with every key and value quoted it is JSON, which json.loads reads at C speed.
 _WORD = r"(?!(?:true|True|TRUE|false|False|FALSE|null|Null|NULL)(?![A-Za-z0-9_]))[A-Za-z_][A-Za-z0-9_]*"
 _JSON_PAIR = rf"{_WORD}: +(?:{_WORD}|-?(?:0|[1-9][0-9]*))"
-_LINE = re.compile(rf"^( *)- \{{ *(?:({_JSON_PAIR}(?: *, *{_JSON_PAIR})*)|({_PAIR}(?: *, *{_PAIR})*)) *\}}"
-                   r"(?: *| +#.*)$", re.MULTILINE)
+_LINE = (rf"^( *)- \{{ *(?:({_JSON_PAIR}(?: *, *{_JSON_PAIR})*)|({_PAIR}(?: *, *{_PAIR})*)) *\}}"
+         r"(?: *| +#.*)$")
 _COMMA, _COLON = re.compile(r" *, *"), re.compile(r": +")
 _QUOTED_NUMBER = re.compile(r'"(-?[0-9]+)"')
 # A pair and what follows it up to the next key: findall gives each piece, and their lengths the columns.
-_PAIRS = re.compile(rf"({_KEY}):( +)({_VALUE})( *,? *)")
+_PAIRS = rf"({_KEY}):( +)({_VALUE})( *,? *)"
 
 # What the parser counts as a line break beyond "\n": with any of these, line numbers would not be
 # those of text.split("\n").
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
+@functools.cache
+def _compiled(pattern: str, flags: int = 0) -> re.Pattern:
+    """A pattern compiled when first used: compiling _LINE is a few milliseconds of every start-up."""
+    return re.compile(pattern, flags)
 
 
 @dataclass
@@ -73,7 +80,7 @@ def scan(text: str, scalar: Callable[[str], tuple[Any, bool]],
     seen: dict[str, tuple[Any, bool]] = {}
     json_bodies: list[str] = []  # the bodies of entries JSON reads, in order (their places hold None meanwhile)
     mixed = False  # whether some entries are not read by JSON
-    for m in _LINE.finditer(text):
+    for m in _compiled(_LINE, re.MULTILINE).finditer(text):
         line += text.count("\n", pos, m.start())
         pos = m.start()
         body = m.group(2)
@@ -144,7 +151,7 @@ def _entry(body: str, scalar: Callable[[str], tuple[Any, bool]],
     """The data of a line's mapping that JSON does not read; None if a key is not plain text or is given
     twice (the parser then reads the line, and words the error). `seen`: plain text -> scalar(text)."""
     if "'" in body or '"' in body:
-        pairs = [(key, text) for key, _, text, _ in _PAIRS.findall(body)]
+        pairs = [(key, text) for key, _, text, _ in _compiled(_PAIRS).findall(body)]
     else:  # the line matched _LINE: a comma ends each pair, the first colon its key
         pairs = [pair.split(":", 1) for pair in body.split(",")]
     data: dict[str, Any] = {}
@@ -179,7 +186,7 @@ class Kids:
     def table(self) -> dict[str, tuple]:
         if self._table is None:
             line, col, table = self.line, self.col, {}
-            for key, space, text, tail in _PAIRS.findall(self.body):
+            for key, space, text, tail in _compiled(_PAIRS).findall(self.body):
                 value_col = col + len(key) + 1 + len(space)
                 table[key] = (line, col, (line, value_col))
                 col = value_col + len(text) + len(tail)

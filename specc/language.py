@@ -48,6 +48,12 @@ def schema(mode: str = "validated") -> dict:
     return copy.deepcopy(_schema(mode))
 
 
+def shared_schema(mode: str = "validated") -> dict:
+    """The schema of `schema(mode)` itself, made once and shared: for readers only (validation), which
+    need no copy of their own."""
+    return _schema(mode)
+
+
 @functools.lru_cache(maxsize=None)
 def _schema(mode: str) -> dict:
     if mode not in MODES:

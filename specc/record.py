@@ -43,8 +43,28 @@ def record(cls: type[T] | None = None, **options: Any) -> Any:
 
 
 def _methods(cls: type) -> dict[str, Callable[..., Any]]:
-    """__init__ (storing through each slot's descriptor, or in the assignable subclass), __repr__, __eq__,
-    __hash__, the frozen __setattr__/__delattr__ and the pickling pair, as frozen dataclasses have them."""
+    """__init__, __repr__, __eq__, __hash__, the frozen __setattr__/__delattr__ and the pickling pair, as
+    frozen dataclasses have them."""
+    return {"__init__": _first_init(cls), **_generic_methods(cls, fields(cls))}
+
+
+def _first_init(cls: type) -> Callable[..., None]:
+    """An __init__ that makes the record's own (_init) when the first record of its kind is made, and puts
+    it in its place: most records an import declares are never made in a given run (a spec uses a
+    few of the layer types), and compiling an __init__ is most of what declaring one costs."""
+
+    def __init__(self, *args, **kwargs):
+        init = _init(cls)
+        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        setattr(cls, "__init__", init)
+        init(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
+def _init(cls: type) -> Callable[..., None]:
+    """__init__, storing through each slot's descriptor, or in the assignable subclass."""
     names: dict[str, Any] = {"MISSING": MISSING, "FrozenInstanceError": FrozenInstanceError}
     positional, keyword, body, stores = [], [], [], []
     every = fields(cls)
@@ -80,30 +100,29 @@ def _methods(cls: type) -> dict[str, Callable[..., Any]]:
     if hasattr(cls, "__post_init__"):
         body.append("  self.__post_init__()")
     params = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
-    compared = "".join(f"self.{f.name}, " for f in every if f.compare)
-    hashed = "".join(f"self.{f.name}, " for f in every if (f.compare if f.hash is None else f.hash))
-    source = (  # what runs for every record made, compared or hashed; the rest is generic, below
-        f"def __init__({params}):\n" + ("\n".join(body) or "  pass") + "\n"
-        f"def __eq__(self, other):\n"
-        f"  if other.__class__ is self.__class__:\n    return ({compared}) == ({compared.replace('self.', 'other.')})\n"
-        f"  return NotImplemented\n"
-        f"def __hash__(self):\n  return hash(({hashed}))\n"
-    )
+    # What runs for every record made; the rest is generic, below.
+    source = f"def __init__({params}):\n" + ("\n".join(body) or "  pass") + "\n"
     exec(source, names)  # noqa: S102 - generated from the class's own field names, as dataclasses does
-    out = {name: names[name] for name in ("__init__", "__eq__", "__hash__")}
-    out.update(_generic_methods(cls, every))
-    for name, method in out.items():
-        method.__qualname__ = f"{cls.__qualname__}.{name}"
-    return out
+    return names["__init__"]
 
 
 def _generic_methods(cls: type, every: tuple) -> dict[str, Callable[..., Any]]:
-    """__repr__, __setattr__, __delattr__ and the pickling pair: closures over the field names rather than
-    generated source (compiling source is most of what declaring a record costs, and an import declares
-    many; these are seldom called)."""
+    """__eq__, __hash__, __repr__, __setattr__, __delattr__ and the pickling pair: closures over the field
+    names rather than generated source (compiling source is most of what declaring a record costs, and
+    an import declares many); attrgetter gathers the fields compared or hashed at C speed."""
     stored = _fields_tuple([f.name for f in every])
+    compared = _fields_tuple([f.name for f in every if f.compare])
+    hashed = _fields_tuple([f.name for f in every if (f.compare if f.hash is None else f.hash)])
     shown = [f.name for f in every if f.repr]
     setters = [getattr(cls, f.name).__set__ for f in every]
+
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return compared(self) == compared(other)
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(hashed(self))
 
     def __repr__(self):
         return f"{self.__class__.__qualname__}({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
@@ -121,8 +140,11 @@ def _generic_methods(cls: type, every: tuple) -> dict[str, Callable[..., Any]]:
         for setter, value in zip(setters, state):
             setter(self, value)
 
-    return {"__repr__": __repr__, "__setattr__": __setattr__, "__delattr__": __delattr__,
-            "__getstate__": __getstate__, "__setstate__": __setstate__}
+    out = {"__eq__": __eq__, "__hash__": __hash__, "__repr__": __repr__, "__setattr__": __setattr__,
+           "__delattr__": __delattr__, "__getstate__": __getstate__, "__setstate__": __setstate__}
+    for name, method in out.items():
+        method.__qualname__ = f"{cls.__qualname__}.{name}"
+    return out
 
 
 def _fields_tuple(names: list[str]) -> Callable[[Any], tuple]:

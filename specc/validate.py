@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .errors import SpecError, SpecErrors
-from .language import schema as _language_schema
+from .language import shared_schema
 from .layers import LAYER_TYPES
 from .read import Document
 
@@ -35,10 +35,10 @@ Piece = tuple[str, Any, tuple]  # (definition, value, its path in the document)
 DOCUMENT = "document"
 
 
-@lru_cache(maxsize=1)
 def schema() -> dict:
-    """The JSON Schema specc validates with (after `${...}` and `base:`, before expansion)."""
-    return _language_schema("validated")
+    """The JSON Schema specc validates with (after `${...}` and `base:`, before expansion); shared, so
+    read it and never change it."""
+    return shared_schema("validated")
 
 
 @lru_cache(maxsize=1)
