@@ -73,7 +73,7 @@ class Context:
         return spec is not None and key in spec.keys
 
     @functools.cached_property
-    def namespaces(self) -> dict[tuple, list["_Claim"]]:
+    def namespaces(self) -> dict[tuple, "_Space"]:
         return _namespaces(self)
 
     @functools.cached_property
@@ -115,6 +115,8 @@ def unused_layers(ctx: Context) -> Iterator[LintWarning]:
 
     def visit(layers: tuple[PlannedLayer, ...]) -> Iterator[LintWarning]:
         for layer in layers:
+            if not layer.children and layer.path in live:
+                continue  # the usual layer, answered without walking it
             subtree = list(layer.walk())
             if any(x.path in live for x in subtree):
                 if layer.children:
@@ -151,9 +153,11 @@ def unused_inputs(ctx: Context) -> Iterator[LintWarning]:
 
 def case_only_scopes(ctx: Context) -> Iterator[LintWarning]:
     """SC201: two scope names that differ only by case."""
-    for claims in ctx.namespaces.values():
+    for space in ctx.namespaces.values():
+        if len(set(map(str.lower, space.names))) == len(set(space.names)):
+            continue  # no two spellings of one name (the usual case, answered at C speed)
         first: dict[str, _Claim] = {}
-        for claim in claims:
+        for claim in space.claims():
             seen = first.setdefault(claim.name.lower(), claim)
             if seen.name != claim.name:
                 yield LintWarning("SC201", f"{claim.what} '{claim.name}' differs only by case from {seen.what} "
@@ -163,16 +167,22 @@ def case_only_scopes(ctx: Context) -> Iterator[LintWarning]:
 
 
 _SUFFIX = re.compile(r"^(?P<base>.+)_(?P<n>[1-9][0-9]*)$")
+_SUFFIXES = re.compile(r"^(.+)_[1-9][0-9]*$", re.MULTILINE)  # _SUFFIX's bases, over names one per line
 
 
 def reentry_like_scopes(ctx: Context) -> Iterator[LintWarning]:
     """SC202: a scope named like TensorFlow's re-entry of another (`tower_1` next to `tower`)."""
-    for (space, _), claims in ctx.namespaces.items():
-        if space != "vars":
+    for (kind, _), space in ctx.namespaces.items():
+        if kind != "vars":
             continue  # op-only names (`residual_1` after `residual`) never reach a checkpoint
-        by_name = {}
-        for claim in claims:
-            by_name.setdefault(claim.name.lower(), claim)
+        lowered = list(map(str.lower, space.names))
+        # The bases of the names that end like a re-entry (`_1`), found in one pass over all of them: in
+        # most models none is the name of another claim.
+        bases = set(_SUFFIXES.findall("\n".join(lowered)))
+        if bases.isdisjoint(lowered):
+            continue
+        claims = space.claims()
+        by_name = dict(zip(reversed(lowered), reversed(claims)))  # each name's first claim
         for claim in claims:
             match = _SUFFIX.match(claim.name)
             base = by_name.get(match["base"].lower()) if match else None
@@ -209,11 +219,18 @@ def unshared_twins(ctx: Context) -> Iterator[LintWarning]:
     # Towers come a few at a time; a long run of numbered layers (layer_0 ... layer_49999) is a
     # stack, each reading the last: comparing each layer with the first few of its group keeps
     # this linear.
+    groups = {key: group for key, group in groups.items() if len(group) > 1}  # one layer has no twin
+    if not groups:
+        return
     candidates = {key: list(group.values())[:_TWIN_CANDIDATES] for key, group in groups.items()}
     twins = _Twins(ctx.plan, [e for heads in candidates.values() for e in heads])
+    reads = twins.reads
     for key, group in groups.items():
         heads = candidates[key]
+        every = twins.mask_of(heads)
         for i, later in enumerate(group.values()):
+            if i >= len(heads) and reads[later.path] & every == every:
+                continue  # computed from every head: a stack (first() says so too, in more steps)
             earlier = twins.first(heads[:i], later)
             if earlier is None:
                 continue
@@ -513,7 +530,7 @@ _NUMBERED = re.compile(r"(?:[_-]?[0-9]+|[_-][a-z])$")
 
 
 class _Claim:
-    """A name a layer claims in a namespace (a plain slotted class: a big spec makes two per layer)."""
+    """A name a layer claims in a namespace, located only when a warning needs it."""
 
     __slots__ = ("name", "what", "locate", "args", "_where")
 
@@ -528,7 +545,25 @@ class _Claim:
         return self._where
 
 
-def _namespaces(ctx: Context) -> dict[tuple, list[_Claim]]:
+class _Space:
+    """The names claimed in one namespace, in build order: the rules read the names (two a layer in a
+    big spec), and ask for the claims (_Claim) only where some name may be a mistake."""
+
+    __slots__ = ("names", "made_by")
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.made_by: list[tuple] = []  # (what, locate, *args) of each name's claim
+
+    def add(self, name: str, what: str, locate: Callable[..., Location], *args) -> None:
+        self.names.append(name)
+        self.made_by.append((what, locate, *args))
+
+    def claims(self) -> list[_Claim]:
+        return [_Claim(name, *made_by) for name, made_by in zip(self.names, self.made_by)]
+
+
+def _namespaces(ctx: Context) -> dict[tuple, _Space]:
     """The names the spec asks for, grouped by the namespace they compete in, in build order.
 
     Ops: the first scope each layer opens among its siblings (its `name_scope`, else its
@@ -536,30 +571,42 @@ def _namespaces(ctx: Context) -> dict[tuple, list[_Claim]]:
     scope a layer creates in, within its parent variable scope.
     """
     plan = ctx.plan
-    spaces: dict[tuple, list[_Claim]] = {("ops", ""): [
-        _Claim(i.name, "input", ctx.doc.where, ("inputs", i.name), True) for i in plan.inputs]}
+    spaces: dict[tuple, _Space] = {}
     seen_vars: set[str] = set()
 
-    def space(key: tuple) -> list[_Claim]:
-        claims = spaces.get(key)
-        if claims is None:
-            claims = spaces[key] = []
-        return claims
+    def space(key: tuple) -> _Space:
+        found = spaces.get(key)
+        if found is None:
+            found = spaces[key] = _Space()
+        return found
+
+    top = space(("ops", ""))
+    for i in plan.inputs:
+        top.add(i.name, "input", ctx.doc.where, ("inputs", i.name), True)
 
     def visit(layers: tuple[PlannedLayer, ...], parent: str) -> None:
+        ops = variables = None  # siblings share their namespace (and their variable scope's, mostly)
+        at = ctx.at
         for layer in layers:
-            if layer.frames:
-                frame = layer.frames[0]
-                key = ("name_scope" if frame.kind == "name_scope" and ctx.written(layer, "name_scope")
-                       and frame.name != layer.id else "scope")
-                what = "name scope" if key == "name_scope" else "scope"
-                space(("ops", parent)).append(_Claim(frame.name, what, ctx.at, layer, key))
-            last = layer.frames[-1] if layer.frames else None
-            if (last is not None and last.kind == "variable_scope" and not layer.reuse
-                    and layer.var_scope not in seen_vars):
-                seen_vars.add(layer.var_scope)
-                var_parent, _, name = layer.var_scope.rpartition("/")
-                space(("vars", var_parent)).append(_Claim(name, "variable scope", ctx.at, layer, "scope"))
+            frames = layer.frames
+            if frames:
+                if ops is None:
+                    ops = space(("ops", parent))
+                    names, made_by = ops.names, ops.made_by
+                frame = frames[0]
+                if frame.kind == "name_scope" and frame.name != layer.id and ctx.written(layer, "name_scope"):
+                    names.append(frame.name)
+                    made_by.append(("name scope", at, layer, "name_scope"))
+                else:
+                    names.append(frame.name)
+                    made_by.append(("scope", at, layer, "scope"))
+                last = frames[-1]
+                if last.kind == "variable_scope" and not layer.reuse and layer.var_scope not in seen_vars:
+                    seen_vars.add(layer.var_scope)
+                    var_parent, _, name = layer.var_scope.rpartition("/")
+                    if variables is None or variables[0] != var_parent:
+                        variables = (var_parent, space(("vars", var_parent)))
+                    variables[1].add(name, "variable scope", at, layer, "scope")
             if layer.children:
                 visit(layer.children, layer.op_scope)
 
