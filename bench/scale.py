@@ -6,9 +6,10 @@
 
 Each spec is a chain of `{id: layer_i, type: dense, units: 8, activation: relu}`. Every figure
 is the median of --repeat fresh processes, as a user waits for them (interpreter start-up and
-imports included); peak memory is the process's maximum resident set. The growth exponent is
-the slope of log(time - start-up) over log(layers) from the second size on, start-up being
-`specc validate specs/siamese.yaml`. Bombs (aliases, expressions, repeats) must be refused,
+imports included), run in rounds of one run of each command, so that a machine whose speed
+drifts moves them all alike; peak memory is the process's maximum resident set. The growth
+exponent is the slope of log(time - start-up) over log(layers) from the second size on,
+start-up being `specc validate specs/siamese.yaml`. Bombs (aliases, expressions, repeats) must be refused,
 exit code 1, and the time to refuse them is printed.
 
 specc's modules are compiled to bytecode first, as `pip install` does for TensorFlow's: an
@@ -67,6 +68,17 @@ def run(command: list[str], expect: int = 0) -> tuple[float, int]:
 def median(command: list[str], repeat: int, expect: int = 0) -> tuple[float, int]:
     runs = [run(command, expect) for _ in range(repeat)]
     return statistics.median(s for s, _ in runs), max(m for _, m in runs)
+
+
+def interleaved(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, int]]:
+    """The median seconds and peak memory of each command, run in rounds of one run of each: a machine
+    that slows down or speeds up during the measurement moves every command alike, and the ratios
+    between them stay."""
+    runs: dict[str, list[tuple[float, int]]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, command in commands.items():
+            runs[name].append(run(command))
+    return {name: (statistics.median(s for s, _ in got), max(m for _, m in got)) for name, got in runs.items()}
 
 
 def stages(n: int, repeat: int) -> None:
@@ -133,9 +145,12 @@ def main() -> None:
         for n in sizes:
             files[n] = Path(tmp) / f"chain_{n}.yaml"
             files[n].write_text(chain(n), encoding="utf-8")
-        tf_s, tf_mem = median([sys.executable, "-c", "import tensorflow"], args.repeat)
-        help_s, _ = median([SPECC, "--help"], args.repeat)
-        small_s, _ = median([SPECC, "validate", str(ROOT / "specs" / "siamese.yaml")], args.repeat)
+        commands = {"tf": [sys.executable, "-c", "import tensorflow"], "help": [SPECC, "--help"],
+                    "small": [SPECC, "validate", str(ROOT / "specs" / "siamese.yaml")]}
+        commands.update({(command, n): [SPECC, command, str(files[n])]
+                         for n in sizes for command in ("validate", "explain")})
+        measured = interleaved(commands, args.repeat)
+        (tf_s, tf_mem), (help_s, _), (small_s, _) = measured["tf"], measured["help"], measured["small"]
         print(f"python -c 'import tensorflow': {tf_s:.2f} s, {tf_mem / 1024:.0f} MiB")
         print(f"specc --help: {help_s:.3f} s ({help_s / tf_s:.2f}x)")
         print(f"specc validate specs/siamese.yaml: {small_s:.3f} s ({small_s / tf_s:.2f}x)")
@@ -144,7 +159,7 @@ def main() -> None:
         results: dict[str, list[tuple[int, float]]] = {"validate": [], "explain": []}
         for n in sizes:
             for command in ("validate", "explain"):
-                seconds, memory = median([SPECC, command, str(files[n])], args.repeat)
+                seconds, memory = measured[command, n]
                 results[command].append((n, seconds))
                 print(f"{n:>8,} {command:>9} {seconds:>8.2f} {seconds / tf_s:>11.2f} {memory / 1024:>9.0f}")
         print()
