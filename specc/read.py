@@ -179,6 +179,20 @@ class MarkTree(Mapping):
             return named
         return entry[0], entry[1]
 
+    def items_of(self, path: SpecPath) -> list | None:
+        """The entries of the items of the sequence at `path`, or None if there is none there."""
+        entry = self._root
+        for part in path:
+            kids = _kids(entry)
+            if isinstance(kids, dict) and isinstance(part, str) and part in kids:
+                entry = kids[part][2]
+            elif isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids):
+                entry = kids[part]
+            else:
+                return None
+        kids = _kids(entry)
+        return kids if isinstance(kids, list) else None
+
     def __iter__(self) -> Iterator[SpecPath]:
         todo: list[tuple[SpecPath, tuple, bool]] = [((), self._root, False)]  # (path, entry, named by a key)
         while todo:
@@ -238,6 +252,16 @@ class Document:
             except KeyError:
                 pass
         return self._located(self.mark(path), path, via)
+
+    def items_where(self, path: SpecPath, count: int) -> list[Location]:
+        """The location of each of the first `count` items of the sequence at `path`, as `where` gives them:
+        read off the sequence's marks at once where they are as the file was read (a big spec's layers)."""
+        path = tuple(path)
+        entries = self.marks.items_of(path) if not self.origins and self.marks.__class__ is MarkTree else None
+        if entries is None or len(entries) < count:
+            return [self.where(path + (i,)) for i in range(count)]
+        file = self.file
+        return [Location(file, entry[0], entry[1], path + (i,), ()) for i, entry in zip(range(count), entries)]
 
     def mark(self, path: SpecPath) -> tuple:
         """The mark of `path`, or of its nearest ancestor that has one."""

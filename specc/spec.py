@@ -162,6 +162,20 @@ class Spec:
 _ABSENT = object()  # a key the layer does not write
 
 
+# The keys `layer` reads beyond a layer's parameters (a parameter of the same name is read there too).
+_READ_KEYS = frozenset({"share", "scope", "name_scope", "dtype", "device", "initializers", "variables", "output",
+                        "layers", "inputs"})
+_PLAIN_KEYS: dict[str, frozenset[str]] = {}
+
+
+def _plain_keys(kind) -> frozenset[str]:
+    """The keys of a layer written the usual way: its id, type, input and parameters (no aliases)."""
+    keys = _PLAIN_KEYS.get(kind.name)
+    if keys is None:
+        keys = _PLAIN_KEYS[kind.name] = frozenset({"id", "type", "input", *(p.name for p in kind.params)}) - _READ_KEYS
+    return keys
+
+
 def from_document(doc: Document) -> Spec:
     """Convert a validated, interpolated document into a Spec.
 
@@ -174,13 +188,22 @@ def from_document(doc: Document) -> Spec:
     def ref(text: str, path: tuple) -> Ref:
         return Ref(text, doc.where(path))
 
-    def layer(raw: dict, path: tuple, reserved: frozenset) -> LayerSpec:
+    def layer(raw: dict, path: tuple, reserved: frozenset, where: Location) -> LayerSpec:
         kind = LAYER_TYPES[raw["type"]]
         ident = raw["id"]
         if ident in reserved:
             raise doc.error(
                 f"id '{ident}' is the name of this block's input; inside a block that name refers "
                 "to the block's input, so give the layer another id", path + ("id",), at_key=True)
+        if kind.arity == "single" and raw.keys() <= _plain_keys(kind):
+            # Only its id, type, input and parameters (a big spec's usual layer): what the general path
+            # below gives such a layer, in one step.
+            return LayerSpec(
+                id=ident, type=raw["type"], where=where, path=path,
+                inputs=(ref(raw["input"], path + ("input",)),) if "input" in raw else (),
+                scope=ident if kind.scoped else None, share=CREATE, name_scope=None, own_name_scope=True,
+                dtype=None, params=_params(kind, raw), block_inputs=(), layers=None, output=None, variables=(),
+                initializers=(), keys=frozenset(raw), device=None)
         share_raw = raw.get("share", False)
         share = (REENTER if share_raw is True else CREATE if share_raw is False
                  else Share("layer", ref(share_raw, path + ("share",))))
@@ -220,7 +243,7 @@ def from_document(doc: Document) -> Spec:
                     f"the initializer of '{local}' is set twice, by `initializers: {{{local}: ...}}` and by "
                     f"`{local}_initializer`; keep one", path + ("initializers", local), at_key=True)
         return LayerSpec(
-            id=ident, type=raw["type"], where=doc.where(path), path=path, inputs=inputs,
+            id=ident, type=raw["type"], where=where, path=path, inputs=inputs,
             scope=scope, share=share, name_scope=raw.get("name_scope") or None,
             own_name_scope=raw.get("name_scope") is not False, dtype=raw.get("dtype"),
             params=_params(kind, _unaliased(kind, raw, path)), block_inputs=block_inputs, layers=children,
@@ -262,6 +285,7 @@ def from_document(doc: Document) -> Spec:
     def _children(items: list, path: tuple, reserved: frozenset) -> tuple[LayerSpec, ...]:
         seen: dict[str, int] = {}
         out = []
+        wheres = doc.items_where(path, len(items))
         for i, raw in enumerate(items):
             ident = raw["id"]
             if ident in seen:
@@ -270,7 +294,8 @@ def from_document(doc: Document) -> Spec:
                     f"duplicate id '{ident}' (first used at line {first.line}); ids must be unique "
                     "among the layers of one block", path + (i, "id"), at_key=True)
             seen[ident] = i
-            out.append(layer(raw, path + (i,), reserved))
+            where = wheres[i]
+            out.append(layer(raw, where.path, reserved, where))
         return tuple(out)
 
     inputs = []
