@@ -3,6 +3,8 @@ computed again (bench/scale.py measures what they save)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -10,7 +12,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import specc
 from specc.errors import SpecError
 from specc.limits import PlanLimits
+from specc import spec as spec_module
 from specc.planner import _Planner
+from specc.read import Document
 
 from . import test_properties as properties
 
@@ -118,3 +122,48 @@ def test_random_specs_are_planned_as_the_general_path_plans_them(data, max_param
         return  # refused before planning: nothing planned either way
     limits = PlanLimits(max_params=max_params)
     assert _planned(_Planner, spec, limits) == _planned(_GeneralPathOnly, spec, limits)
+
+
+def _converted(text: str, monkeypatch, shortcuts: bool):
+    """The Spec of a spec text (or its error), with or without from_document's shortcuts (the usual
+    layer in one step, a block's layers located at once)."""
+    with monkeypatch.context() as m:
+        if not shortcuts:
+            m.setattr(spec_module, "_plain_keys", lambda kind: frozenset())
+            m.setattr(Document, "items_where", lambda self, path, count: [
+                self.where(tuple(path) + (i,)) for i in range(count)])
+        try:
+            spec = specc.loads(text, "m.yaml")
+        except SpecError as e:
+            return type(e), e.where, e.message
+    return spec, [(layer.where, layer.where.via) for layer in _walk(spec.layers)]
+
+
+def _walk(layers):
+    for layer in layers:
+        yield layer
+        yield from _walk(layer.layers or ())
+
+
+SPECS = sorted(Path(__file__).resolve().parent.parent.glob("specs/**/*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_every_spec_converts_as_the_general_path_converts_it(path, monkeypatch):
+    text = path.read_text(encoding="utf-8")
+    assert _converted(text, monkeypatch, True) == _converted(text, monkeypatch, False)
+
+
+def test_plain_layers_with_inputs_and_clashes_convert_as_the_general_path_converts_them(monkeypatch):
+    for text in (ALIKE_AND_CLASHING, TWO_STACKS, ALIKE_AND_CLASHING + "  - {id: a, type: dense, units: 2}\n",
+                 "specc: 1\ninputs: {x: {shape: [null, 4]}}\nlayers:\n  - {id: input, type: block, input: x, "
+                 "layers: [{id: input, type: dense, units: 2}]}\n"):
+        assert _converted(text, monkeypatch, True) == _converted(text, monkeypatch, False)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(properties.spec_data())
+def test_random_specs_convert_as_the_general_path_converts_them(data):
+    text = yaml.safe_dump(data, sort_keys=False)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert _converted(text, monkeypatch, True) == _converted(text, monkeypatch, False)
