@@ -1,16 +1,17 @@
 """Every bound specc keeps, in one place (documented in docs/spec-language.md#limits).
 
 Reading a file is bounded by `Limits`, planning by `PlanLimits`; `--max-params` and
-`--max-layers` lift the second, `--max-variants` a sweep's grid. Imported by the command line before anything else, so it
-imports nothing.
+`--max-layers` lift the second, `--max-variants` a sweep's grid. Imported by the command line
+before anything else, so it imports only specc.record.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import record
 
 
-@dataclass(frozen=True)
+
+@record
 class Limits:
     """Input bounds."""
 
@@ -24,7 +25,7 @@ class Limits:
     max_variants: int = 10_000
 
 
-@dataclass(frozen=True)
+@record
 class PlanLimits:
     """Bounds a plan must stay within."""
 

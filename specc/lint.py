@@ -22,9 +22,10 @@ from .errors import Location, format_path
 from .read import Document
 from .plans import Plan, PlannedLayer, PlannedVariable
 from .spec import TRAINING_FLAG, LayerSpec, Spec
+from .record import record
 
 
-@dataclass(frozen=True)
+@record
 class LintWarning:
     """One finding: a code, what is wrong and what to do, and where."""
 
@@ -86,7 +87,7 @@ class Context:
         return self.doc.where(layer.where.path + (key if self.written(layer, key) else "id",), at_key=True)
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     code: str
     name: str

@@ -25,7 +25,7 @@ import datetime
 import difflib
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -33,13 +33,14 @@ import yaml
 
 from .errors import OverrideSyntaxError, SpecError, SpecPath, UnknownPath, format_path
 from .read import Document, dump, parse_value as yaml_value
+from .record import record
 
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
 _SEGMENT = re.compile(rf"({_NAME})((?:\[-?[0-9]+\])*)")
 _INDEX = re.compile(r"\[(-?[0-9]+)\]")
 
 
-@dataclass(frozen=True)
+@record
 class Override:
     """One `PATH=VALUE`.
 

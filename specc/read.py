@@ -18,7 +18,7 @@ from __future__ import annotations
 import gc
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -27,6 +27,7 @@ import yaml
 from . import flowlines
 from .errors import Location, SpecError, SpecPath
 from .limits import DEFAULT_LIMITS, Limits
+from .record import record
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -218,7 +219,7 @@ def _kids(entry: tuple) -> list | dict | None:
     return kids.table() if kids.__class__ is flowlines.Kids else kids
 
 
-@dataclass(frozen=True)
+@record
 class Document:
     """A loaded spec: its data and where each node came from.
 

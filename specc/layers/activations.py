@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..record import record
 
-@dataclass(frozen=True)
+
+@record
 class ActivationFn:
     """`ops`: the op names one call creates directly in the current name scope. `apply(tf, x)`."""
 

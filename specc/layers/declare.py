@@ -18,7 +18,7 @@ imports TensorFlow.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any, Callable
 
 from ..record import record
@@ -113,7 +113,7 @@ def to_axes(rank: int) -> Callable[[Any], tuple[int, ...]]:
 
 # -- parameters ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class Param:
     """One key of a layer type.
 
@@ -195,7 +195,7 @@ def property_schema(p: Param) -> dict:
 
 # -- layer types ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class LayerType:
     """A layer type: its parameters, how it is planned and how it is emitted.
 
