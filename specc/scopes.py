@@ -60,7 +60,7 @@ class NameRegistry:
         key = name.lower()
         claims = self._claims
         if key not in claims:
-            claims[key] = claimant
+            claims[name if key == name else key] = claimant  # the one string where they are equal
             return name
         i = self._counts.get(key, 1)
         self._counts[key] = i + 1
@@ -76,6 +76,8 @@ class NameRegistry:
         key = name.lower()
         if key in self._claims:
             return False
+        if key == name:
+            key = name  # the one string, not two: a big plan claims hundreds of thousands
         self._claims[key] = claimant
         return True
 
@@ -89,9 +91,12 @@ class NameRegistry:
         """`unique_in` for each of `names` in order (a layer's ops), for one claimant."""
         claims = self._claims
         out = []
-        for name in names:
-            full = f"{scope}/{name}" if scope else name
-            key = full.lower()
+        prefix = scope.lower() + "/" if scope else ""
+        lowered = _LOWERED.get(names)
+        if lowered is None:  # a layer type's ops: a few tuples, each met many times
+            lowered = _LOWERED[names] = tuple(name.lower() for name in names)
+        for name, low in zip(names, lowered):
+            key = prefix + low
             if key in claims:
                 out.append(self.unique_in(scope, name, claimant))
             else:
@@ -114,6 +119,9 @@ class NameRegistry:
     def in_use(self) -> dict[str, int]:
         """The namespace as `tf.Graph._names_in_use` holds it (name -> times claimed), for tests."""
         return {k: self._counts.get(k, 1) for k in self._claims}
+
+
+_LOWERED: dict[tuple[str, ...], tuple[str, ...]] = {}  # op names -> the same, lowercased
 
 
 def requested(fresh: tuple[str, ...]) -> tuple[str, ...]:
