@@ -12,7 +12,7 @@ import difflib
 import functools
 import math
 from dataclasses import replace
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from .errors import Location, SpecError
 from .limits import DEFAULT_PLAN_LIMITS, PlanLimits
@@ -46,20 +46,6 @@ def plan(spec: Spec, limits: PlanLimits = DEFAULT_PLAN_LIMITS, caller: CallerGra
 
 
 @record
-class _Var:
-    """A variable while the plan grows: `users` gets each later layer that reuses it."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    initializer: object
-    trainable: bool
-    owner: str
-    owner_where: Location
-    users: list[VariableUse]
-
-
-@record
 class _Ctx:
     """Where the walk is: name stack, variable scope, inherited reuse, enclosing block."""
 
@@ -90,12 +76,13 @@ class _Level:
         self.pending = {s.id: s for s in pending}
 
 
-def _frozen(grown: dict[str, _Var]) -> Iterator[PlannedVariable]:
-    """The variables as the plan holds them, in creation order, emptying `grown` on the way: a big plan
-    need not hold both forms at once."""
-    for name in list(grown):
-        v = grown.pop(name)
-        yield PlannedVariable(v.name, v.shape, v.dtype, v.initializer, v.trainable, v.owner, tuple(v.users))
+def _frozen(variables: dict[str, PlannedVariable], more_users: dict[str, list[VariableUse]]
+            ) -> tuple[PlannedVariable, ...]:
+    """The variables as the plan holds them, in creation order, each with every layer that used it."""
+    if not more_users:
+        return tuple(variables.values())
+    return tuple(v if v.name not in more_users else replace(v, users=v.users + tuple(more_users[v.name]))
+                 for v in variables.values())
 
 
 class _Planner:
@@ -107,7 +94,10 @@ class _Planner:
         self.layer_count = 0
         self.doc = spec.document
         self.names = NameRegistry(caller.names_in_use if caller else None)
-        self.vars: dict[str, _Var] = {}
+        # Each variable as the plan holds it, with its creator's use; the uses of layers that reuse it
+        # later are gathered apart (most variables have none), and joined when planning ends.
+        self.vars: dict[str, PlannedVariable] = {}
+        self.more_users: dict[str, list[VariableUse]] = {}
         self.scope_owner: dict[str, _Captured] = {}
         self.captured: dict[str, _Captured] = {}
         self.planned: dict[str, PlannedLayer] = {}
@@ -165,7 +155,7 @@ class _Planner:
         start = _Ctx(place.name_scope, place.var_scope) if place else _Ctx()
         layers = self.sequence(self.spec.layers, start, [root], default)
         outputs = self.outputs(layers, [root])
-        variables = tuple(_frozen(self.vars))
+        variables = _frozen(self.vars, self.more_users)
         return Plan(self.spec.name, self.spec.file, self.spec.seed, tuple(inputs), layers, variables, outputs,
                     self.spec)
 
@@ -297,8 +287,8 @@ class _Planner:
                               request.updated, request.steps)
             if full not in variables and names.claim(full, ("variable '{}' (layer '{}', line {})", full, path, line)):
                 self.parameters += math.prod(request.shape)  # within the budget: checked above
-                variables[full] = _Var(full, request.shape, request.dtype, request.initializer, request.trainable,
-                                       path, spec.where, [use])
+                variables[full] = PlannedVariable(full, request.shape, request.dtype, request.initializer,
+                                                  request.trainable, path, (use,))
             else:
                 self.create_variable(spec, path, full, request, use)
         ops = names.unique_all(stack, inferred.ops, ("an op of layer '{}' (line {})", path, line))
@@ -534,7 +524,7 @@ class _Planner:
         for request, name in self.per_variable(spec, path, inferred.variables):
             if request.borrow is not None:  # another layer's variable, passed as the object
                 bindings.append(VarBinding(request.name, request.borrow, borrowed=True))
-                self.vars[request.borrow].users.append(VariableUse(path, stack, False))
+                self.more_users.setdefault(request.borrow, []).append(VariableUse(path, stack, False))
                 continue
             full = join(var_scope or "", name)
             bindings.append(VarBinding(request.name, full))
@@ -590,7 +580,7 @@ class _Planner:
     def create_variable(self, spec: LayerSpec, path: str, full: str, request, use: VariableUse) -> None:
         existing = self.vars.get(full)
         if existing is not None:
-            raise self.fail(f"layer '{path}' and layer '{existing.owner}' (line {existing.owner_where.line}) both "
+            raise self.fail(f"layer '{path}' and layer '{existing.owner}' (line {self.line_of(existing, spec)}) both "
                             f"create variable '{full}'; give one of them another name (`variables:`) or scope, or "
                             "reuse the variable with `share`", spec)
         if not self.reused_from_graph(spec, path, full, request):
@@ -603,8 +593,8 @@ class _Planner:
                 f"variable '{full}' {list(request.shape)} takes the model to {self.parameters:,} parameters, over "
                 f"the budget of {self.limits.max_params:,}; check the sizes (a typo in `units`?), or raise the "
                 "budget with --max-params", spec)
-        self.vars[full] = _Var(full, request.shape, request.dtype, request.initializer, request.trainable,
-                               path, spec.where, [use])
+        self.vars[full] = PlannedVariable(full, request.shape, request.dtype, request.initializer, request.trainable,
+                                          path, (use,))
 
     def reused_from_graph(self, spec: LayerSpec, path: str, full: str, request) -> bool:
         """Whether get_variable will return a variable the caller's graph holds already (specc.apply
@@ -669,13 +659,18 @@ class _Planner:
         if existing.shape != request.shape:
             raise self.fail(
                 f"layer '{path}' shares variable '{full}' but needs shape {list(request.shape)}, while layer "
-                f"'{existing.owner}' (line {existing.owner_where.line}) created it with shape "
+                f"'{existing.owner}' (line {self.line_of(existing, spec)}) created it with shape "
                 f"{list(existing.shape)}; shared layers need inputs of the same width", spec)
         if existing.dtype != request.dtype:
             raise self.fail(
                 f"layer '{path}' shares variable '{full}' as {request.dtype}, but layer '{existing.owner}' "
-                f"(line {existing.owner_where.line}) created it as {existing.dtype}", spec)
-        existing.users.append(use)
+                f"(line {self.line_of(existing, spec)}) created it as {existing.dtype}", spec)
+        self.more_users.setdefault(full, []).append(use)
+
+    def line_of(self, variable: PlannedVariable, spec: LayerSpec) -> int:
+        """The line of the layer that created `variable`: planned already, or the one planning now."""
+        owner = self.planned.get(variable.owner)
+        return owner.where.line if owner is not None else spec.where.line
 
     def block(self, spec: LayerSpec, path: str, inputs: tuple[str, ...], frames: tuple[Frame, ...], stack: str,
               var_scope: str, reuse: bool, shared_by, env: list[_Level], source: _Captured | None) -> PlannedLayer:
