@@ -198,7 +198,6 @@ def reentry_like_scopes(ctx: Context) -> Iterator[LintWarning]:
 
 
 _TWIN_WORDS = ("left", "right", "first", "second")
-_TWIN_WORD = re.compile("|".join(_TWIN_WORDS))
 _TWIN_CANDIDATES = 16  # earlier layers of a group a layer is compared with
 
 
@@ -460,18 +459,19 @@ class _Twins:
         # A tensor key -> the heads it is computed from (or inside), as bits; one pass in build order.
         self.mask: dict[str, int] = {}
         self.reads: dict[str, int] = {}  # a layer -> the heads its inputs are computed from
-        for layer in plan.layers:
-            self._visit(layer, 0)
+        self._visit(plan.layers, 0)
 
-    def _visit(self, layer: PlannedLayer, enclosing: int) -> None:
-        own = enclosing | self.bit.get(layer.path, 0)
-        for child in layer.children:
-            self._visit(child, own)
-        reads = 0
-        for key in _inputs_of(layer):
-            reads |= self.mask.get(key, 0)
-        self.reads[layer.path] = reads
-        self.mask[layer.path] = reads | own
+    def _visit(self, layers: tuple[PlannedLayer, ...], enclosing: int) -> None:
+        bit, mask, reads_of = self.bit, self.mask, self.reads
+        for layer in layers:
+            own = enclosing | bit.get(layer.path, 0)
+            if layer.children:
+                self._visit(layer.children, own)
+            reads = 0
+            for key in (layer.result,) if layer.children else layer.inputs:  # _inputs_of
+                reads |= mask.get(key, 0)
+            reads_of[layer.path] = reads
+            mask[layer.path] = reads | own
 
     def first(self, heads: list[PlannedLayer], later: PlannedLayer) -> PlannedLayer | None:
         """The first of `heads` that `later` is a twin of, or None."""
@@ -516,18 +516,27 @@ class _Twins:
 def _twin_stem(name: str) -> str:
     """`tower2`, `tower_b`, `tower-1`, `left_tower`, `tower_right` -> `tower`; other names unchanged."""
     low = name.lower()
-    for word in _TWIN_WORDS if _TWIN_WORD.search(low) else ():
+    for word in _TWIN_WORDS:
+        if word not in low:
+            continue
         for sep in "_-":
             if low.startswith(word + sep) and len(low) > len(word) + 1:
                 return low[len(word) + 1:]
             if low.endswith(sep + word) and len(low) > len(word) + 1:
                 return low[:-len(word) - 1]
-    # The shortest stem (at least one character) followed by a number or a one-letter suffix.
-    match = _NUMBERED.search(low, 1)
-    return low[:match.start()] if match else low
+    # The shortest stem (at least one character) followed by a number (`_1`, `-1`, `1`) or a one-letter
+    # suffix (`_b`): where `re.search(r"(?:[_-]?[0-9]+|[_-][a-z])$", low, 1)` would start, found without
+    # a regular expression (a big spec asks once a layer).
+    end = len(low.rstrip(_DIGITS))
+    if end < len(low):
+        start = end - 1 if end >= 2 and low[end - 1] in "_-" else max(end, 1)
+        return low[:start]
+    if len(low) >= 3 and low[-2] in "_-" and low[-1] in _LETTERS:
+        return low[:-2]
+    return low
 
 
-_NUMBERED = re.compile(r"(?:[_-]?[0-9]+|[_-][a-z])$")
+_DIGITS, _LETTERS = "0123456789", "abcdefghijklmnopqrstuvwxyz"
 
 
 class _Claim:

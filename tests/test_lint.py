@@ -10,6 +10,7 @@ import re
 import textwrap
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from typer.testing import CliRunner
 
 import specc
@@ -482,3 +483,16 @@ def test_validate_json_lists_the_warnings(aux):
     assert data["ok"] is True and [w["code"] for w in data["warnings"]] == ["SC101"]
     result = invoke("validate", "--format", "json", "--strict", aux)
     assert result.exit_code == 1 and json.loads(result.stdout)["ok"] is False
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab_-19Zé", max_size=7), st.sampled_from(["", "left_", "_right", "first-", "-second"]))
+def test_a_twin_stem_is_what_the_numbered_suffix_pattern_says(name, twin):
+    """SC301's stems: a numbered or one-letter suffix is cut where the pattern it stands for would start."""
+    from specc.lint import _twin_stem
+
+    name = twin + name if twin.endswith(("_", "-")) else name + twin
+    low = name.lower()
+    if not any(word in low for word in ("left", "right", "first", "second")):
+        match = re.search(r"(?:[_-]?[0-9]+|[_-][a-z])$", low[1:])
+        assert _twin_stem(name) == (low[:match.start() + 1] if match else low)
