@@ -61,17 +61,20 @@ class Run:
     size: int
 
 
-def scan(text: str, scalar: Callable[[str], tuple[Any, bool]],
-         line_numbers: list[int]) -> tuple[str, dict[int, Run]] | None:
+def scan(text: str, scalar: Callable[[str], tuple[Any, bool]], line_numbers: list[int],
+         lines: tuple[str, ...]) -> tuple[str, dict[int, Run]] | None:
     """The text for the parser and the runs it stands for, keyed by their first line (0-based); None
     when there are none.
 
     Args:
         scalar: a plain scalar's text -> (its value, whether it is a string), by the reader's schema.
         line_numbers: the int object for each 1-based line number, shared with the reader's marks.
+        lines: the text's lines (`str.splitlines`), which the entries' marks are made from when asked for.
     """
     if "- {" not in text or any(brk in text for brk in _OTHER_BREAKS):
         return None
+    if len(lines) != text.count("\n") + (not text.endswith("\n")):
+        return None  # a character splitlines breaks at and the parser does not (the parser refuses it)
     runs: dict[int, Run] = {}
     blank: list[int] = []  # lines (0-based) the parser is given blank
     line, pos = 0, 0
@@ -89,11 +92,11 @@ def scan(text: str, scalar: Callable[[str], tuple[Any, bool]],
             data = _entry(body, scalar, seen)
             if data is None:
                 continue
-            group, mixed = 3, True
+            mixed = True
         else:
-            data, group = None, 2
+            data = None
         number = line_numbers[line]
-        marks = (number, len(m.group(1)) + 3, Kids(number, m.start(group) - m.start() + 1, body))
+        marks = (number, len(m.group(1)) + 3, Kids(number, lines))
         if current is not None and line == last + 1 and marks[1] == current.col:
             current.data.append(data)
             current.marks.append(marks)
@@ -178,15 +181,17 @@ class Kids:
     """The marks of one entry's keys and values, {key: (line, key col, (line, value col))} as the
     reader's mark tree holds a mapping's, made from the line's text when first asked for."""
 
-    __slots__ = ("line", "col", "body", "_table")
+    __slots__ = ("line", "lines", "_table")
 
-    def __init__(self, line: int, col: int, body: str):
-        self.line, self.col, self.body, self._table = line, col, body, None
+    def __init__(self, line: int, lines: tuple[str, ...]):
+        self.line, self.lines, self._table = line, lines, None
 
     def table(self) -> dict[str, tuple]:
         if self._table is None:
-            line, col, table = self.line, self.col, {}
-            for key, space, text, tail in _compiled(_PAIRS).findall(self.body):
+            entry = _compiled(_LINE, re.MULTILINE).match(self.lines[self.line - 1])
+            group = 2 if entry.group(2) is not None else 3
+            line, col, table = self.line, entry.start(group) + 1, {}
+            for key, space, text, tail in _compiled(_PAIRS).findall(entry.group(group)):
                 value_col = col + len(key) + 1 + len(space)
                 table[key] = (line, col, (line, value_col))
                 col = value_col + len(text) + len(tail)

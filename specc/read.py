@@ -378,7 +378,7 @@ def _fast(doc: Document, limits: Limits, text: str):
     """The document read with its flow-mapping lines read by flowlines; _UNREAD when it has none, when the
     parser did not see them as entries, or on any error (the usual reading words it)."""
     builder = _Builder(doc, limits)
-    scanned = flowlines.scan(text, builder.scalar, builder.line_numbers)
+    scanned = flowlines.scan(text, builder.scalar, builder.line_numbers, doc.lines)
     if scanned is None:
         return _UNREAD
     try:

@@ -203,7 +203,7 @@ def from_document(doc: Document) -> Spec:
                 inputs=(ref(raw["input"], path + ("input",)),) if "input" in raw else (),
                 scope=ident if kind.scoped else None, share=CREATE, name_scope=None, own_name_scope=True,
                 dtype=None, params=_params(kind, raw), block_inputs=(), layers=None, output=None, variables=(),
-                initializers=(), keys=frozenset(raw), device=None)
+                initializers=(), keys=keyset(raw), device=None)
         share_raw = raw.get("share", False)
         share = (REENTER if share_raw is True else CREATE if share_raw is False
                  else Share("layer", ref(share_raw, path + ("share",))))
@@ -250,8 +250,18 @@ def from_document(doc: Document) -> Spec:
             output=ref(raw["output"], path + ("output",)) if "output" in raw else None,
             variables=tuple(renames.items()) if renames else (),
             initializers=tuple((local, Initializer.parse(value)) for local, value in inits.items()) if inits else (),
-            keys=frozenset(raw), device=raw.get("device"),
+            keys=keyset(raw), device=raw.get("device"),
         )
+
+    keysets: dict[tuple, frozenset] = {}  # the keys of a layer mapping, in order -> one set of them for all
+
+    def keyset(raw: dict) -> frozenset:
+        """The keys a layer writes: layers written alike share one set (a big spec holds thousands)."""
+        written = tuple(raw)
+        found = keysets.get(written)
+        if found is None:
+            found = keysets[written] = frozenset(written)
+        return found
 
     parsed: dict[tuple, Any] = {}  # (type, its params' written values and their types) -> parsed params
     param_keys: dict[str, tuple[str, ...]] = {}  # type -> the keys of its params
