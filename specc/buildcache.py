@@ -33,7 +33,6 @@ def build_key(prepared: "Prepared", options: dict[str, Any]) -> str | None:
     None when TensorFlow's version cannot be told without importing it: such a build is never reused.
     """
     from .experiments.runs import resolved_yaml
-    from .report import plan_json
 
     versions = _versions()
     if versions is None:
@@ -41,7 +40,7 @@ def build_key(prepared: "Prepared", options: dict[str, Any]) -> str | None:
     parts = {
         "versions": versions,
         "resolved": resolved_yaml(prepared.spec.document.data),
-        "plan": plan_json(prepared.plan),
+        "plan": prepared.plan_data,
         "overrides": prepared.overrides_json(),
         "options": options,
     }

@@ -163,3 +163,15 @@ def test_a_sweep_reuses_the_variants_that_did_not_change(spec, tmp_path, monkeyp
     spec.write_text(spec.read_text().replace("hidden: 64", "hidden: 12"))
     assert reused() == [False, False]  # the base spec changed
     assert reused() == [True, True]
+
+
+def test_the_plan_is_rendered_once_for_the_key_and_plan_json(spec, tmp_path, monkeypatch):
+    from specc.experiments import runs
+
+    rendered = []
+    plan_json = runs.plan_json
+    monkeypatch.setattr(runs, "plan_json", lambda plan: rendered.append(plan) or plan_json(plan))
+    assert built(spec, "-o", tmp_path / "out") == "wrote"
+    assert len(rendered) == 1
+    written = json.loads((tmp_path / "out" / "plan.json").read_text())["plan"]
+    assert written == plan_json(rendered[0])

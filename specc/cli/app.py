@@ -326,7 +326,7 @@ def build(file: SpecFile,
         from .. import api
         from ..builddir import check_target, staged, write_json
         from ..checkpoints.restore import render_init_from
-        from ..report import RENDERERS, plan_json, report_json
+        from ..report import RENDERERS, report_json
 
         if mapping and init_from is None:
             raise MappingError("--map renames a checkpoint's variables: it needs --init-from CKPT")
@@ -359,7 +359,7 @@ def build(file: SpecFile,
             _warn(model.init_from.comparison.warnings)
         with staged(directory, str(file), key) as tmp:
             write_graph_files(model, tmp)
-            write_json(tmp / "plan.json", {"plan": plan_json(plan), "report": report_json(rep, True), **restored})
+            write_json(tmp / "plan.json", {"plan": prepared.plan_data, "report": report_json(rep, True), **restored})
             write_spec_files(tmp, prepared)
         checked = f"plan matches graph: {len(model.variables)}/{len(plan.variables)} variables"
         emitted = {"emitter": model.emitter, **({"fallback": model.fallback} if model.fallback else {})}

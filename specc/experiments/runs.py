@@ -15,6 +15,7 @@ Nothing here imports TensorFlow until a run is built.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass, replace
@@ -52,6 +53,11 @@ class Prepared:
     plan: Plan
     overrides: tuple[_overrides.Override, ...] = ()
     paths: tuple[SpecPath, ...] = ()
+
+    @functools.cached_property
+    def plan_data(self) -> dict:
+        """The plan as plan.json holds it, made once: the build cache's key is made of it too."""
+        return plan_json(self.plan)
 
     def overrides_json(self) -> dict:
         return {"spec": str(Path(self.file).resolve()),
@@ -136,7 +142,7 @@ def write_run(directory: Path, prepared: Prepared, *, train: bool = False, varia
         build_seconds = time.perf_counter() - start
         rep = report(plan)
         write_graph_files(model, tmp)
-        write_json(tmp / PLAN_FILE, {"plan": plan_json(plan), "report": report_json(rep, True)})
+        write_json(tmp / PLAN_FILE, {"plan": prepared.plan_data, "report": report_json(rep, True)})
         write_spec_files(tmp, prepared)
         metrics = None
         if cfg is not None:
