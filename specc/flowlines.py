@@ -110,12 +110,12 @@ def scan(text: str, scalar: Callable[[str], tuple[Any, bool]], line_numbers: lis
         return None
     for run in runs.values():
         run.size = len(run.data) + sum(map(len, run.data))  # each mapping and each of its values
-    lines = text.split("\n")
+    given = text.split("\n")  # the parser's text, line for line
     for first, run in runs.items():
-        lines[first] = " " * (run.col - 3) + "- {}"
+        given[first] = " " * (run.col - 3) + "- {}"
     for i in blank:
-        lines[i] = ""
-    return "\n".join(lines), runs
+        given[i] = ""
+    return "\n".join(given), runs
 
 
 def _read_json(bodies: list[str], runs: list[Run], mixed: bool) -> bool:

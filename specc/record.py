@@ -11,6 +11,10 @@ A wide record (a planned layer has 15 fields) is built faster still: for the mom
 field is a plain attribute store (which the interpreter specialises), and then it is of its
 own class again. Swapping the class costs about two stores through a descriptor, so narrow
 records keep the descriptors.
+
+Declaring a record compiles nothing: its `__init__` is compiled when its first instance is made
+(a run makes few of the kinds its imports declare), and `==` and `hash` gather the fields with
+`attrgetter`.
 """
 
 from __future__ import annotations
