@@ -468,7 +468,7 @@ class _Twins:
             if layer.children:
                 self._visit(layer.children, own)
             reads = 0
-            for key in (layer.result,) if layer.children else layer.inputs:  # _inputs_of
+            for key in _inputs_of(layer):
                 reads |= mask.get(key, 0)
             reads_of[layer.path] = reads
             mask[layer.path] = reads | own
@@ -602,16 +602,12 @@ def _namespaces(ctx: Context) -> dict[tuple, _Space]:
             if frames:
                 if ops is None:
                     ops = space(("ops", parent))
-                    names, made_by = ops.names, ops.made_by
                 frame = frames[0]
                 if frame.kind == "name_scope" and frame.name != layer.id and ctx.written(layer, "name_scope"):
-                    names.append(frame.name)
-                    made_by.append(("name scope", at, layer, "name_scope"))
+                    ops.add(frame.name, "name scope", at, layer, "name_scope")
                 else:
-                    names.append(frame.name)
-                    made_by.append(("scope", at, layer, "scope"))
-                last = frames[-1]
-                if last.kind == "variable_scope" and not layer.reuse and layer.var_scope not in seen_vars:
+                    ops.add(frame.name, "scope", at, layer, "scope")
+                if frames[-1].kind == "variable_scope" and not layer.reuse and layer.var_scope not in seen_vars:
                     seen_vars.add(layer.var_scope)
                     var_parent, _, name = layer.var_scope.rpartition("/")
                     if variables is None or variables[0] != var_parent:

@@ -164,6 +164,25 @@ class MarkTree(Mapping):
         self._root, self._keys = root, keys
 
     def __getitem__(self, path: SpecPath) -> tuple[int, int]:
+        found = self._find(path)
+        if found is None:
+            raise KeyError(path)
+        entry, named = found
+        if self._keys:
+            if named is None:
+                raise KeyError(path)
+            return named
+        return entry[0], entry[1]
+
+    def items_of(self, path: SpecPath) -> list | None:
+        """The entries of the items of the sequence at `path`, or None if there is none there."""
+        found = self._find(path)
+        kids = _kids(found[0]) if found is not None else None
+        return kids if isinstance(kids, list) else None
+
+    def _find(self, path: SpecPath) -> tuple[tuple, tuple[int, int] | None] | None:
+        """The entry at `path` and the mark of the key that names it (None for a list item or the root);
+        None if there is no node there."""
         entry, named = self._root, None
         for part in path:
             kids = _kids(entry)
@@ -173,26 +192,8 @@ class MarkTree(Mapping):
             elif isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids):
                 entry, named = kids[part], None
             else:
-                raise KeyError(path)
-        if self._keys:
-            if named is None:
-                raise KeyError(path)
-            return named
-        return entry[0], entry[1]
-
-    def items_of(self, path: SpecPath) -> list | None:
-        """The entries of the items of the sequence at `path`, or None if there is none there."""
-        entry = self._root
-        for part in path:
-            kids = _kids(entry)
-            if isinstance(kids, dict) and isinstance(part, str) and part in kids:
-                entry = kids[part][2]
-            elif isinstance(kids, list) and isinstance(part, int) and 0 <= part < len(kids):
-                entry = kids[part]
-            else:
                 return None
-        kids = _kids(entry)
-        return kids if isinstance(kids, list) else None
+        return entry, named
 
     def __iter__(self) -> Iterator[SpecPath]:
         todo: list[tuple[SpecPath, tuple, bool]] = [((), self._root, False)]  # (path, entry, named by a key)

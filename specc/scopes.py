@@ -57,10 +57,10 @@ class NameRegistry:
 
     def unique(self, name: str, claimant: str | tuple) -> str:
         """Claim `name` (a full name such as `tower/MatMul`) and return what TensorFlow calls it."""
-        key = name.lower()
+        key = _key(name)
         claims = self._claims
         if key not in claims:
-            claims[name if key == name else key] = claimant  # the one string where they are equal
+            claims[key] = claimant
             return name
         i = self._counts.get(key, 1)
         self._counts[key] = i + 1
@@ -73,11 +73,9 @@ class NameRegistry:
 
     def claim(self, name: str, claimant: str | tuple) -> bool:
         """Claim `name` if it is free, as `unique` would; False, claiming nothing, if it is taken."""
-        key = name.lower()
+        key = _key(name)
         if key in self._claims:
             return False
-        if key == name:
-            key = name  # the one string, not two: a big plan claims hundreds of thousands
         self._claims[key] = claimant
         return True
 
@@ -122,6 +120,13 @@ class NameRegistry:
 
 
 _LOWERED: dict[tuple[str, ...], tuple[str, ...]] = {}  # op names -> the same, lowercased
+
+
+def _key(name: str) -> str:
+    """`name` as the namespace compares it (lowercased): `name` itself where that changes nothing, so a big
+    plan's registry holds one string for it, not two."""
+    key = name.lower()
+    return name if key == name else key
 
 
 def requested(fresh: tuple[str, ...]) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ node they may complain about carries its Location.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .errors import Location
@@ -165,15 +166,18 @@ _ABSENT = object()  # a key the layer does not write
 # The keys `layer` reads beyond a layer's parameters (a parameter of the same name is read there too).
 _READ_KEYS = frozenset({"share", "scope", "name_scope", "dtype", "device", "initializers", "variables", "output",
                         "layers", "inputs"})
-_PLAIN_KEYS: dict[str, frozenset[str]] = {}
 
 
-def _plain_keys(kind) -> frozenset[str]:
+@functools.cache
+def _param_keys(type_name: str) -> tuple[str, ...]:
+    """The keys of a layer type's parameters, in their order."""
+    return tuple(p.name for p in LAYER_TYPES[type_name].params)
+
+
+@functools.cache
+def _plain_keys(type_name: str) -> frozenset[str]:
     """The keys of a layer written the usual way: its id, type, input and parameters (no aliases)."""
-    keys = _PLAIN_KEYS.get(kind.name)
-    if keys is None:
-        keys = _PLAIN_KEYS[kind.name] = frozenset({"id", "type", "input", *(p.name for p in kind.params)}) - _READ_KEYS
-    return keys
+    return frozenset({"id", "type", "input", *_param_keys(type_name)}) - _READ_KEYS
 
 
 def from_document(doc: Document) -> Spec:
@@ -195,7 +199,7 @@ def from_document(doc: Document) -> Spec:
             raise doc.error(
                 f"id '{ident}' is the name of this block's input; inside a block that name refers "
                 "to the block's input, so give the layer another id", path + ("id",), at_key=True)
-        if kind.arity == "single" and raw.keys() <= _plain_keys(kind):
+        if kind.arity == "single" and raw.keys() <= _plain_keys(kind.name):
             # Only its id, type, input and parameters (a big spec's usual layer): what the general path
             # below gives such a layer, in one step.
             return LayerSpec(
@@ -264,15 +268,11 @@ def from_document(doc: Document) -> Spec:
         return found
 
     parsed: dict[tuple, Any] = {}  # (type, its params' written values and their types) -> parsed params
-    param_keys: dict[str, tuple[str, ...]] = {}  # type -> the keys of its params
 
     def _params(kind, raw: dict) -> Any:
         """The layer's parsed params; a big spec repeats a few kinds of layer thousands of times, and
         params are frozen, so layers written alike share one parse."""
-        names = param_keys.get(kind.name)
-        if names is None:
-            names = param_keys[kind.name] = tuple(p.name for p in kind.params)
-        values = [raw.get(name, _ABSENT) for name in names]
+        values = [raw.get(name, _ABSENT) for name in _param_keys(kind.name)]
         key = (kind.name, *values, *map(type, values))  # types too: `1` and `true` are equal keys
         try:
             found = parsed.get(key)

@@ -129,7 +129,7 @@ def _converted(text: str, monkeypatch, shortcuts: bool):
     layer in one step, a block's layers located at once)."""
     with monkeypatch.context() as m:
         if not shortcuts:
-            m.setattr(spec_module, "_plain_keys", lambda kind: frozenset())
+            m.setattr(spec_module, "_plain_keys", lambda type_name: frozenset())
             m.setattr(Document, "items_where", lambda self, path, count: [
                 self.where(tuple(path) + (i,)) for i in range(count)])
         try:
