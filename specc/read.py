@@ -350,7 +350,9 @@ def loads(raw: bytes | str, name: str = "<string>", limits: Limits = DEFAULT_LIM
     try:
         with paused_gc():
             built = _fast(doc, limits, text)
-            if built is _UNREAD:
+            if built.__class__ is _Builder:  # no line for flowlines: the builder it made reads the text
+                built = built.document(text)
+            elif built is _UNREAD:
                 built = _Builder(doc, limits).document(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -376,12 +378,13 @@ _UNREAD = object()
 
 
 def _fast(doc: Document, limits: Limits, text: str):
-    """The document read with its flow-mapping lines read by flowlines; _UNREAD when it has none, when the
-    parser did not see them as entries, or on any error (the usual reading words it)."""
+    """The document read with its flow-mapping lines read by flowlines; the unused builder when there are
+    none; _UNREAD when the parser did not see them as entries, or on any error (the usual reading words
+    it)."""
     builder = _Builder(doc, limits)
     scanned = flowlines.scan(text, builder.scalar, builder.line_numbers, doc.lines)
     if scanned is None:
-        return _UNREAD
+        return builder
     try:
         return builder.document(*scanned)
     except (yaml.YAMLError, SpecError):
