@@ -417,33 +417,26 @@ class _All:
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def _upstream(by_path: dict[str, PlannedLayer], keys: list[str]) -> Iterator[str]:
-    """Every tensor key (input or layer path) the given keys are computed from, themselves included."""
-    seen: set[str] = set()
-    todo = list(keys)
-    while todo:
-        key = todo.pop()
-        if key in seen:
-            continue
-        seen.add(key)
-        yield key
-        layer = by_path.get(key)
-        if layer is not None:
-            todo.extend(_inputs_of(layer))
-
-
 def _inputs_of(layer: PlannedLayer) -> tuple[str, ...]:
     """What a layer reads: a block reads its result, which reads the block's inputs."""
     return (layer.result,) if layer.children else layer.inputs
 
 
 def _live(ctx: Context) -> set[str]:
-    """Tensor keys (inputs and layer paths) that some output depends on, and the training labels."""
+    """Tensor keys (inputs and layer paths) that some output depends on, and the training labels: one
+    pass from the last layer back, as every layer comes after what it reads (and a block's result)."""
     plan = ctx.plan
-    roots = [o.key for o in plan.outputs]
+    live = {o.key for o in plan.outputs}
     if ctx.spec.train is not None:
-        roots.append(ctx.spec.train.labels)
-    return set(_upstream({layer.path: layer for layer in plan.walk()}, roots))
+        live.add(ctx.spec.train.labels)
+    todo = list(plan.layers)
+    while todo:  # later siblings first, a block before its layers
+        layer = todo.pop()
+        if layer.path in live:
+            live.update(_inputs_of(layer))
+        if layer.children:
+            todo += layer.children
+    return live
 
 
 class _Twins:

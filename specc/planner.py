@@ -71,9 +71,16 @@ class _Captured:
 class _Level:
     """The names visible at one block level: block inputs, then siblings as they are planned."""
 
-    def __init__(self, names: dict[str, str], pending: Iterable[LayerSpec]):
+    def __init__(self, names: dict[str, str], layers: Iterable[LayerSpec]):
         self.names = dict(names)  # name -> tensor key or layer path
-        self.pending = {s.id: s for s in pending}
+        self.layers = layers
+        self.by_id: dict[str, LayerSpec] | None = None  # made when a name is not found, for the message
+
+    def pending(self, name: str) -> LayerSpec | None:
+        """The sibling `name` if it is not planned yet (a layer's id is never an input's name)."""
+        if self.by_id is None:
+            self.by_id = {s.id: s for s in self.layers}
+        return None if name in self.names else self.by_id.get(name)
 
 
 def _frozen(variables: dict[str, PlannedVariable], more_users: dict[str, list[VariableUse]]
@@ -99,9 +106,10 @@ class _Planner:
         self.vars: dict[str, PlannedVariable] = {}
         self.more_users: dict[str, list[VariableUse]] = {}
         self.scope_owner: dict[str, _Captured] = {}
+        # A layer's variable scope, by its path; a plain leaf's is its scope's owner (see `capture`).
         self.captured: dict[str, _Captured] = {}
         self.planned: dict[str, PlannedLayer] = {}
-        self.infos: dict[str, TensorInfo] = {}
+        self.infos: dict[str, TensorInfo] = {}  # the inputs'; a layer's is its PlannedLayer's output
         self.children: dict[str, dict[str, str]] = {}
         self.inferred: dict[tuple, Inferred] = {}  # (params, *input infos, dtype) -> what infer said
         # The last plain layer's (params, input info, explicit dtype) and its entry of `inferred`: a run
@@ -119,6 +127,11 @@ class _Planner:
 
     def at_ref(self, message: str, ref: Ref) -> SpecError:
         return self.fail(message, where=ref.where)
+
+    def info(self, key: str) -> TensorInfo:
+        """The tensor a key names: a layer's output, or an input."""
+        layer = self.planned.get(key)
+        return self.infos[key] if layer is None else layer.output
 
     # -- the walk ---------------------------------------------------------------------
 
@@ -165,7 +178,6 @@ class _Planner:
         out = []
         for spec in specs:
             layer = self.layer(spec, ctx, env, default)
-            env[0].pending.pop(spec.id, None)
             env[0].names[spec.id] = layer.path
             if record is not None:
                 record[spec.id] = layer.path
@@ -182,7 +194,6 @@ class _Planner:
         layer = self.plain_leaf(spec, ctx, env, path, default)
         if layer is not None:
             self.planned[path] = layer
-            self.infos[path] = layer.output
             return layer
         kind = LAYER_TYPES[spec.type]
         inputs = self.layer_inputs(spec, env, default)
@@ -241,7 +252,6 @@ class _Planner:
         else:
             layer = self.leaf(spec, path, inputs, tuple(frames), stack, var_scope, reuse, shared_by)
         self.planned[path] = layer
-        self.infos[path] = layer.output
         return layer
 
     def plain_leaf(self, spec: LayerSpec, ctx: _Ctx, env: list[_Level], path: str,
@@ -264,28 +274,29 @@ class _Planner:
         source = self.resolve(spec.inputs[0], env, spec) if spec.inputs else default
         if source is None:
             return None
-        known = self.known(kind, spec.params, self.infos[source], spec.dtype)
+        known = self.known(kind, spec.params, self.info(source), spec.dtype)
         if known is None:
             return None
         inferred, size = known
-        var_scope = join(ctx.var_scope, scope)
-        if var_scope in self.scope_owner or self.parameters + size > self.limits.max_params:
+        if self.parameters + size > self.limits.max_params:
             return None
-        # From here on what `layer`, `claim_scope`, `open_name_scope`, `leaf` and `create_variable` do, in
-        # their order; a variable name that is taken goes to create_variable, which says why.
+        var_scope = join(ctx.var_scope, scope)
         captured = _Captured(var_scope, path, spec.type, spec, spec.where)
-        self.scope_owner[var_scope] = captured
+        if self.scope_owner.setdefault(var_scope, captured) is not captured:
+            return None  # a scope taken: `claim_scope` says why
+        # From here on what `layer`, `claim_scope`, `open_name_scope`, `leaf` and `create_variable` do, in
+        # their order; a variable name that is taken goes to create_variable, which says why. (Every
+        # variable's name is claimed in the namespace, so a name free there is a new variable.)
         line = spec.where.line
         names, variables = self.names, self.vars
         stack = names.unique(join(ctx.name_stack, scope), ("layer '{}' (line {})", path, line))
-        self.captured[path] = captured
         bindings = []
         for request in inferred.variables:
             full = f"{var_scope}/{request.name}"
             bindings.append(VarBinding(request.name, full))
             use = VariableUse(path, join(stack, request.op_scope) if request.op_scope else stack, True,
                               request.updated, request.steps)
-            if full not in variables and names.claim(full, ("variable '{}' (layer '{}', line {})", full, path, line)):
+            if names.claim(full, ("variable '{}' (layer '{}', line {})", full, path, line)):
                 self.parameters += math.prod(request.shape)  # within the budget: checked above
                 variables[full] = PlannedVariable(full, request.shape, request.dtype, request.initializer,
                                                   request.trainable, path, (use,))
@@ -342,7 +353,7 @@ class _Planner:
 
     def training_input(self, spec: LayerSpec, env: list[_Level]) -> tuple[str, ...]:
         if reads_flag(spec.params):
-            info = self.infos[TRAINING_FLAG]
+            info = self.info(TRAINING_FLAG)
             if info.dtype != "bool" or info.shape != ():
                 raise self.fail(f"layer '{spec.id}' sets no `training:`, so it reads the model's training flag, the "
                                 f"input '{TRAINING_FLAG}'; that input is {info}, not a scalar bool: make it "
@@ -353,7 +364,7 @@ class _Planner:
             return ()
         ref = Ref(training, spec.at("training", self.doc))
         key = self.resolve(ref, env, spec)
-        info = self.infos[key]
+        info = self.info(key)
         if info.dtype != "bool" or info.shape != ():
             raise self.at_ref(f"`training` must name a scalar bool input (shape [], dtype bool); "
                               f"'{training}' is {info}", ref)
@@ -367,8 +378,9 @@ class _Planner:
             if first in level.names:
                 key = level.names[first]
                 break
-            if first in level.pending:
-                raise self.forward_reference(ref, spec, level.pending[first], level)
+            later = level.pending(first)
+            if later is not None:
+                raise self.forward_reference(ref, spec, later, level)
         if key is None:
             raise self.unknown_reference(ref, env)
         for i, part in enumerate(rest):
@@ -399,7 +411,7 @@ class _Planner:
             name = r.text.split(".")[0]
             if name == goal:
                 return chain + [goal]
-            nxt = level.pending.get(name)
+            nxt = level.pending(name)
             if nxt is not None and name not in chain:
                 found = self.cycle(nxt, goal, level, chain + [name])
                 if found:
@@ -451,7 +463,7 @@ class _Planner:
         ref = spec.share.source
         assert ref is not None
         target = self.lookup_layer(ref, path)
-        captured = self.captured.get(target)
+        captured = self.capture(target)
         if captured is None:
             layer = self.planned[target]
             why = ("opens no variable scope (`scope: null`)" if LAYER_TYPES[layer.type].scoped
@@ -460,6 +472,16 @@ class _Planner:
         if captured.type != spec.type:
             raise self.at_ref(f"'{ref.text}' is a {captured.type}; a {spec.type} can only share the "
                               f"variables of another {spec.type}", ref)
+        return captured
+
+    def capture(self, path: str) -> _Captured | None:
+        """The variable scope the layer at `path` entered, if it entered one. A plain leaf (planned by
+        `plain_leaf`) is not in `captured`: it owns the scope it entered, so its owner entry says."""
+        captured = self.captured.get(path)
+        if captured is None:
+            owner = self.scope_owner.get(self.planned[path].var_scope or "")
+            if owner is not None and owner.holder == path:
+                return owner
         return captured
 
     def lookup_layer(self, ref: Ref, path: str, key: str = "share") -> str:
@@ -503,7 +525,7 @@ class _Planner:
     def leaf(self, spec: LayerSpec, path: str, inputs: tuple[str, ...], frames: tuple[Frame, ...], stack: str,
              var_scope: str | None, reuse: bool, shared_by) -> PlannedLayer:
         kind = LAYER_TYPES[spec.type]
-        infos = [self.infos[k] for k in inputs]
+        infos = [self.info(k) for k in inputs]
         flagged = reads_flag(spec.params) or isinstance(getattr(spec.params, "training", None), str)
         data_infos = infos[:-1] if flagged else infos
         dtype = layer_dtype(spec.dtype, data_infos[:1] if kind.arity == "single" else data_infos)
@@ -700,7 +722,7 @@ class _Planner:
                 raise self.at_ref(f"block '{path}' has no layer '{spec.output.text}'; {fix}", spec.output)
             result = self.resolve(spec.output, [level], spec)
         return PlannedLayer(path, spec.id, spec.type, spec.where, frames, stack, var_scope or None, reuse, inputs,
-                            self.infos[result], (), (), spec.params, tuple(planned), result)
+                            self.info(result), (), (), spec.params, tuple(planned), result)
 
     def outputs(self, layers: tuple[PlannedLayer, ...], env: list[_Level]) -> tuple[PlannedOutput, ...]:
         if not self.spec.outputs:
@@ -709,5 +731,5 @@ class _Planner:
         out = []
         for ref in self.spec.outputs:
             key = self.resolve(ref, env, None)  # type: ignore[arg-type]
-            out.append(PlannedOutput(ref.text, key, self.infos[key]))
+            out.append(PlannedOutput(ref.text, key, self.info(key)))
         return tuple(out)

@@ -47,36 +47,64 @@ class NameRegistry:
     A claimant is a description, or a tuple (template, *args) formatted only when asked for:
     a big model claims hundreds of thousands of names and a message needs one. Nearly every name
     is claimed once, so the counts TensorFlow keeps are kept only for names claimed again.
+
+    TensorFlow keeps one flat namespace; here each scope holds its own last segments. A name and its
+    `_1`, `_2` have the same scope, so the rules are the same; but a big model's layer claims its
+    names (a scope, its variables, its ops) in one small table of its own, where a flat one would
+    look each of them up, as a new string, among all the model's names.
     """
 
     def __init__(self, in_use: dict[str, int] | None = None) -> None:
-        # `in_use`: a graph's namespace already (specc.apply builds into a caller's graph); None
-        # stands for its claimant.
-        self._claims: dict[str, str | tuple | None] = dict.fromkeys(in_use or {})
-        self._counts: dict[str, int] = {k: n for k, n in (in_use or {}).items() if n != 1}
+        # lowercased scope ('' the root) -> {lowercased last segment: claimant}
+        self._scopes: dict[str, dict[str, str | tuple | None]] = {"": {}}
+        self._counts: dict[str, int] = {}  # lowercased full name -> times claimed, where more than once
+        # The scope claimed in last, and its table: a layer claims its names one after another.
+        self._last_scope, self._last = "", self._scopes[""]
+        # `in_use`: a graph's namespace already (specc.apply builds into a caller's graph); None stands
+        # for its claimant.
+        for name, n in (in_use or {}).items():
+            scope, _, last = name.rpartition("/")
+            self._in(scope)[last] = None
+            if n != 1:
+                self._counts[name] = n
+
+    def _in(self, scope: str) -> dict[str, str | tuple | None]:
+        """The table of `scope` (lowercased), made on first use."""
+        if scope == self._last_scope:
+            return self._last
+        table = self._scopes.get(scope)
+        if table is None:
+            table = self._scopes[scope] = {}
+        self._last_scope, self._last = scope, table
+        return table
 
     def unique(self, name: str, claimant: str | tuple) -> str:
         """Claim `name` (a full name such as `tower/MatMul`) and return what TensorFlow calls it."""
-        key = _key(name)
-        claims = self._claims
-        if key not in claims:
-            claims[key] = claimant
+        scope, _, last = _key(name).rpartition("/")
+        return self._unique(self._in(scope), scope, last, name, claimant)
+
+    def _unique(self, table: dict, scope: str, key: str, name: str, claimant: str | tuple) -> str:
+        """`unique` of `name`, whose last segment lowercased is `key`, in the table of `scope`."""
+        if key not in table:
+            table[key] = claimant
             return name
-        i = self._counts.get(key, 1)
-        self._counts[key] = i + 1
+        full = f"{scope}/{key}" if scope else key
+        i = self._counts.get(full, 1)
+        self._counts[full] = i + 1
         base = key
-        while key in claims:
+        while key in table:
             key = f"{base}_{i}"
             i += 1
-        claims[key] = claimant
+        table[key] = claimant
         return f"{name}_{i - 1}"
 
     def claim(self, name: str, claimant: str | tuple) -> bool:
         """Claim `name` if it is free, as `unique` would; False, claiming nothing, if it is taken."""
-        key = _key(name)
-        if key in self._claims:
+        scope, _, last = _key(name).rpartition("/")
+        table = self._in(scope)
+        if last in table:
             return False
-        self._claims[key] = claimant
+        table[last] = claimant
         return True
 
     def unique_in(self, scope: str, name: str, claimant: str | tuple) -> str:
@@ -87,27 +115,26 @@ class NameRegistry:
 
     def unique_all(self, scope: str, names: tuple[str, ...], claimant: str | tuple) -> tuple[str, ...]:
         """`unique_in` for each of `names` in order (a layer's ops), for one claimant."""
-        claims = self._claims
-        out = []
-        prefix = scope.lower() + "/" if scope else ""
-        lowered = _LOWERED.get(names)
-        if lowered is None:  # a layer type's ops: a few tuples, each met many times
-            lowered = _LOWERED[names] = tuple(name.lower() for name in names)
-        for name, low in zip(names, lowered):
-            key = prefix + low
-            if key in claims:
-                out.append(self.unique_in(scope, name, claimant))
-            else:
-                claims[key] = claimant
-                out.append(name)
-        return tuple(out)
+        known = _OPS.get(names)
+        if known is None:  # a layer type's ops: a few tuples, each met many times
+            lowered = tuple(_key(name) for name in names)
+            plain = len(set(lowered)) == len(lowered) and not any("/" in name for name in names)
+            known = _OPS[names] = lowered, plain
+        lowered, plain = known
+        if plain:  # distinct names of one segment each: if none is taken, each is claimed as it is
+            table = self._in(_key(scope))
+            if table.keys().isdisjoint(lowered):
+                table.update(dict.fromkeys(lowered, claimant))
+                return names
+        return tuple(self.unique_in(scope, name, claimant) for name in names)
 
     def claimant(self, name: str) -> str | None:
         """Who first claimed `name` (compared case-insensitively, as TensorFlow does)."""
-        key = name.lower()
-        if key not in self._claims:
+        scope, _, last = name.lower().rpartition("/")
+        table = self._scopes.get(scope, {})
+        if last not in table:
             return None
-        who = self._claims[key]
+        who = table[last]
         if who is None:
             return "a name already in the graph"
         if isinstance(who, tuple):
@@ -116,10 +143,12 @@ class NameRegistry:
 
     def in_use(self) -> dict[str, int]:
         """The namespace as `tf.Graph._names_in_use` holds it (name -> times claimed), for tests."""
-        return {k: self._counts.get(k, 1) for k in self._claims}
+        names = (f"{scope}/{last}" if scope else last for scope, table in self._scopes.items() for last in table)
+        return {name: self._counts.get(name, 1) for name in names}
 
 
-_LOWERED: dict[tuple[str, ...], tuple[str, ...]] = {}  # op names -> the same, lowercased
+# A layer's op names -> the same lowercased, and whether they are distinct names of one segment each.
+_OPS: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
 
 
 def _key(name: str) -> str:

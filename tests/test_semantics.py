@@ -36,6 +36,30 @@ def test_claiming_a_layers_ops_at_once_is_unique_name_for_each(tf, before, scope
     assert registry.in_use() == graph._names_in_use
 
 
+@given(st.lists(st.tuples(st.sampled_from(["unique", "claim", "all"]),
+                          st.sampled_from(["", "s", "S", "s/q", "s_1"]),
+                          st.lists(st.sampled_from(["k", "K", "k_1", "q/k", "Q/k_1", "s"]), min_size=1, max_size=3)),
+                max_size=10))
+def test_claims_of_names_in_nested_scopes_are_unique_names(tf, steps):
+    # The registry keeps a table a scope; names of several segments (`q/k` in `s`: `s/q/k`) go in the
+    # table of their own scope, where TensorFlow's one namespace compares them with the rest.
+    graph = tf.Graph()
+    registry = NameRegistry()
+    for how, scope, names in steps:
+        full = [f"{scope}/{name}" if scope else name for name in names]
+        if how == "all":
+            expected = tuple(graph.unique_name(name)[len(scope) + 1 if scope else 0:] for name in full)
+            assert registry.unique_all(scope, tuple(names), "test") == expected
+        elif how == "unique":
+            assert registry.unique(full[0], "test") == graph.unique_name(full[0])
+        else:  # claimed only if free, as the planner claims a variable's name
+            free = full[0].lower() not in graph._names_in_use
+            assert registry.claim(full[0], "test") == free
+            if free:
+                graph.unique_name(full[0])
+    assert registry.in_use() == graph._names_in_use
+
+
 @given(st.text(alphabet="aZ09_.-/\\>: \n", max_size=6))
 def test_a_plain_segment_is_a_good_one_at_the_root_and_nested(segment):
     if PLAIN_SEGMENT.match(segment):
