@@ -296,7 +296,7 @@ class _Planner:
             bindings.append(VarBinding(request.name, full))
             use = VariableUse(path, join(stack, request.op_scope) if request.op_scope else stack, True,
                               request.updated, request.steps)
-            if names.claim(full, ("variable '{}' (layer '{}', line {})", full, path, line)):
+            if names.claim_in(var_scope, request.name, ("variable '{}' (layer '{}', line {})", full, path, line)):
                 self.parameters += math.prod(request.shape)  # within the budget: checked above
                 variables[full] = PlannedVariable(full, request.shape, request.dtype, request.initializer,
                                                   request.trainable, path, (use,))

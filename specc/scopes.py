@@ -69,9 +69,7 @@ class NameRegistry:
                 self._counts[name] = n
 
     def _in(self, scope: str) -> dict[str, str | tuple | None]:
-        """The table of `scope` (lowercased), made on first use."""
-        if scope == self._last_scope:
-            return self._last
+        """The table of `scope` (lowercased), made on first use; the callers ask `_last` first."""
         table = self._scopes.get(scope)
         if table is None:
             table = self._scopes[scope] = {}
@@ -81,27 +79,34 @@ class NameRegistry:
     def unique(self, name: str, claimant: str | tuple) -> str:
         """Claim `name` (a full name such as `tower/MatMul`) and return what TensorFlow calls it."""
         scope, _, last = _key(name).rpartition("/")
-        return self._unique(self._in(scope), scope, last, name, claimant)
-
-    def _unique(self, table: dict, scope: str, key: str, name: str, claimant: str | tuple) -> str:
-        """`unique` of `name`, whose last segment lowercased is `key`, in the table of `scope`."""
-        if key not in table:
-            table[key] = claimant
+        table = self._last if scope == self._last_scope else self._in(scope)
+        if last not in table:
+            table[last] = claimant
             return name
-        full = f"{scope}/{key}" if scope else key
+        full = f"{scope}/{last}" if scope else last
         i = self._counts.get(full, 1)
         self._counts[full] = i + 1
-        base = key
-        while key in table:
-            key = f"{base}_{i}"
+        base = last
+        while last in table:
+            last = f"{base}_{i}"
             i += 1
-        table[key] = claimant
+        table[last] = claimant
         return f"{name}_{i - 1}"
 
     def claim(self, name: str, claimant: str | tuple) -> bool:
         """Claim `name` if it is free, as `unique` would; False, claiming nothing, if it is taken."""
         scope, _, last = _key(name).rpartition("/")
-        table = self._in(scope)
+        return self._claim(scope, last, claimant)
+
+    def claim_in(self, scope: str, name: str, claimant: str | tuple) -> bool:
+        """`claim` of `name` inside `scope` ('' is the root): a variable's name in its variable scope. The
+        table keeps the strings given where they are in lower case (a layer type's, a plan's)."""
+        if "/" in name:
+            return self.claim(f"{scope}/{name}" if scope else name, claimant)
+        return self._claim(_key(scope), _key(name), claimant)
+
+    def _claim(self, scope: str, last: str, claimant: str | tuple) -> bool:
+        table = self._last if scope == self._last_scope else self._in(scope)
         if last in table:
             return False
         table[last] = claimant
@@ -122,7 +127,8 @@ class NameRegistry:
             known = _OPS[names] = lowered, plain
         lowered, plain = known
         if plain:  # distinct names of one segment each: if none is taken, each is claimed as it is
-            table = self._in(_key(scope))
+            scope_key = _key(scope)
+            table = self._last if scope_key == self._last_scope else self._in(scope_key)
             if table.keys().isdisjoint(lowered):
                 table.update(dict.fromkeys(lowered, claimant))
                 return names

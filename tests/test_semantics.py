@@ -36,7 +36,7 @@ def test_claiming_a_layers_ops_at_once_is_unique_name_for_each(tf, before, scope
     assert registry.in_use() == graph._names_in_use
 
 
-@given(st.lists(st.tuples(st.sampled_from(["unique", "claim", "all"]),
+@given(st.lists(st.tuples(st.sampled_from(["unique", "claim", "claim_in", "all"]),
                           st.sampled_from(["", "s", "S", "s/q", "s_1"]),
                           st.lists(st.sampled_from(["k", "K", "k_1", "q/k", "Q/k_1", "s"]), min_size=1, max_size=3)),
                 max_size=10))
@@ -54,7 +54,8 @@ def test_claims_of_names_in_nested_scopes_are_unique_names(tf, steps):
             assert registry.unique(full[0], "test") == graph.unique_name(full[0])
         else:  # claimed only if free, as the planner claims a variable's name
             free = full[0].lower() not in graph._names_in_use
-            assert registry.claim(full[0], "test") == free
+            claimed = registry.claim(full[0], "test") if how == "claim" else registry.claim_in(scope, names[0], "test")
+            assert claimed == free
             if free:
                 graph.unique_name(full[0])
     assert registry.in_use() == graph._names_in_use
