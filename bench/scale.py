@@ -9,7 +9,7 @@ is the median of --repeat fresh processes, as a user waits for them (interpreter
 imports included), run in rounds of one run of each command, so that a machine whose speed
 drifts moves them all alike; peak memory is the process's maximum resident set. The growth
 exponent is the slope of log(time - start-up) over log(layers) from the second size on,
-start-up being `specc validate specs/siamese.yaml`. Bombs (aliases, expressions, repeats) must be refused,
+start-up being `specc validate specs/siamese.yaml`, for the medians and for each round. Bombs (aliases, expressions, repeats) must be refused,
 exit code 1, and the time to refuse them is printed.
 
 specc's modules are compiled to bytecode first, as `pip install` does for TensorFlow's: an
@@ -70,15 +70,23 @@ def median(command: list[str], repeat: int, expect: int = 0) -> tuple[float, int
     return statistics.median(s for s, _ in runs), max(m for _, m in runs)
 
 
-def interleaved(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, int]]:
-    """The median seconds and peak memory of each command, run in rounds of one run of each: a machine
-    that slows down or speeds up during the measurement moves every command alike, and the ratios
-    between them stay."""
+def interleaved(commands: dict[str, list[str]], repeat: int) -> dict[str, list[tuple[float, int]]]:
+    """The seconds and peak memory of each run of each command, run in rounds of one run of each: a
+    machine that slows down or speeds up during the measurement moves every command alike, and the
+    ratios between them, within a round and between the medians, stay."""
     runs: dict[str, list[tuple[float, int]]] = {name: [] for name in commands}
     for _ in range(repeat):
         for name, command in commands.items():
             runs[name].append(run(command))
-    return {name: (statistics.median(s for s, _ in got), max(m for _, m in got)) for name, got in runs.items()}
+    return runs
+
+
+def growth(points: list[tuple[int, float]], start: float) -> float:
+    """The slope of log(seconds - start-up) over log(layers), least squares."""
+    fit = [(math.log(n), math.log(max(s - start, 1e-3))) for n, s in points]
+    mx = statistics.fmean(x for x, _ in fit)
+    my = statistics.fmean(y for _, y in fit)
+    return sum((x - mx) * (y - my) for x, y in fit) / sum((x - mx) ** 2 for x, _ in fit)
 
 
 def stages(n: int, repeat: int) -> None:
@@ -149,7 +157,8 @@ def main() -> None:
                     "small": [SPECC, "validate", str(ROOT / "specs" / "siamese.yaml")]}
         commands.update({(command, n): [SPECC, command, str(files[n])]
                          for n in sizes for command in ("validate", "explain")})
-        measured = interleaved(commands, args.repeat)
+        runs = interleaved(commands, args.repeat)
+        measured = {name: (statistics.median(s for s, _ in got), max(m for _, m in got)) for name, got in runs.items()}
         (tf_s, tf_mem), (help_s, _), (small_s, _) = measured["tf"], measured["help"], measured["small"]
         print(f"python -c 'import tensorflow': {tf_s:.2f} s, {tf_mem / 1024:.0f} MiB")
         print(f"specc --help: {help_s:.3f} s ({help_s / tf_s:.2f}x)")
@@ -164,12 +173,13 @@ def main() -> None:
                 print(f"{n:>8,} {command:>9} {seconds:>8.2f} {seconds / tf_s:>11.2f} {memory / 1024:>9.0f}")
         print()
         for command, points in results.items():
-            fit = [(math.log(n), math.log(max(s - small_s, 1e-3))) for n, s in points[1:]]
-            if len(fit) >= 2:
-                mx = statistics.fmean(x for x, _ in fit)
-                my = statistics.fmean(y for _, y in fit)
-                slope = sum((x - mx) * (y - my) for x, y in fit) / sum((x - mx) ** 2 for x, _ in fit)
-                print(f"growth exponent of `specc {command}` from {points[1][0]:,} layers: {slope:.2f}")
+            if len(points) >= 3:
+                # Also each round's own, from the runs made within a minute of each other: how far the
+                # machine's drift moves the figure.
+                rounds = [growth([(n, runs[command, n][i][0]) for n, _ in points[1:]], runs["small"][i][0])
+                          for i in range(args.repeat)]
+                print(f"growth exponent of `specc {command}` from {points[1][0]:,} layers: "
+                      f"{growth(points[1:], small_s):.2f} (each round's: {min(rounds):.2f} to {max(rounds):.2f})")
         print()
         for name, text in BOMBS.items():
             bomb = Path(tmp) / "bomb.yaml"
