@@ -291,17 +291,20 @@ class _Planner:
         names, variables = self.names, self.vars
         stack = names.unique(join(ctx.name_stack, scope), ("layer '{}' (line {})", path, line))
         bindings = []
+        users: tuple[VariableUse] | None = None  # variables used alike (a kernel and its bias) share one
         for request in inferred.variables:
             full = f"{var_scope}/{request.name}"
             bindings.append(VarBinding(request.name, full))
-            use = VariableUse(path, join(stack, request.op_scope) if request.op_scope else stack, True,
-                              request.updated, request.steps)
+            op_scope = join(stack, request.op_scope) if request.op_scope else stack
+            use = users[0] if users else None
+            if use is None or (use.op_scope, use.updates, use.steps) != (op_scope, request.updated, request.steps):
+                users = (VariableUse(path, op_scope, True, request.updated, request.steps),)
             if names.claim_in(var_scope, request.name, ("variable '{}' (layer '{}', line {})", full, path, line)):
                 self.parameters += math.prod(request.shape)  # within the budget: checked above
                 variables[full] = PlannedVariable(full, request.shape, request.dtype, request.initializer,
-                                                  request.trainable, path, (use,))
+                                                  request.trainable, path, users)
             else:
-                self.create_variable(spec, path, full, request, use)
+                self.create_variable(spec, path, full, request, users[0])
         ops = names.unique_all(stack, inferred.ops, ("an op of layer '{}' (line {})", path, line))
         return PlannedLayer(path, spec.id, spec.type, spec.where, (Frame("variable_scope", scope),), stack,
                             var_scope, False, (source,), inferred.output, tuple(bindings), ops, spec.params, (),
