@@ -5,12 +5,13 @@
     python bench/scale.py --stages 10000 [--repeat 3]      # in one process: each stage's cost per layer
 
 Each spec is a chain of `{id: layer_i, type: dense, units: 8, activation: relu}`. Every figure
-is the median of --repeat fresh processes, as a user waits for them (interpreter start-up and
-imports included), run in rounds of one run of each command, so that a machine whose speed
+is the median of fresh processes, as a user waits for them (interpreter start-up and imports
+included), run in --repeat rounds of one run of each command (--short-repeat runs of those that
+take about a second or less, whose time moves more from run to run), so that a machine whose speed
 drifts moves them all alike; peak memory is the process's maximum resident set. The growth
-exponent is the slope of log(time - start-up) over log(layers) from the second size on,
-start-up being `specc validate specs/siamese.yaml`, for the medians and for each round. Bombs (aliases, expressions, repeats) must be refused,
-exit code 1, and the time to refuse them is printed.
+exponent is the slope of log(time - start-up) over log(layers) from the second size on, start-up
+being `specc validate specs/siamese.yaml`, for the medians and for each round. Bombs (aliases,
+expressions, repeats) must be refused, exit code 1, and the time to refuse them is printed.
 
 specc's modules are compiled to bytecode first, as `pip install` does for TensorFlow's: an
 editable install run with PYTHONDONTWRITEBYTECODE set would otherwise compile specc's source
@@ -70,14 +71,20 @@ def median(command: list[str], repeat: int, expect: int = 0) -> tuple[float, int
     return statistics.median(s for s, _ in runs), max(m for _, m in runs)
 
 
-def interleaved(commands: dict[str, list[str]], repeat: int) -> dict[str, list[tuple[float, int]]]:
-    """The seconds and peak memory of each run of each command, run in rounds of one run of each: a
-    machine that slows down or speeds up during the measurement moves every command alike, and the
-    ratios between them, within a round and between the medians, stay."""
-    runs: dict[str, list[tuple[float, int]]] = {name: [] for name in commands}
+def interleaved(commands: dict[str, list[str]], repeat: int, times: dict[str, int]
+                ) -> dict[str, list[list[tuple[float, int]]]]:
+    """The seconds and peak memory of each run of each command, by round: in each round every command runs
+    `times[name]` times (1 if not given), spread over the round. A machine that slows down or speeds up
+    during the measurement moves every command alike, and the ratios between them, within a round and
+    between the medians, stay."""
+    runs: dict[str, list[list[tuple[float, int]]]] = {name: [] for name in commands}
     for _ in range(repeat):
-        for name, command in commands.items():
-            runs[name].append(run(command))
+        for name in commands:
+            runs[name].append([])
+        for turn in range(max(times.values(), default=1)):
+            for name, command in commands.items():
+                if turn < times.get(name, 1):
+                    runs[name][-1].append(run(command))
     return runs
 
 
@@ -141,6 +148,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,50000,100000")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--stages", type=int, metavar="LAYERS", help="time each stage in one process instead")
+    parser.add_argument("--short-repeat", type=int, default=3,
+                        help="runs a round of each command that takes about a second or less")
     args = parser.parse_args()
     if args.stages:
         return stages(args.stages, args.repeat)
@@ -157,8 +166,14 @@ def main() -> None:
                     "small": [SPECC, "validate", str(ROOT / "specs" / "siamese.yaml")]}
         commands.update({(command, n): [SPECC, command, str(files[n])]
                          for n in sizes for command in ("validate", "explain")})
-        runs = interleaved(commands, args.repeat)
-        measured = {name: (statistics.median(s for s, _ in got), max(m for _, m in got)) for name, got in runs.items()}
+        # A short process's time moves more, relatively, from run to run (start-up jitter); its median
+        # is taken over more runs. The chains up to 10,000 layers and the small commands are short.
+        short = {name: args.short_repeat for name in commands
+                 if name in ("help", "small") or (isinstance(name, tuple) and name[1] <= 10_000)}
+        runs = interleaved(commands, args.repeat, short)
+        measured = {name: (statistics.median(s for got in rounds for s, _ in got),
+                           max(m for got in rounds for _, m in got)) for name, rounds in runs.items()}
+        in_round = {name: [statistics.median(s for s, _ in got) for got in rounds] for name, rounds in runs.items()}
         (tf_s, tf_mem), (help_s, _), (small_s, _) = measured["tf"], measured["help"], measured["small"]
         print(f"python -c 'import tensorflow': {tf_s:.2f} s, {tf_mem / 1024:.0f} MiB")
         print(f"specc --help: {help_s:.3f} s ({help_s / tf_s:.2f}x)")
@@ -176,7 +191,7 @@ def main() -> None:
             if len(points) >= 3:
                 # Also each round's own, from the runs made within a minute of each other: how far the
                 # machine's drift moves the figure.
-                rounds = [growth([(n, runs[command, n][i][0]) for n, _ in points[1:]], runs["small"][i][0])
+                rounds = [growth([(n, in_round[command, n][i]) for n, _ in points[1:]], in_round["small"][i])
                           for i in range(args.repeat)]
                 print(f"growth exponent of `specc {command}` from {points[1][0]:,} layers: "
                       f"{growth(points[1:], small_s):.2f} (each round's: {min(rounds):.2f} to {max(rounds):.2f})")
