@@ -3,6 +3,7 @@
 
     python bench/scale.py [--sizes 1000,10000,50000,100000] [--repeat 3]
     python bench/scale.py --stages 10000 [--repeat 3]      # in one process: each stage's cost per layer
+    python bench/scale.py --stages 10000 --ballast 300     # the same behind 300 MiB of other objects
 
 Each spec is a chain of `{id: layer_i, type: dense, units: 8, activation: relu}`. Every figure
 is the median of fresh processes, as a user waits for them (interpreter start-up and imports
@@ -96,10 +97,11 @@ def growth(points: list[tuple[int, float]], start: float) -> float:
     return sum((x - mx) * (y - my) for x, y in fit) / sum((x - mx) ** 2 for x, _ in fit)
 
 
-def stages(n: int, repeat: int) -> None:
+def stages(n: int, repeat: int, ballast: int = 0) -> None:
     """What `specc validate` and `specc explain` do, stage by stage, in this process: the best of `repeat`
     runs, in microseconds per layer, with the collector off as the commands run; then the Python objects
-    reading the file allocates (tracemalloc: at the peak, and the document it leaves)."""
+    reading the file allocates (tracemalloc: at the peak, and the document it leaves). `ballast`: MiB of
+    other small objects made first and kept alive, to see what a big process's memory alone costs."""
     import gc
     import tracemalloc
     from dataclasses import replace
@@ -112,6 +114,7 @@ def stages(n: int, repeat: int) -> None:
 
     limits = replace(DEFAULT_LIMITS, max_layers=max(n, DEFAULT_LIMITS.max_layers))
     gc.disable()
+    held = [bytearray(200) for _ in range(ballast * 2**20 // 256)]  # about 256 bytes each, with its header
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"chain_{n}.yaml"
         path.write_text(chain(n), encoding="utf-8")
@@ -132,9 +135,11 @@ def stages(n: int, repeat: int) -> None:
             for name, start, end in zip(names, marks, marks[1:]):
                 best[name] = min(best.get(name, math.inf), end - start)
             del doc, spec, plan
-        print(f"{n:,}-layer chain, best of {repeat}, microseconds per layer:")
+        print(f"{n:,}-layer chain, best of {repeat}, microseconds per layer"
+              + (f", behind {ballast} MiB of other objects:" if held else ":"))
         for name, seconds in best.items():
             print(f"  {name:<28} {seconds * 1e6 / n:6.1f}")
+        print(f"  {'all':<28} {sum(best.values()) * 1e6 / n:6.1f}")
         tracemalloc.start()
         doc = compose.load(path, limits, ())
         current, peak = tracemalloc.get_traced_memory()  # `doc` alive: `current` is what it holds
@@ -148,11 +153,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,50000,100000")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--stages", type=int, metavar="LAYERS", help="time each stage in one process instead")
+    parser.add_argument("--ballast", type=int, default=0, metavar="MIB",
+                        help="with --stages: MiB of other objects to hold while the stages run")
     parser.add_argument("--short-repeat", type=int, default=3,
                         help="runs a round of each command that takes about a second or less")
     args = parser.parse_args()
     if args.stages:
-        return stages(args.stages, args.repeat)
+        return stages(args.stages, args.repeat, args.ballast)
     sizes = [int(s) for s in args.sizes.split(",")]
 
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "specc")], check=True,
