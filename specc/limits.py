@@ -10,7 +10,6 @@ from __future__ import annotations
 from .record import record
 
 
-
 @record
 class Limits:
     """Input bounds."""
